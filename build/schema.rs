@@ -1,0 +1,377 @@
+//! MCP tool schemas, built from the original document (not from Rust types, which lose bounds,
+//! formats and descriptions).
+//!
+//! Input schemas are portable across mainstream clients: `$ref`s inlined, no type arrays, no
+//! `nullable`, no `additionalProperties: false`, every array has `items`. Output schemas are
+//! lenient and shallow: top-level fields with their types, null allowed, extra fields allowed.
+
+use super::GenError;
+use super::preflight::{Operation, deref};
+use serde_json::{Map, Value, json};
+
+const MAX_INLINE_DEPTH: usize = 8;
+
+/// Keywords kept in input schemas; everything else (examples, titles, defaults, extensions,
+/// readOnly, xml, ...) is dropped to keep `tools/list` small and portable.
+const INPUT_KEYWORDS: [&str; 18] = [
+    "type",
+    "description",
+    "properties",
+    "required",
+    "items",
+    "enum",
+    "format",
+    "pattern",
+    "minimum",
+    "maximum",
+    "exclusiveMinimum",
+    "exclusiveMaximum",
+    "minLength",
+    "maxLength",
+    "minItems",
+    "maxItems",
+    "anyOf",
+    "additionalProperties",
+];
+
+/// Inline references and rewrite one schema into the portable input form.
+pub fn portable(doc: &Value, s: &Value, depth: usize) -> Value {
+    if depth > MAX_INLINE_DEPTH {
+        return json!({});
+    }
+    let s = match deref(doc, s) {
+        Some(s) => s,
+        None => return json!({}),
+    };
+    let Some(src) = s.as_object() else { return json!({}) };
+    let mut obj = src.clone();
+
+    // allOf: merge the parts (properties and required are unioned).
+    if let Some(Value::Array(parts)) = obj.remove("allOf") {
+        for part in parts {
+            if let Value::Object(p) = portable(doc, &part, depth + 1) {
+                merge_into(&mut obj, p);
+            }
+        }
+    }
+    // Type arrays and nullable: optional fields are simply not required.
+    if let Some(Value::Array(types)) = obj.get("type").cloned() {
+        let non_null: Vec<Value> = types.into_iter().filter(|t| t != "null").collect();
+        match non_null.len() {
+            0 => {
+                obj.remove("type");
+            }
+            1 => {
+                obj.insert("type".into(), non_null[0].clone());
+            }
+            _ => {
+                obj.remove("type");
+                obj.insert(
+                    "anyOf".into(),
+                    Value::Array(non_null.into_iter().map(|t| json!({ "type": t })).collect()),
+                );
+            }
+        }
+    }
+    if let Some(c) = obj.remove("const") {
+        obj.insert("enum".into(), json!([c]));
+    }
+    // 3.0 boolean exclusive bounds -> the 2020-12 numeric form that MCP clients read.
+    for (ex, bound) in [("exclusiveMinimum", "minimum"), ("exclusiveMaximum", "maximum")] {
+        if obj.get(ex) == Some(&Value::Bool(true)) {
+            if let Some(b) = obj.remove(bound) {
+                obj.insert(ex.into(), b);
+            }
+        } else if obj.get(ex) == Some(&Value::Bool(false)) {
+            obj.remove(ex);
+        }
+    }
+    // oneOf/anyOf: drop null branches and constraint-only branches; one branch left -> inline it.
+    let mut alternatives: Vec<Value> = Vec::new();
+    for key in ["oneOf", "anyOf"] {
+        if let Some(Value::Array(branches)) = obj.remove(key) {
+            for b in branches {
+                let b_resolved = deref(doc, &b).cloned().unwrap_or(json!({}));
+                if b_resolved.get("type") == Some(&json!("null")) || is_constraint_only(&b_resolved) {
+                    continue;
+                }
+                alternatives.push(portable(doc, &b_resolved, depth + 1));
+            }
+        }
+    }
+    match alternatives.len() {
+        0 => {}
+        1 => {
+            if let Value::Object(only) = alternatives.remove(0) {
+                merge_into(&mut obj, only);
+            }
+        }
+        _ => {
+            obj.insert("anyOf".into(), Value::Array(alternatives));
+        }
+    }
+    obj.retain(|k, _| INPUT_KEYWORDS.contains(&k.as_str()));
+    if obj.get("additionalProperties").is_some_and(|a| !a.is_object()) {
+        obj.remove("additionalProperties");
+    }
+    if let Some(Value::Object(props)) = obj.get_mut("properties") {
+        for p in props.values_mut() {
+            *p = portable(doc, p, depth + 1);
+        }
+    }
+    if let Some(items) = obj.get("items").cloned() {
+        obj.insert("items".into(), portable(doc, &items, depth + 1));
+    } else if obj.get("type") == Some(&json!("array")) {
+        obj.insert("items".into(), json!({}));
+    }
+    if let Some(ap) = obj.get("additionalProperties").cloned() {
+        obj.insert("additionalProperties".into(), portable(doc, &ap, depth + 1));
+    }
+    if let Some(Value::Array(branches)) = obj.get_mut("anyOf") {
+        for b in branches.iter_mut() {
+            *b = portable(doc, b, depth + 1);
+        }
+    }
+    if obj.get("required").is_some_and(|r| r.as_array().is_some_and(Vec::is_empty)) {
+        obj.remove("required");
+    }
+    Value::Object(obj)
+}
+
+fn merge_into(obj: &mut Map<String, Value>, part: Map<String, Value>) {
+    for (k, v) in part {
+        match (k.as_str(), obj.get_mut(&k)) {
+            ("properties", Some(Value::Object(existing))) => {
+                if let Value::Object(new) = v {
+                    existing.extend(new);
+                }
+            }
+            ("required", Some(Value::Array(existing))) => {
+                for r in v.as_array().into_iter().flatten() {
+                    if !existing.contains(r) {
+                        existing.push(r.clone());
+                    }
+                }
+            }
+            (_, Some(_)) => {} // the outer schema's own keyword wins
+            (_, None) => {
+                obj.insert(k, v);
+            }
+        }
+    }
+}
+
+fn is_constraint_only(branch: &Value) -> bool {
+    branch.as_object().is_some_and(|o| {
+        !o.is_empty() && o.keys().all(|k| matches!(k.as_str(), "required" | "description" | "title"))
+    })
+}
+
+/// Groups of fields of which the caller must give at least one group ("one of these
+/// identifiers"), from constraint-only `anyOf`/`oneOf` branches of the request body.
+pub fn any_of_required(doc: &Value, body: &Value) -> Vec<Vec<String>> {
+    let Some(body) = deref(doc, body) else { return Vec::new() };
+    let mut groups = Vec::new();
+    let mut parts = vec![body.clone()];
+    parts.extend(body.get("allOf").and_then(Value::as_array).into_iter().flatten().cloned());
+    for part in parts {
+        let part = deref(doc, &part).cloned().unwrap_or(json!({}));
+        for key in ["anyOf", "oneOf"] {
+            let branches = part.get(key).and_then(Value::as_array);
+            let Some(branches) = branches.filter(|b| b.iter().all(is_constraint_only)) else {
+                continue;
+            };
+            for b in branches {
+                let names = b["required"].as_array().into_iter().flatten();
+                groups.push(names.filter_map(Value::as_str).map(str::to_owned).collect());
+            }
+        }
+    }
+    groups
+}
+
+/// The tool's input schema: path, query and body fields merged into one object.
+pub fn input_schema(doc: &Value, op: &Operation) -> Result<Value, GenError> {
+    let mut properties = Map::new();
+    let mut required: Vec<Value> = Vec::new();
+    let oid = Some(op.operation_id.as_str());
+    for p in &op.params {
+        let mut s = portable(doc, &p.schema, 0);
+        if let (Some(d), Some(o)) = (&p.description, s.as_object_mut()) {
+            o.entry("description").or_insert_with(|| json!(d));
+        }
+        if properties.insert(p.name.clone(), s).is_some() {
+            return Err(GenError::new(
+                oid,
+                format!("{}/parameters", op.pointer),
+                format!("parameter `{}` is declared twice (path and query)", p.name),
+                "rename one of them",
+            ));
+        }
+        if p.required {
+            required.push(json!(p.name));
+        }
+    }
+    if let Some((_, body)) = &op.body {
+        let b = portable(doc, body, 0);
+        if b.get("type") == Some(&json!("object")) || b.get("properties").is_some() {
+            for (k, v) in b.get("properties").and_then(Value::as_object).into_iter().flatten() {
+                if properties.insert(k.clone(), v.clone()).is_some() {
+                    return Err(GenError::new(
+                        oid,
+                        format!("{}/requestBody", op.pointer),
+                        format!("body field `{k}` has the same name as a path or query parameter"),
+                        "rename the parameter or the body field: tool arguments are one flat object",
+                    ));
+                }
+            }
+            for r in b.get("required").and_then(Value::as_array).into_iter().flatten() {
+                required.push(r.clone());
+            }
+        } else {
+            // A body that is not an object travels as the `body` argument.
+            if properties.insert("body".into(), b).is_some() {
+                return Err(GenError::new(
+                    oid,
+                    format!("{}/parameters", op.pointer),
+                    "a parameter named `body` clashes with the non-object request body",
+                    "rename the parameter",
+                ));
+            }
+            required.push(json!("body"));
+        }
+    }
+    let mut schema = json!({ "type": "object", "properties": properties });
+    if !required.is_empty() {
+        schema["required"] = Value::Array(required);
+    }
+    Ok(schema)
+}
+
+/// Whether the body travels as the `body` argument rather than as top-level fields.
+pub fn body_is_wrapped(doc: &Value, op: &Operation) -> bool {
+    op.body.as_ref().is_some_and(|(_, b)| {
+        let b = portable(doc, b, 0);
+        !(b.get("type") == Some(&json!("object")) || b.get("properties").is_some())
+    })
+}
+
+/// How the runtime turns a 2xx body into `structuredContent`.
+#[derive(Clone, Copy, PartialEq, Debug)]
+pub enum OutputKind {
+    /// A JSON object, passed through whole.
+    Object,
+    /// A JSON array (or anything else), wrapped as `{"items": [...]}`.
+    Wrapped,
+    /// Text (CSV, event stream): `{"content_type", "text", "truncated"}`.
+    Text,
+    /// No body: `{"status": ...}`.
+    Empty,
+}
+
+pub fn output_kind(doc: &Value, op: &Operation) -> OutputKind {
+    match &op.success.media {
+        None => OutputKind::Empty,
+        Some((media, s)) if media.contains("json") => {
+            let p = portable(doc, s, 0);
+            if p.get("type") == Some(&json!("array")) { OutputKind::Wrapped } else { OutputKind::Object }
+        }
+        Some(_) => OutputKind::Text,
+    }
+}
+
+/// The lenient output schema: top-level fields only, any of them may be null or absent, and
+/// unknown fields are allowed (LeadMagic adds fields and mixes naming styles).
+pub fn output_schema(doc: &Value, op: &Operation) -> Value {
+    match output_kind(doc, op) {
+        OutputKind::Empty => json!({ "type": "object" }),
+        OutputKind::Text => json!({
+            "type": "object",
+            "properties": {
+                "content_type": { "type": "string" },
+                "text": { "type": "string" },
+                "truncated": { "type": "boolean" }
+            }
+        }),
+        OutputKind::Wrapped => json!({
+            "type": "object",
+            "properties": { "items": { "type": "array" } }
+        }),
+        OutputKind::Object => {
+            let s = &op.success.media.as_ref().unwrap().1;
+            let p = portable(doc, s, 0);
+            let mut props = Map::new();
+            for (k, v) in p.get("properties").and_then(Value::as_object).into_iter().flatten() {
+                props.insert(k.clone(), lenient_type(v));
+            }
+            if props.is_empty() {
+                json!({ "type": "object" })
+            } else {
+                json!({ "type": "object", "properties": props })
+            }
+        }
+    }
+}
+
+/// `{"type": [T, "null"]}` for a known single type, `{}` otherwise.
+fn lenient_type(v: &Value) -> Value {
+    match v.get("type").and_then(Value::as_str) {
+        // Integers are widened: fractional credits occur where whole numbers are documented.
+        Some("integer") | Some("number") => json!({ "type": ["number", "null"] }),
+        Some(t) => json!({ "type": [t, "null"] }),
+        None => json!({}),
+    }
+}
+
+/// A plausible response body for the sandbox: the document's example, else one made from the
+/// schema. Returns (content type, body text).
+pub fn sample_response(doc: &Value, op: &Operation) -> (String, String) {
+    match &op.success.media {
+        None => ("".into(), "".into()),
+        Some((media, s)) if media.contains("json") => {
+            let v = op.success.example.clone().unwrap_or_else(|| synthesize(doc, s, 0));
+            ("application/json".into(), v.to_string())
+        }
+        Some((media, _)) if media.contains("csv") => (media.clone(), "id,status\n1,sample\n".into()),
+        Some((media, _)) => (media.clone(), "event: sample\ndata: {}\n\n".into()),
+    }
+}
+
+fn synthesize(doc: &Value, s: &Value, depth: usize) -> Value {
+    let p = portable(doc, s, 0);
+    synth_portable(&p, depth)
+}
+
+fn synth_portable(p: &Value, depth: usize) -> Value {
+    if let Some(e) = p.get("enum").and_then(Value::as_array).and_then(|e| e.first()) {
+        return e.clone();
+    }
+    if let Some(first) = p.get("anyOf").and_then(Value::as_array).and_then(|a| a.first()) {
+        return synth_portable(first, depth);
+    }
+    match p.get("type").and_then(Value::as_str) {
+        Some("string") => match p.get("format").and_then(Value::as_str) {
+            Some("date-time") => json!("2026-01-01T00:00:00Z"),
+            Some("date") => json!("2026-01-01"),
+            Some("email") => json!("someone@example.com"),
+            Some("uuid") => json!("00000000-0000-4000-8000-000000000000"),
+            Some("uri") => json!("https://example.com/"),
+            _ => json!("sample"),
+        },
+        Some("integer") => json!(p.get("minimum").and_then(Value::as_i64).unwrap_or(1)),
+        Some("number") => json!(1.0),
+        Some("boolean") => json!(false),
+        Some("array") if depth < 4 => {
+            json!([synth_portable(p.get("items").unwrap_or(&json!({})), depth + 1)])
+        }
+        Some("array") => json!([]),
+        _ if depth < 4 => {
+            let mut out = Map::new();
+            for (k, v) in p.get("properties").and_then(Value::as_object).into_iter().flatten() {
+                out.insert(k.clone(), synth_portable(v, depth + 1));
+            }
+            Value::Object(out)
+        }
+        _ => json!({}),
+    }
+}

@@ -1,0 +1,445 @@
+//! The MCP tool table and its one dispatch, generated with syn/quote.
+//!
+//! Parameter types are read from the progenitor client just generated (never guessed), so a
+//! dispatch arm always matches the method it calls.
+
+use super::GenError;
+use super::preflight::Operation;
+use super::schema::{self, OutputKind};
+use proc_macro2::{Span, TokenStream};
+use quote::quote;
+use serde_json::Value;
+use syn::{FnArg, GenericArgument, Ident, ImplItem, Item, Pat, PathArguments, Type};
+
+/// Behaviour hints, decided per operation.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Annotations {
+    pub read_only: bool,
+    pub destructive: bool,
+    pub idempotent: bool,
+    pub open_world: bool,
+}
+
+/// Credit cost, from `x-leadmagic-credits`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Credits {
+    pub known: bool,
+    pub amount: f64,
+    /// "call", or the unit billed ("employee returned").
+    pub per: String,
+    pub free_when: String,
+    /// Argument that caps the number of billed units, and the server's default for it.
+    pub cap_argument: String,
+    pub cap_default: f64,
+}
+
+/// One method argument of the generated client.
+struct MethodArg {
+    ident: Ident,
+    /// Owned type to deserialize the argument into.
+    owned: Type,
+    optional: bool,
+    /// How the value is passed: by value, `&v`, `v.as_ref()`, `v.as_deref()`.
+    pass: Pass,
+}
+
+#[derive(Clone, Copy)]
+enum Pass {
+    Value,
+    Ref,
+    AsRef,
+    AsDeref,
+}
+
+pub struct ToolDef {
+    pub op: Operation,
+    pub title: String,
+    pub description: String,
+    pub input_schema: Value,
+    pub output_schema: Value,
+    pub output: OutputKind,
+    pub any_of_required: Vec<Vec<String>>,
+    pub annotations: Annotations,
+    pub credits: Credits,
+    pub sample: (String, String),
+    pub body_wrapped: bool,
+    method: Ident,
+    args: Vec<(MethodArg, ArgSource)>,
+}
+
+enum ArgSource {
+    Param(String),
+    Body,
+}
+
+pub fn annotations(op: &Operation, warnings: &mut Vec<String>) -> Result<Annotations, GenError> {
+    let Some(ext) = op.raw.get("x-leadmagic-annotations") else {
+        // No explicit entry: HTTP semantics only (GET is safe, DELETE destroys); anything else is
+        // treated as a write that may destroy data, so clients ask before calling it.
+        let safe = op.method == "GET" || op.method == "HEAD";
+        warnings.push(format!(
+            "{} ({} {}) has no x-leadmagic-annotations; hinted as {}",
+            op.operation_id,
+            op.method,
+            op.path,
+            if safe { "read-only" } else { "a destructive write" }
+        ));
+        return Ok(Annotations {
+            read_only: safe,
+            destructive: !safe,
+            idempotent: safe || op.method == "DELETE" || op.method == "PUT",
+            open_world: true,
+        });
+    };
+    let flag = |key: &str| {
+        ext.get(key).and_then(Value::as_bool).ok_or_else(|| {
+            GenError::new(
+                Some(&op.operation_id),
+                format!("{}/x-leadmagic-annotations/{key}", op.pointer),
+                format!("x-leadmagic-annotations.{key} is missing or not a boolean"),
+                "give all four of readOnly, destructive, idempotent, openWorld",
+            )
+        })
+    };
+    Ok(Annotations {
+        read_only: flag("readOnly")?,
+        destructive: flag("destructive")?,
+        idempotent: flag("idempotent")?,
+        open_world: flag("openWorld")?,
+    })
+}
+
+pub fn credits(op: &Operation) -> Result<Credits, GenError> {
+    let Some(ext) = op.raw.get("x-leadmagic-credits") else {
+        return Ok(Credits {
+            known: false,
+            amount: 0.0,
+            per: "call".into(),
+            free_when: String::new(),
+            cap_argument: String::new(),
+            cap_default: 0.0,
+        });
+    };
+    let amount = ext.get("amount").and_then(Value::as_f64).filter(|a| *a >= 0.0).ok_or_else(|| {
+        GenError::new(
+            Some(&op.operation_id),
+            format!("{}/x-leadmagic-credits/amount", op.pointer),
+            "x-leadmagic-credits.amount is missing or negative",
+            "give the credits charged per unit, e.g. `amount: 1`",
+        )
+    })?;
+    let text = |k: &str| ext.get(k).and_then(Value::as_str).unwrap_or_default().to_string();
+    Ok(Credits {
+        known: true,
+        amount,
+        per: Some(text("per")).filter(|p| !p.is_empty()).unwrap_or_else(|| "call".into()),
+        free_when: text("free_when"),
+        cap_argument: text("cap_argument"),
+        cap_default: ext.get("cap_default").and_then(Value::as_f64).unwrap_or(1.0),
+    })
+}
+
+fn fmt_amount(a: f64) -> String {
+    let s = format!("{a}");
+    let unit = if a == 1.0 { "credit" } else { "credits" };
+    format!("{s} {unit}")
+}
+
+/// The sentence about cost that ends every tool description.
+pub fn cost_sentence(c: &Credits) -> String {
+    if !c.known {
+        return "Cost: not stated in the API document; assume it is billed.".into();
+    }
+    if c.amount == 0.0 {
+        return "Free.".into();
+    }
+    let mut s = if c.per == "call" {
+        format!("Cost: {}", fmt_amount(c.amount))
+    } else {
+        format!("Cost: {} per {}", fmt_amount(c.amount), c.per)
+    };
+    if !c.free_when.is_empty() {
+        s.push_str(&format!("; free when {}", c.free_when));
+    }
+    s.push('.');
+    s
+}
+
+/// First paragraph of the operation text, cut at a sentence end near 300 characters.
+fn short_description(op: &Operation) -> String {
+    let text = op.description.as_deref().or(op.summary.as_deref()).unwrap_or(&op.name);
+    let para = text.split("\n\n").next().unwrap_or("").split_whitespace().collect::<Vec<_>>().join(" ");
+    if para.chars().count() <= 300 {
+        return para;
+    }
+    let cut: String = para.chars().take(300).collect();
+    match cut.rfind(". ") {
+        Some(i) => cut[..=i].to_string(),
+        None => format!("{}...", cut.trim_end()),
+    }
+}
+
+fn title(op: &Operation) -> String {
+    match &op.summary {
+        Some(s) if !s.trim().is_empty() => s.trim().to_string(),
+        _ => {
+            let mut t = op.name.replace('_', " ");
+            if let Some(first) = t.get_mut(0..1) {
+                first.make_ascii_uppercase();
+            }
+            t
+        }
+    }
+}
+
+fn groups_sentence(groups: &[Vec<String>]) -> String {
+    let parts: Vec<String> = groups.iter().map(|g| g.join(" + ")).collect();
+    format!("Give one of: {}.", parts.join(", "))
+}
+
+/// Methods of `impl Client`, keyed by "METHOD path" from their doc comment.
+fn client_methods(file: &syn::File) -> Vec<(String, syn::ImplItemFn)> {
+    let mut out = Vec::new();
+    for item in &file.items {
+        let Item::Impl(imp) = item else { continue };
+        if imp.trait_.is_some() || !matches!(&*imp.self_ty, Type::Path(p) if p.path.is_ident("Client")) {
+            continue;
+        }
+        for it in &imp.items {
+            let ImplItem::Fn(f) = it else { continue };
+            let doc: String = f
+                .attrs
+                .iter()
+                .filter(|a| a.path().is_ident("doc"))
+                .filter_map(|a| match &a.meta {
+                    syn::Meta::NameValue(nv) => match &nv.value {
+                        syn::Expr::Lit(syn::ExprLit { lit: syn::Lit::Str(s), .. }) => Some(s.value()),
+                        _ => None,
+                    },
+                    _ => None,
+                })
+                .collect();
+            if let Some(rest) = doc.split("Sends a `").nth(1) {
+                let mut parts = rest.split('`');
+                let method = parts.next().unwrap_or_default();
+                let path = parts.nth(1).unwrap_or_default();
+                out.push((format!("{method} {path}"), f.clone()));
+            }
+        }
+    }
+    out
+}
+
+fn option_inner(ty: &Type) -> Option<&Type> {
+    let Type::Path(p) = ty else { return None };
+    let last = p.path.segments.last()?;
+    if last.ident != "Option" {
+        return None;
+    }
+    let PathArguments::AngleBracketed(a) = &last.arguments else { return None };
+    match a.args.first()? {
+        GenericArgument::Type(t) => Some(t),
+        _ => None,
+    }
+}
+
+fn method_arg(ident: Ident, ty: &Type) -> MethodArg {
+    let (optional, ty) = match option_inner(ty) {
+        Some(inner) => (true, inner),
+        None => (false, ty),
+    };
+    let (borrowed, target) = match ty {
+        Type::Reference(r) => (true, &*r.elem),
+        other => (false, other),
+    };
+    let (owned, deref_like): (Type, bool) = match target {
+        Type::Path(p) if p.path.is_ident("str") => (syn::parse_quote!(::std::string::String), true),
+        Type::Slice(s) => {
+            let elem = &s.elem;
+            (syn::parse_quote!(::std::vec::Vec<#elem>), true)
+        }
+        other => (other.clone(), false),
+    };
+    let pass = match (optional, borrowed, deref_like) {
+        (_, false, _) => Pass::Value,
+        (false, true, _) => Pass::Ref,
+        (true, true, true) => Pass::AsDeref,
+        (true, true, false) => Pass::AsRef,
+    };
+    MethodArg { ident, owned, optional, pass }
+}
+
+fn normalized(name: &str) -> String {
+    name.chars().filter(|c| c.is_ascii_alphanumeric()).collect::<String>().to_ascii_lowercase()
+}
+
+pub fn build_tool_defs(
+    doc: &Value,
+    ops: &[Operation],
+    client: &syn::File,
+    warnings: &mut Vec<String>,
+) -> Result<Vec<ToolDef>, GenError> {
+    let methods = client_methods(client);
+    let mut defs = Vec::new();
+    for op in ops {
+        let oid = Some(op.operation_id.as_str());
+        let key = format!("{} {}", op.method, op.path);
+        let (_, f) = methods.iter().find(|(k, _)| *k == key).ok_or_else(|| {
+            GenError::new(oid, &op.pointer, "progenitor generated no method for it", "report it")
+        })?;
+        let mut args = Vec::new();
+        for input in f.sig.inputs.iter().skip(1) {
+            let FnArg::Typed(pt) = input else { continue };
+            let Pat::Ident(pi) = &*pt.pat else { continue };
+            let ident = pi.ident.clone();
+            let arg = method_arg(ident.clone(), &pt.ty);
+            let source = if ident == "body" && op.body.is_some() {
+                ArgSource::Body
+            } else {
+                let p = op.params.iter().find(|p| normalized(&p.name) == normalized(&ident.to_string()));
+                let p = p.ok_or_else(|| {
+                    GenError::new(
+                        oid,
+                        format!("{}/parameters", op.pointer),
+                        format!("client argument `{ident}` matches no declared parameter"),
+                        "give parameters distinct names (case and punctuation are ignored)",
+                    )
+                })?;
+                ArgSource::Param(p.name.clone())
+            };
+            args.push((arg, source));
+        }
+        let credits = credits(op)?;
+        let any_of_required =
+            op.body.as_ref().map(|(_, b)| schema::any_of_required(doc, b)).unwrap_or_default();
+        let mut description = short_description(op);
+        if !any_of_required.is_empty() {
+            description.push(' ');
+            description.push_str(&groups_sentence(&any_of_required));
+        }
+        description.push(' ');
+        description.push_str(&cost_sentence(&credits));
+        defs.push(ToolDef {
+            title: title(op),
+            description,
+            input_schema: schema::input_schema(doc, op)?,
+            output_schema: schema::output_schema(doc, op),
+            output: schema::output_kind(doc, op),
+            any_of_required,
+            annotations: annotations(op, warnings)?,
+            credits,
+            sample: schema::sample_response(doc, op),
+            body_wrapped: schema::body_is_wrapped(doc, op),
+            method: f.sig.ident.clone(),
+            args,
+            op: op.clone(),
+        });
+    }
+    Ok(defs)
+}
+
+fn tool_entry(d: &ToolDef) -> TokenStream {
+    let name = &d.op.name;
+    let operation_id = &d.op.operation_id;
+    let title = &d.title;
+    let description = &d.description;
+    let toolset = &d.op.toolset;
+    let method = &d.op.method;
+    let path = &d.op.path;
+    let input = d.input_schema.to_string();
+    let output = d.output_schema.to_string();
+    let groups = d.any_of_required.iter().map(|g| quote!(&[#(#g),*]));
+    let Annotations { read_only, destructive, idempotent, open_world } = d.annotations;
+    let Credits { known, amount, per, free_when, cap_argument, cap_default } = &d.credits;
+    let output_kind = Ident::new(&format!("{:?}", d.output), Span::call_site());
+    let (content_type, body) = &d.sample;
+    let client_method = d.method.to_string();
+    quote! {
+        ToolDef {
+            name: #name,
+            operation_id: #operation_id,
+            client_method: #client_method,
+            title: #title,
+            description: #description,
+            toolset: #toolset,
+            method: #method,
+            path: #path,
+            input_schema: #input,
+            output_schema: #output,
+            any_of_required: &[#(#groups),*],
+            annotations: Annotations {
+                read_only: #read_only,
+                destructive: #destructive,
+                idempotent: #idempotent,
+                open_world: #open_world,
+            },
+            credits: Credits {
+                known: #known,
+                amount: #amount,
+                per: #per,
+                free_when: #free_when,
+                cap_argument: #cap_argument,
+                cap_default: #cap_default,
+            },
+            output: Output::#output_kind,
+            sample_content_type: #content_type,
+            sample_body: #body,
+        }
+    }
+}
+
+fn dispatch_arm(d: &ToolDef) -> TokenStream {
+    let name = &d.op.name;
+    let method = &d.method;
+    let mut lets = Vec::new();
+    let mut passes = Vec::new();
+    for (arg, source) in &d.args {
+        let ident = &arg.ident;
+        let owned = &arg.owned;
+        let get = match (source, arg.optional) {
+            (ArgSource::Body, _) if d.body_wrapped => quote!(args.required::<#owned>("body")?),
+            (ArgSource::Body, _) => quote!(args.body::<#owned>()?),
+            (ArgSource::Param(p), false) => quote!(args.required::<#owned>(#p)?),
+            (ArgSource::Param(p), true) => quote!(args.optional::<#owned>(#p)?),
+        };
+        // The body takes every remaining argument, so it is read last.
+        lets.push((matches!(source, ArgSource::Body), quote!(let #ident: _ = #get;)));
+        passes.push(match arg.pass {
+            Pass::Value => quote!(#ident),
+            Pass::Ref => quote!(&#ident),
+            Pass::AsRef => quote!(#ident.as_ref()),
+            Pass::AsDeref => quote!(#ident.as_deref()),
+        });
+    }
+    lets.sort_by_key(|(is_body, _)| *is_body);
+    let lets = lets.into_iter().map(|(_, l)| l);
+    let has_body = d.args.iter().any(|(_, s)| matches!(s, ArgSource::Body)) && !d.body_wrapped;
+    let finish = if has_body { quote!() } else { quote!(args.finish()?;) };
+    quote! {
+        #name => {
+            #(#lets)*
+            #finish
+            client.#method(#(#passes),*).await.map(drop)?;
+        }
+    }
+}
+
+pub fn render(defs: &[ToolDef]) -> syn::File {
+    let entries = defs.iter().map(tool_entry);
+    let arms = defs.iter().map(dispatch_arm);
+    let count = defs.len();
+    syn::parse_quote! {
+        /// Every operation of the document, as an MCP tool, in document order.
+        pub static TOOLS: [ToolDef; #count] = [#(#entries),*];
+
+        /// Turn validated arguments into the generated request types and call the typed client.
+        /// The raw response is captured by the runtime (see `runtime::capture`).
+        pub async fn dispatch(client: &Client, tool: &str, mut args: Args) -> Result<(), CallError> {
+            match tool {
+                #(#arms)*
+                _ => return Err(CallError::UnknownTool),
+            }
+            Ok(())
+        }
+    }
+}

@@ -1,0 +1,222 @@
+//! Configuration from the environment: the API key (never from argv), base URL, timeouts.
+
+use secrecy::{ExposeSecret, SecretString};
+use std::fmt;
+use std::path::Path;
+use std::time::Duration;
+
+pub const KEY_VAR: &str = "LEADMAGIC_API_KEY";
+pub const BASE_URL_VAR: &str = "LEADMAGIC_BASE_URL";
+pub const TIMEOUT_VAR: &str = "LEADMAGIC_TIMEOUT_SECS";
+pub const DEFAULT_BASE_URL: &str = "https://api.leadmagic.io";
+
+/// The LeadMagic API key. Neither `Debug` nor `Display` shows it.
+#[derive(Clone)]
+pub struct ApiKey(SecretString);
+
+impl ApiKey {
+    pub fn new(key: impl Into<String>) -> Result<Self, ConfigError> {
+        let key: String = key.into();
+        let key = key.trim();
+        if key.is_empty() {
+            return Err(ConfigError::MissingKey);
+        }
+        // A header value must be visible ASCII; refuse anything else rather than mangle it.
+        if !key.bytes().all(|b| b.is_ascii_graphic()) {
+            return Err(ConfigError::InvalidKey);
+        }
+        Ok(ApiKey(SecretString::from(key.to_string())))
+    }
+
+    pub(crate) fn expose(&self) -> &str {
+        self.0.expose_secret()
+    }
+}
+
+impl fmt::Debug for ApiKey {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("ApiKey([REDACTED])")
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ConfigError {
+    MissingKey,
+    InvalidKey,
+    BaseUrl(String),
+    Timeout(String),
+    Client(String),
+}
+
+impl fmt::Display for ConfigError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            ConfigError::MissingKey => write!(
+                f,
+                "{KEY_VAR} is not set: export your LeadMagic API key as {KEY_VAR} \
+                 (or put {KEY_VAR}=... in a .env file); it is never read from the command line"
+            ),
+            ConfigError::InvalidKey => {
+                write!(f, "{KEY_VAR} contains characters an API key cannot have")
+            }
+            ConfigError::BaseUrl(why) => write!(f, "{BASE_URL_VAR} is not usable: {why}"),
+            ConfigError::Timeout(why) => write!(f, "{TIMEOUT_VAR} is not usable: {why}"),
+            ConfigError::Client(why) => write!(f, "cannot build the HTTP client: {why}"),
+        }
+    }
+}
+
+impl std::error::Error for ConfigError {}
+
+/// Everything the runtime needs to reach LeadMagic.
+#[derive(Debug, Clone)]
+pub struct Config {
+    /// `None` only in sandbox mode.
+    pub api_key: Option<ApiKey>,
+    /// Scheme + host (+ port), no trailing slash.
+    pub base_url: String,
+    /// Whole-request timeout.
+    pub timeout: Duration,
+    pub connect_timeout: Duration,
+    /// Serve every call from the built-in fake API: no key, no network, no credits.
+    pub sandbox: bool,
+    /// Largest upstream body read into memory; the rest is dropped and the call fails cleanly.
+    pub max_body_bytes: usize,
+}
+
+impl Config {
+    /// A configuration for the production API with the given key.
+    pub fn new(api_key: ApiKey) -> Self {
+        Config {
+            api_key: Some(api_key),
+            base_url: DEFAULT_BASE_URL.into(),
+            timeout: Duration::from_secs(30),
+            connect_timeout: Duration::from_secs(10),
+            sandbox: false,
+            max_body_bytes: 4 << 20,
+        }
+    }
+
+    /// The built-in sandbox: no key, no network.
+    pub fn sandbox() -> Self {
+        Config { api_key: None, sandbox: true, ..Config::new(ApiKey(SecretString::from(""))) }
+    }
+
+    /// Read `LEADMAGIC_API_KEY`, `LEADMAGIC_BASE_URL`, `LEADMAGIC_TIMEOUT_SECS` from the process
+    /// environment, falling back to a `.env` file in the working directory (the environment wins).
+    pub fn from_env(sandbox: bool) -> Result<Self, ConfigError> {
+        let dotenv = read_dotenv(Path::new(".env"));
+        let get = |name: &str| {
+            std::env::var(name)
+                .ok()
+                .filter(|v| !v.trim().is_empty())
+                .or_else(|| dotenv.iter().find(|(k, _)| k == name).map(|(_, v)| v.clone()))
+        };
+        let mut config = if sandbox {
+            Config::sandbox()
+        } else {
+            Config::new(ApiKey::new(get(KEY_VAR).ok_or(ConfigError::MissingKey)?)?)
+        };
+        if let Some(url) = get(BASE_URL_VAR) {
+            config.base_url = check_base_url(&url)?;
+        }
+        if let Some(t) = get(TIMEOUT_VAR) {
+            let secs: f64 = t.trim().parse().map_err(|_| ConfigError::Timeout(format!("{t:?} is not a number")))?;
+            if !(0.1..=600.0).contains(&secs) {
+                return Err(ConfigError::Timeout("must be between 0.1 and 600 seconds".into()));
+            }
+            config.timeout = Duration::from_secs_f64(secs);
+            config.connect_timeout = config.connect_timeout.min(config.timeout);
+        }
+        Ok(config)
+    }
+}
+
+/// HTTPS anywhere; plain HTTP only to a loopback address (a local mock or proxy).
+pub fn check_base_url(raw: &str) -> Result<String, ConfigError> {
+    let url = reqwest::Url::parse(raw.trim()).map_err(|e| ConfigError::BaseUrl(e.to_string()))?;
+    if !url.username().is_empty() || url.password().is_some() {
+        return Err(ConfigError::BaseUrl("credentials in the URL are not allowed".into()));
+    }
+    if url.query().is_some() || url.fragment().is_some() {
+        return Err(ConfigError::BaseUrl("a query or fragment is not allowed".into()));
+    }
+    let loopback = match url.host() {
+        Some(url::Host::Ipv4(ip)) => ip.is_loopback(),
+        Some(url::Host::Ipv6(ip)) => ip.is_loopback(),
+        Some(url::Host::Domain(d)) => d.eq_ignore_ascii_case("localhost"),
+        None => return Err(ConfigError::BaseUrl("no host".into())),
+    };
+    match url.scheme() {
+        "https" => {}
+        "http" if loopback => {}
+        "http" => {
+            return Err(ConfigError::BaseUrl(
+                "plain http is only allowed for loopback addresses (127.0.0.0/8, ::1, localhost); use https"
+                    .into(),
+            ));
+        }
+        other => return Err(ConfigError::BaseUrl(format!("unsupported scheme {other:?}"))),
+    }
+    Ok(url.as_str().trim_end_matches('/').to_string())
+}
+
+/// `KEY=value` lines of a .env file (`export`, quotes and `#` comments understood).
+fn read_dotenv(path: &Path) -> Vec<(String, String)> {
+    let Ok(text) = std::fs::read_to_string(path) else { return Vec::new() };
+    text.lines()
+        .filter_map(|line| {
+            let line = line.trim();
+            if line.is_empty() || line.starts_with('#') {
+                return None;
+            }
+            let line = line.strip_prefix("export ").unwrap_or(line);
+            let (k, v) = line.split_once('=')?;
+            let v = v.trim();
+            let v = v
+                .strip_prefix('"')
+                .and_then(|v| v.strip_suffix('"'))
+                .or_else(|| v.strip_prefix('\'').and_then(|v| v.strip_suffix('\'')))
+                .unwrap_or(v);
+            Some((k.trim().to_string(), v.to_string()))
+        })
+        .filter(|(k, _)| k.starts_with("LEADMAGIC_"))
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn key_is_never_printed() {
+        let key = ApiKey::new("lm_CANARY_0123456789abcdef").unwrap();
+        let config = Config::new(key);
+        assert!(!format!("{config:?}").contains("CANARY"));
+    }
+
+    #[test]
+    fn base_url_rules() {
+        assert_eq!(check_base_url("https://api.leadmagic.io/").unwrap(), "https://api.leadmagic.io");
+        assert!(check_base_url("http://127.0.0.1:8080").is_ok());
+        assert!(check_base_url("http://[::1]:8080").is_ok());
+        assert!(check_base_url("http://localhost:9").is_ok());
+        assert!(check_base_url("http://example.com").is_err());
+        assert!(check_base_url("http://10.0.0.1").is_err());
+        assert!(check_base_url("ftp://api.leadmagic.io").is_err());
+        assert!(check_base_url("https://user:pw@api.leadmagic.io").is_err());
+    }
+
+    #[test]
+    fn dotenv_lines() {
+        let dir = std::env::temp_dir().join(format!("lm-dotenv-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let f = dir.join(".env");
+        std::fs::write(&f, "# c\nexport LEADMAGIC_API_KEY=\"abc\"\nOTHER=1\nLEADMAGIC_BASE_URL='http://127.0.0.1:1'\n").unwrap();
+        let got = read_dotenv(&f);
+        assert_eq!(got, vec![
+            ("LEADMAGIC_API_KEY".to_string(), "abc".to_string()),
+            ("LEADMAGIC_BASE_URL".to_string(), "http://127.0.0.1:1".to_string()),
+        ]);
+    }
+}

@@ -1,0 +1,214 @@
+//! Tool errors made for a model: a kind, a first sentence that stands alone, a hint saying what
+//! to do. Never upstream free text or transport error strings (they can carry URLs and keys).
+
+use reqwest::header::HeaderMap;
+use serde_json::{Value, json};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Kind {
+    InvalidArguments,
+    Auth,
+    InsufficientCredits,
+    NotFound,
+    RateLimited,
+    UpstreamUnavailable,
+    Timeout,
+    OutcomeUnknown,
+    InvalidResponse,
+}
+
+impl Kind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Kind::InvalidArguments => "invalid_arguments",
+            Kind::Auth => "auth",
+            Kind::InsufficientCredits => "insufficient_credits",
+            Kind::NotFound => "not_found",
+            Kind::RateLimited => "rate_limited",
+            Kind::UpstreamUnavailable => "upstream_unavailable",
+            Kind::Timeout => "timeout",
+            Kind::OutcomeUnknown => "outcome_unknown",
+            Kind::InvalidResponse => "invalid_response",
+        }
+    }
+}
+
+/// A tool error, ready to become `structuredContent`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ToolError {
+    pub kind: Kind,
+    pub message: String,
+    pub hint: String,
+    pub status: Option<u16>,
+    pub request_id: Option<String>,
+    pub retry_after_s: Option<u64>,
+    /// The argument at fault, for invalid_arguments.
+    pub field: Option<String>,
+}
+
+impl ToolError {
+    pub fn new(kind: Kind, message: impl Into<String>, hint: impl Into<String>) -> Self {
+        ToolError {
+            kind,
+            message: message.into(),
+            hint: hint.into(),
+            status: None,
+            request_id: None,
+            retry_after_s: None,
+            field: None,
+        }
+    }
+
+    pub fn to_value(&self) -> Value {
+        let mut v = json!({ "kind": self.kind.as_str(), "message": self.message, "hint": self.hint });
+        if let Some(s) = self.status {
+            v["status"] = json!(s);
+        }
+        if let Some(r) = &self.request_id {
+            v["request_id"] = json!(r);
+        }
+        if let Some(r) = self.retry_after_s {
+            v["retry_after_s"] = json!(r);
+        }
+        if let Some(f) = &self.field {
+            v["field"] = json!(f);
+        }
+        v
+    }
+}
+
+/// A token we are willing to repeat from upstream: short, and only `[A-Za-z0-9_.-]`.
+fn safe_token(s: &str) -> Option<String> {
+    let ok = !s.is_empty()
+        && s.len() <= 64
+        && s.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '-' | '.'));
+    ok.then(|| s.to_string())
+}
+
+/// The request id, from `X-Request-Id` or the problem body's `meta.request_id`.
+pub fn request_id(headers: &HeaderMap, body: Option<&Value>) -> Option<String> {
+    headers
+        .get("x-request-id")
+        .and_then(|v| v.to_str().ok())
+        .and_then(safe_token)
+        .or_else(|| body?.pointer("/meta/request_id")?.as_str().and_then(safe_token))
+}
+
+/// `Retry-After` as whole seconds (delta-seconds only; anything else is ignored here).
+pub fn retry_after(headers: &HeaderMap) -> Option<u64> {
+    let v = headers.get("retry-after")?.to_str().ok()?.trim();
+    v.parse::<u64>().ok()
+}
+
+/// An upstream error response, turned into a fixed message per status. Only machine tokens from
+/// the body (error `code`, offending `param` names) are repeated.
+pub fn from_status(status: u16, headers: &HeaderMap, body: &[u8], billed: bool) -> ToolError {
+    let parsed: Option<Value> = serde_json::from_slice(body).ok();
+    let first = parsed.as_ref().and_then(|b| b.pointer("/errors/0"));
+    let code = first.and_then(|e| e.get("code")).and_then(Value::as_str).and_then(safe_token);
+    let params: Vec<String> = first
+        .and_then(|e| e.get("param"))
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+        .filter_map(|p| p.as_str().and_then(safe_token))
+        .collect();
+    let (kind, message, hint) = match status {
+        400 | 422 => (
+            Kind::InvalidArguments,
+            "LeadMagic rejected the arguments.".to_string(),
+            if params.is_empty() {
+                "Check the argument values against the tool's input schema and try again.".to_string()
+            } else {
+                format!("Check these arguments: {}.", params.join(", "))
+            },
+        ),
+        401 | 403 => (
+            Kind::Auth,
+            "LeadMagic rejected the API key.".to_string(),
+            "Check LEADMAGIC_API_KEY (and that the plan includes this product), then restart the server."
+                .to_string(),
+        ),
+        402 => (
+            Kind::InsufficientCredits,
+            "The LeadMagic account has too few credits for this call.".to_string(),
+            "Top up credits in the LeadMagic dashboard; get_credit_balance shows the balance.".to_string(),
+        ),
+        404 => (
+            Kind::NotFound,
+            "LeadMagic found nothing for these arguments (not billed).".to_string(),
+            "Try another identifier, e.g. a domain instead of a name.".to_string(),
+        ),
+        409 => (
+            Kind::InvalidArguments,
+            "LeadMagic reported a conflict with the current state.".to_string(),
+            "Read the current state and retry with updated arguments.".to_string(),
+        ),
+        429 => (
+            Kind::RateLimited,
+            "LeadMagic is rate limiting this account.".to_string(),
+            "Wait before calling again; retry_after_s says how long when known.".to_string(),
+        ),
+        500..=599 if billed && status != 503 => (
+            Kind::OutcomeUnknown,
+            format!("LeadMagic failed with HTTP {status}; the call may have been charged."),
+            "Check get_credit_balance or the usage report before repeating a billed call.".to_string(),
+        ),
+        500..=599 => (
+            Kind::UpstreamUnavailable,
+            format!("LeadMagic is unavailable (HTTP {status})."),
+            "Try again in a minute.".to_string(),
+        ),
+        _ => (
+            Kind::InvalidResponse,
+            format!("LeadMagic answered with unexpected HTTP {status}."),
+            "Try again later; report it if it persists.".to_string(),
+        ),
+    };
+    let mut e = ToolError::new(kind, message, hint);
+    e.status = Some(status);
+    e.request_id = request_id(headers, parsed.as_ref());
+    if status == 429 || status == 503 {
+        e.retry_after_s = retry_after(headers);
+    }
+    if let Some(code) = code {
+        e.hint = format!("{} (code: {code})", e.hint);
+    }
+    e
+}
+
+/// A failure before any response arrived. Uses only the error's classification, never its text.
+pub fn from_transport(error: &progenitor_client::Error, billed: bool) -> ToolError {
+    let reqwest_error = match error {
+        progenitor_client::Error::CommunicationError(e) | progenitor_client::Error::ResponseBodyError(e) => Some(e),
+        _ => None,
+    };
+    let maybe_charged = if billed { "; the call may have been charged" } else { "" };
+    match reqwest_error {
+        Some(e) if e.is_timeout() => ToolError::new(
+            Kind::Timeout,
+            format!("LeadMagic did not answer in time{maybe_charged}."),
+            "Try again later; check get_credit_balance before repeating a billed call.",
+        ),
+        Some(e) if e.is_connect() => ToolError::new(
+            Kind::UpstreamUnavailable,
+            "Could not connect to LeadMagic (nothing was sent).",
+            "Check the network and LEADMAGIC_BASE_URL, then try again.",
+        ),
+        Some(_) if billed => ToolError::new(
+            Kind::OutcomeUnknown,
+            "The connection to LeadMagic failed mid-call; the call may have been charged.",
+            "Check get_credit_balance before repeating this call.",
+        ),
+        Some(_) => ToolError::new(
+            Kind::UpstreamUnavailable,
+            "The connection to LeadMagic failed.",
+            "Try again in a minute.",
+        ),
+        None => ToolError::new(
+            Kind::InvalidArguments,
+            "The request could not be built from these arguments.",
+            "Check the argument values against the tool's input schema.",
+        ),
+    }
+}

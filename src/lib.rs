@@ -1,0 +1,31 @@
+//! leadmagic-mcp: a typed Rust client for the LeadMagic API and an MCP server exposing one tool
+//! per API operation. Both are generated from the OpenAPI document in `openapi/` by `build.rs`.
+//!
+//! Library use (no MCP server): depend with `default-features = false` and use [`connect`] or
+//! [`Client`] with [`Config`].
+#![forbid(unsafe_code)]
+#![deny(clippy::print_stdout)]
+
+pub mod config;
+pub mod runtime;
+pub mod tools;
+pub mod validate;
+pub mod call;
+pub mod errors;
+#[cfg(feature = "server")]
+pub mod server;
+
+/// The generated typed client (progenitor). Reviewable copy: `generated/client.rs`.
+#[allow(clippy::all, missing_docs, unreachable_pub, unused)]
+mod generated {
+    include!(concat!(env!("OUT_DIR"), "/client.rs"));
+}
+
+pub use config::{ApiKey, Config, ConfigError};
+pub use generated::{Client, ResponseValue, types};
+pub use progenitor_client::Error;
+
+/// Build a typed client from a configuration: auth header, timeouts, user agent, no redirects.
+pub fn connect(config: &Config) -> Result<Client, ConfigError> {
+    runtime::client(config)
+}

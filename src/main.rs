@@ -1,0 +1,136 @@
+//! `leadmagic-mcp`: the MCP server (stdio) and a small CLI around the same tool table.
+
+use clap::{Parser, Subcommand};
+use leadmagic_mcp::tools::{Selection, split_list};
+use leadmagic_mcp::{Config, call, server, tools};
+use std::io::Write;
+use std::process::ExitCode;
+
+#[derive(Parser)]
+#[command(
+    name = "leadmagic-mcp",
+    version,
+    about = "MCP server and CLI for the LeadMagic B2B data API (one tool per API operation).",
+    after_help = "The API key is read from LEADMAGIC_API_KEY (or a .env file), never from the command line.\n\
+                  LEADMAGIC_BASE_URL overrides https://api.leadmagic.io (plain http only for loopback).\n\
+                  Logs go to stderr; set LEADMAGIC_LOG (or RUST_LOG), e.g. LEADMAGIC_LOG=debug."
+)]
+struct Cli {
+    /// Answer every call from the built-in sandbox (sample data; no key, no network, no credits).
+    #[arg(long, global = true, env = "LEADMAGIC_SANDBOX")]
+    sandbox: bool,
+    /// Only expose these toolsets (comma-separated first tags, e.g. people,companies).
+    #[arg(long, global = true, env = "LEADMAGIC_TOOLSETS", value_name = "LIST")]
+    toolsets: Option<String>,
+    /// Only expose these tools (comma-separated names).
+    #[arg(long, global = true, env = "LEADMAGIC_TOOLS", value_name = "LIST")]
+    tools: Option<String>,
+    /// Only expose tools hinted read-only.
+    #[arg(long, global = true, env = "LEADMAGIC_READ_ONLY")]
+    read_only: bool,
+    #[command(subcommand)]
+    command: Option<Command>,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Serve MCP on stdin/stdout (the default).
+    Serve,
+    /// List the tools with their cost.
+    Tools {
+        /// Print the MCP `tools/list` result as JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Call one tool and print its result as JSON.
+    Call {
+        /// Tool name, as listed by `leadmagic-mcp tools`.
+        tool: String,
+        /// Arguments as a JSON object.
+        #[arg(long, default_value = "{}")]
+        args: String,
+    },
+}
+
+fn init_logging() {
+    use tracing_subscriber::EnvFilter;
+    let requested = std::env::var("LEADMAGIC_LOG")
+        .or_else(|_| std::env::var("RUST_LOG"))
+        .unwrap_or_else(|_| "warn".into());
+    // Third-party crates never go past info: their debug output includes request details.
+    let filter = EnvFilter::try_new(format!(
+        "{requested},hyper=info,hyper_util=info,reqwest=info,h2=info,rustls=info,rmcp=info"
+    ))
+    .unwrap_or_else(|_| EnvFilter::new("warn"));
+    tracing_subscriber::fmt()
+        .with_writer(std::io::stderr)
+        .with_ansi(false)
+        .with_env_filter(filter)
+        .init();
+}
+
+fn fail(message: impl std::fmt::Display) -> ExitCode {
+    eprintln!("leadmagic-mcp: {message}");
+    ExitCode::from(2)
+}
+
+fn print_stdout(text: &str) -> ExitCode {
+    let mut out = std::io::stdout().lock();
+    match writeln!(out, "{text}").and_then(|_| out.flush()) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(_) => ExitCode::FAILURE,
+    }
+}
+
+#[tokio::main]
+async fn main() -> ExitCode {
+    let cli = Cli::parse();
+    init_logging();
+    let selection = Selection {
+        toolsets: cli.toolsets.as_deref().map(split_list).unwrap_or_default(),
+        tools: cli.tools.as_deref().map(split_list).unwrap_or_default(),
+        read_only: cli.read_only,
+    };
+    if let Err(e) = selection.validate() {
+        return fail(e);
+    }
+    match cli.command.unwrap_or(Command::Serve) {
+        Command::Tools { json } => {
+            if json {
+                let text = serde_json::to_string_pretty(&server::tools_json(&selection)).unwrap_or_default();
+                return print_stdout(&text);
+            }
+            let mut lines = vec![format!("{:<28} {:<10} {:<32} {}", "TOOL", "TOOLSET", "COST", "TITLE")];
+            for t in selection.tools() {
+                lines.push(format!("{:<28} {:<10} {:<32} {}", t.name, t.toolset, t.cost(), t.title));
+            }
+            print_stdout(&lines.join("\n"))
+        }
+        Command::Call { tool, args } => {
+            let Some(def) = tools::find(&tool).filter(|t| selection.includes(t)) else {
+                return fail(format!("unknown tool `{tool}`; `leadmagic-mcp tools` lists them"));
+            };
+            let args = match serde_json::from_str::<serde_json::Value>(&args) {
+                Ok(serde_json::Value::Object(map)) => map,
+                _ => return fail("--args must be a JSON object, e.g. --args '{\"email\":\"a@b.co\"}'"),
+            };
+            let client = match Config::from_env(cli.sandbox).and_then(|c| leadmagic_mcp::connect(&c)) {
+                Ok(c) => c,
+                Err(e) => return fail(e),
+            };
+            let outcome = call::call(&client, def, args).await;
+            let code = print_stdout(&outcome.structured.to_string());
+            if outcome.is_error { ExitCode::from(1) } else { code }
+        }
+        Command::Serve => {
+            let client = match Config::from_env(cli.sandbox).and_then(|c| leadmagic_mcp::connect(&c)) {
+                Ok(c) => c,
+                Err(e) => return fail(e),
+            };
+            match server::LeadMagicServer::new(client, &selection).serve_stdio().await {
+                Ok(()) => ExitCode::SUCCESS,
+                Err(e) => fail(format!("MCP session failed: {e}")),
+            }
+        }
+    }
+}

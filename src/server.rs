@@ -1,0 +1,123 @@
+//! The MCP server. The only module that imports rmcp, so an SDK upgrade touches this file alone.
+
+use crate::generated::Client;
+use crate::tools::{Selection, ToolDef};
+use rmcp::model::{
+    CallToolRequestParams, CallToolResponse, CallToolResult, Implementation, JsonObject,
+    ListToolsResult, MetaObject, PaginatedRequestParams, ServerCapabilities, ServerConfig, Tool,
+    ToolAnnotations,
+};
+use rmcp::service::RequestContext;
+use rmcp::transport::async_rw::AsyncRwTransport;
+use rmcp::{ErrorData, RoleServer, ServerHandler, ServiceExt};
+use serde_json::{Value, json};
+use std::sync::Arc;
+
+/// Longest JSON-RPC line accepted on stdin; longer lines are dropped and the server keeps serving.
+pub const MAX_STDIO_LINE: usize = 1 << 20;
+
+const INSTRUCTIONS: &str = "LeadMagic B2B data: find and validate work emails, mobiles, profiles, \
+companies, jobs and ads. Most tools spend credits (each description states the cost; a repeated \
+call is billed again), so prefer one precise call over several guesses. Results are personal data.";
+
+#[derive(Clone)]
+pub struct LeadMagicServer {
+    client: Arc<Client>,
+    /// Tools exposed, in table order, with their MCP form built once.
+    tools: Arc<Vec<(&'static ToolDef, Tool)>>,
+    listed: Arc<Vec<Tool>>,
+}
+
+fn schema_object(text: &'static str) -> Arc<JsonObject> {
+    Arc::new(serde_json::from_str(text).expect("generated schemas are JSON objects"))
+}
+
+/// The MCP form of one tool definition.
+pub fn mcp_tool(t: &'static ToolDef) -> Tool {
+    let a = t.annotations;
+    let mut meta = MetaObject::new();
+    meta.insert(
+        "leadmagic/credits".into(),
+        json!({ "cost": t.cost(), "billed": t.is_billed(), "toolset": t.toolset }),
+    );
+    Tool::new(t.name, t.description, schema_object(t.input_schema))
+        .with_title(t.title)
+        .with_raw_output_schema(schema_object(t.output_schema))
+        .with_annotations(
+            ToolAnnotations::new()
+                .read_only(a.read_only)
+                .destructive(a.destructive)
+                .idempotent(a.idempotent)
+                .open_world(a.open_world),
+        )
+        .with_meta(meta)
+}
+
+impl LeadMagicServer {
+    pub fn new(client: Client, selection: &Selection) -> Self {
+        let tools: Vec<(&'static ToolDef, Tool)> =
+            selection.tools().map(|t| (t, mcp_tool(t))).collect();
+        let listed = tools.iter().map(|(_, t)| t.clone()).collect();
+        LeadMagicServer { client: Arc::new(client), tools: Arc::new(tools), listed: Arc::new(listed) }
+    }
+
+    /// Serve MCP on stdin/stdout until stdin closes.
+    pub async fn serve_stdio(self) -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
+        let (stdin, stdout) = rmcp::transport::stdio();
+        let transport = AsyncRwTransport::new_server(stdin, stdout).with_max_line_length(MAX_STDIO_LINE);
+        let running = self.serve(transport).await?;
+        let reason = running.waiting().await?;
+        tracing::debug!(?reason, "stdio session ended");
+        Ok(())
+    }
+}
+
+impl ServerHandler for LeadMagicServer {
+    fn get_info(&self) -> ServerConfig {
+        ServerConfig::new(ServerCapabilities::builder().enable_tools().build())
+            .with_server_info(
+                Implementation::new("leadmagic-mcp", env!("CARGO_PKG_VERSION")).with_title("LeadMagic"),
+            )
+            .with_instructions(INSTRUCTIONS)
+    }
+
+    async fn list_tools(
+        &self,
+        _request: Option<PaginatedRequestParams>,
+        _context: RequestContext<RoleServer>,
+    ) -> Result<ListToolsResult, ErrorData> {
+        Ok(ListToolsResult::with_all_items(self.listed.as_ref().clone()))
+    }
+
+    fn get_tool(&self, name: &str) -> Option<Tool> {
+        self.tools.iter().find(|(d, _)| d.name == name).map(|(_, t)| t.clone())
+    }
+
+    async fn call_tool(
+        &self,
+        request: CallToolRequestParams,
+        _context: RequestContext<RoleServer>,
+    ) -> Result<CallToolResponse, ErrorData> {
+        let Some((def, _)) = self.tools.iter().find(|(d, _)| d.name == request.name.as_ref()) else {
+            // An unknown tool is a protocol error (the model cannot fix it by changing arguments).
+            return Err(ErrorData::invalid_params(
+                format!("unknown tool: {}", request.name),
+                Some(json!({ "tool": request.name })),
+            ));
+        };
+        let args = request.arguments.unwrap_or_default();
+        let outcome = crate::call::call(&self.client, def, args).await;
+        let result = if outcome.is_error {
+            CallToolResult::structured_error(outcome.structured)
+        } else {
+            CallToolResult::structured(outcome.structured)
+        };
+        Ok(result.into())
+    }
+}
+
+/// `tools/list` as JSON, for the CLI and tests (same objects the server sends).
+pub fn tools_json(selection: &Selection) -> Value {
+    let tools: Vec<Tool> = selection.tools().map(mcp_tool).collect();
+    json!({ "tools": tools })
+}

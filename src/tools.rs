@@ -1,0 +1,229 @@
+//! The generated tool table (data) and dispatch, plus the types they are made of and the
+//! selection of tools a server exposes (toolsets, allow-list, read-only).
+
+use crate::generated::{Client, types};
+use serde::de::DeserializeOwned;
+use serde_json::{Map, Value};
+use std::fmt;
+
+/// Behaviour hints for clients, decided per operation in the document.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Annotations {
+    pub read_only: bool,
+    pub destructive: bool,
+    pub idempotent: bool,
+    pub open_world: bool,
+}
+
+/// What a call costs, from the document's `x-leadmagic-credits`.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Credits {
+    /// False when the document states no cost (then the call is assumed billed).
+    pub known: bool,
+    /// Credits per unit.
+    pub amount: f64,
+    /// "call", or the unit billed, e.g. "employee returned".
+    pub per: &'static str,
+    pub free_when: &'static str,
+    /// The argument that caps billed units (e.g. `limit`), and the server's default for it.
+    pub cap_argument: &'static str,
+    pub cap_default: f64,
+}
+
+/// How a 2xx body becomes `structuredContent`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Output {
+    /// A JSON object, passed through whole.
+    Object,
+    /// A JSON array, wrapped as `{"items": [...]}`.
+    Wrapped,
+    /// Text (CSV, event stream): `{"content_type", "text", "truncated"}`.
+    Text,
+    /// No body.
+    Empty,
+}
+
+/// One MCP tool = one API operation.
+#[derive(Debug)]
+pub struct ToolDef {
+    pub name: &'static str,
+    pub operation_id: &'static str,
+    /// The generated client method (also progenitor's `OperationInfo::operation_id`).
+    pub client_method: &'static str,
+    pub title: &'static str,
+    pub description: &'static str,
+    /// First tag of the operation.
+    pub toolset: &'static str,
+    pub method: &'static str,
+    pub path: &'static str,
+    /// JSON Schema of the arguments (portable: refs inlined, no type arrays).
+    pub input_schema: &'static str,
+    /// Lenient JSON Schema of `structuredContent`.
+    pub output_schema: &'static str,
+    /// "Give one of these groups of fields" constraints.
+    pub any_of_required: &'static [&'static [&'static str]],
+    pub annotations: Annotations,
+    pub credits: Credits,
+    pub output: Output,
+    /// Sandbox answer.
+    pub sample_content_type: &'static str,
+    pub sample_body: &'static str,
+}
+
+impl ToolDef {
+    /// Billed operations say so; a repeat of a billed call bills again.
+    pub fn is_billed(&self) -> bool {
+        !self.credits.known || self.credits.amount > 0.0
+    }
+
+    /// Credits as one short phrase, e.g. "1 credit per call" or "free".
+    pub fn cost(&self) -> String {
+        let c = &self.credits;
+        if !c.known {
+            return "not stated".into();
+        }
+        if c.amount == 0.0 {
+            return "free".into();
+        }
+        let unit = if c.amount == 1.0 { "credit" } else { "credits" };
+        format!("{} {unit} per {}", c.amount, c.per)
+    }
+}
+
+/// A bad argument: which field, and what is wrong with it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ArgError {
+    /// JSON path of the field ("" for the whole argument object).
+    pub field: String,
+    pub message: String,
+}
+
+impl fmt::Display for ArgError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if self.field.is_empty() {
+            f.write_str(&self.message)
+        } else {
+            write!(f, "`{}`: {}", self.field, self.message)
+        }
+    }
+}
+
+/// Why a dispatch did not produce a response.
+#[derive(Debug)]
+pub enum CallError {
+    UnknownTool,
+    Args(ArgError),
+    Upstream(progenitor_client::Error),
+}
+
+impl From<ArgError> for CallError {
+    fn from(e: ArgError) -> Self {
+        CallError::Args(e)
+    }
+}
+
+impl From<progenitor_client::Error> for CallError {
+    fn from(e: progenitor_client::Error) -> Self {
+        CallError::Upstream(e)
+    }
+}
+
+/// Tool arguments on their way into the generated request types.
+pub struct Args(Map<String, Value>);
+
+impl Args {
+    pub fn new(args: Map<String, Value>) -> Self {
+        Args(args)
+    }
+
+    fn decode<T: DeserializeOwned>(name: &str, v: Value) -> Result<T, ArgError> {
+        serde_json::from_value(v).map_err(|e| ArgError { field: name.into(), message: e.to_string() })
+    }
+
+    pub fn required<T: DeserializeOwned>(&mut self, name: &str) -> Result<T, ArgError> {
+        match self.0.remove(name) {
+            Some(v) if !v.is_null() => Self::decode(name, v),
+            _ => Err(ArgError { field: name.into(), message: "is required".into() }),
+        }
+    }
+
+    pub fn optional<T: DeserializeOwned>(&mut self, name: &str) -> Result<Option<T>, ArgError> {
+        match self.0.remove(name) {
+            Some(v) if !v.is_null() => Self::decode(name, v).map(Some),
+            _ => Ok(None),
+        }
+    }
+
+    /// The remaining arguments are the request body's fields.
+    pub fn body<T: DeserializeOwned>(&mut self) -> Result<T, ArgError> {
+        let rest = std::mem::take(&mut self.0);
+        serde_json::from_value(Value::Object(rest))
+            .map_err(|e| ArgError { field: String::new(), message: e.to_string() })
+    }
+
+    /// No argument may be left over.
+    pub fn finish(&mut self) -> Result<(), ArgError> {
+        match self.0.keys().next() {
+            Some(k) => Err(ArgError { field: k.clone(), message: "is not an argument of this tool".into() }),
+            None => Ok(()),
+        }
+    }
+}
+
+#[allow(clippy::all, unused_mut, unused_variables, unreachable_code)]
+mod table {
+    use super::*;
+    include!(concat!(env!("OUT_DIR"), "/tools.rs"));
+}
+
+pub use table::{TOOLS, dispatch};
+
+/// The tool with this name, among all tools of the document.
+pub fn find(name: &str) -> Option<&'static ToolDef> {
+    TOOLS.iter().find(|t| t.name == name)
+}
+
+/// Which tools a server exposes.
+#[derive(Debug, Clone, Default)]
+pub struct Selection {
+    /// Toolsets (first tags) to include; empty = all.
+    pub toolsets: Vec<String>,
+    /// Tool names to include; empty = all (within the toolsets).
+    pub tools: Vec<String>,
+    /// Only tools hinted read-only.
+    pub read_only: bool,
+}
+
+impl Selection {
+    /// Check the names against the table, so a typo fails at startup instead of hiding tools.
+    pub fn validate(&self) -> Result<(), String> {
+        for t in &self.toolsets {
+            if !TOOLS.iter().any(|d| d.toolset == t) {
+                let mut known: Vec<&str> = TOOLS.iter().map(|d| d.toolset).collect();
+                known.dedup();
+                return Err(format!("unknown toolset `{t}`; known: {}", known.join(", ")));
+            }
+        }
+        for t in &self.tools {
+            if find(t).is_none() {
+                return Err(format!("unknown tool `{t}`; `leadmagic-mcp tools` lists them"));
+            }
+        }
+        Ok(())
+    }
+
+    pub fn includes(&self, t: &ToolDef) -> bool {
+        (self.toolsets.is_empty() || self.toolsets.iter().any(|s| s == t.toolset))
+            && (self.tools.is_empty() || self.tools.iter().any(|s| s == t.name))
+            && (!self.read_only || t.annotations.read_only)
+    }
+
+    pub fn tools(&self) -> impl Iterator<Item = &'static ToolDef> + '_ {
+        TOOLS.iter().filter(|t| self.includes(t))
+    }
+}
+
+/// Parse a comma-separated list (env twins and flags share it).
+pub fn split_list(s: &str) -> Vec<String> {
+    s.split(',').map(str::trim).filter(|s| !s.is_empty()).map(str::to_owned).collect()
+}
