@@ -1,0 +1,323 @@
+//! Test support: a loopback mock of the LeadMagic API that counts requests per route, and a
+//! JSON-RPC driver for the real `leadmagic-mcp` binary over stdio.
+#![allow(dead_code)]
+
+use serde_json::{Map, Value, json};
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::process::Stdio;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
+use tokio::net::TcpListener;
+
+pub const CANARY_KEY: &str = "lm_CANARY_7f3a9c1e5b2d4f6a8c0e1b3d5f7a9c2e";
+
+/// One request as the mock received it.
+#[derive(Debug, Clone)]
+pub struct Recorded {
+    pub method: String,
+    pub path: String,
+    pub query: String,
+    /// Lower-case names.
+    pub headers: Vec<(String, String)>,
+    pub body: Vec<u8>,
+}
+
+impl Recorded {
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers.iter().find(|(k, _)| k == name).map(|(_, v)| v.as_str())
+    }
+    pub fn json(&self) -> Value {
+        serde_json::from_slice(&self.body).unwrap_or(Value::Null)
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct Reply {
+    pub status: u16,
+    pub headers: Vec<(String, String)>,
+    pub body: Vec<u8>,
+}
+
+impl Reply {
+    pub fn json(status: u16, body: &Value) -> Self {
+        Reply {
+            status,
+            headers: vec![("content-type".into(), "application/json".into())],
+            body: body.to_string().into_bytes(),
+        }
+    }
+}
+
+#[derive(Default)]
+struct State {
+    routes: HashMap<(String, String), Reply>,
+    requests: Vec<Recorded>,
+}
+
+/// A loopback HTTP/1.1 server standing in for api.leadmagic.io. It answers 401 unless the
+/// request carries the expected `X-API-Key`, and 404 for routes it was not told about.
+pub struct Mock {
+    pub addr: SocketAddr,
+    state: Arc<Mutex<State>>,
+}
+
+impl Mock {
+    pub async fn start(expected_key: &str) -> Mock {
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let state = Arc::new(Mutex::new(State::default()));
+        let key = expected_key.to_string();
+        let st = state.clone();
+        tokio::spawn(async move {
+            loop {
+                let Ok((socket, _)) = listener.accept().await else { return };
+                let st = st.clone();
+                let key = key.clone();
+                tokio::spawn(async move {
+                    let _ = serve_connection(socket, st, key).await;
+                });
+            }
+        });
+        Mock { addr, state }
+    }
+
+    pub fn url(&self) -> String {
+        format!("http://{}", self.addr)
+    }
+
+    pub fn on(&self, method: &str, path: &str, reply: Reply) {
+        self.state.lock().unwrap().routes.insert((method.to_string(), path.to_string()), reply);
+    }
+
+    pub fn requests(&self) -> Vec<Recorded> {
+        self.state.lock().unwrap().requests.clone()
+    }
+
+    pub fn hits(&self, method: &str, path: &str) -> usize {
+        self.requests().iter().filter(|r| r.method == method && r.path == path).count()
+    }
+
+    pub fn total(&self) -> usize {
+        self.state.lock().unwrap().requests.len()
+    }
+}
+
+async fn serve_connection(
+    socket: tokio::net::TcpStream,
+    state: Arc<Mutex<State>>,
+    key: String,
+) -> std::io::Result<()> {
+    let (read, mut write) = socket.into_split();
+    let mut reader = BufReader::new(read);
+    loop {
+        let mut line = String::new();
+        if reader.read_line(&mut line).await? == 0 {
+            return Ok(());
+        }
+        let mut parts = line.split_whitespace();
+        let method = parts.next().unwrap_or("").to_string();
+        let target = parts.next().unwrap_or("").to_string();
+        let mut headers = Vec::new();
+        loop {
+            let mut h = String::new();
+            reader.read_line(&mut h).await?;
+            let h = h.trim_end();
+            if h.is_empty() {
+                break;
+            }
+            if let Some((k, v)) = h.split_once(':') {
+                headers.push((k.trim().to_ascii_lowercase(), v.trim().to_string()));
+            }
+        }
+        let len = headers
+            .iter()
+            .find(|(k, _)| k == "content-length")
+            .and_then(|(_, v)| v.parse::<usize>().ok())
+            .unwrap_or(0);
+        let mut body = vec![0; len];
+        reader.read_exact(&mut body).await?;
+        let (path, query) = match target.split_once('?') {
+            Some((p, q)) => (p.to_string(), q.to_string()),
+            None => (target.clone(), String::new()),
+        };
+        let rec = Recorded { method: method.clone(), path: path.clone(), query, headers, body };
+        let reply = {
+            let mut st = state.lock().unwrap();
+            st.requests.push(rec.clone());
+            if rec.header("x-api-key") != Some(key.as_str()) {
+                Reply::json(401, &json!({"success": false, "errors": [{"status": 401, "code": "invalid_api_key"}]}))
+            } else {
+                st.routes.get(&(method, path)).cloned().unwrap_or_else(|| {
+                    Reply::json(404, &json!({"success": false, "errors": [{"status": 404, "code": "resource_not_found"}]}))
+                })
+            }
+        };
+        let mut head = format!("HTTP/1.1 {} Mock\r\ncontent-length: {}\r\n", reply.status, reply.body.len());
+        for (k, v) in &reply.headers {
+            head.push_str(&format!("{k}: {v}\r\n"));
+        }
+        head.push_str("\r\n");
+        write.write_all(head.as_bytes()).await?;
+        write.write_all(&reply.body).await?;
+        write.flush().await?;
+    }
+}
+
+/// The real binary, spoken to over stdio.
+pub struct Stdio_ {
+    pub child: tokio::process::Child,
+    stdin: tokio::process::ChildStdin,
+    stdout: tokio::io::Lines<BufReader<tokio::process::ChildStdout>>,
+    next_id: u64,
+    /// Every stdout line seen, for the "stdout is JSON-RPC only" check.
+    pub stdout_lines: Vec<String>,
+}
+
+pub fn binary() -> &'static str {
+    env!("CARGO_BIN_EXE_leadmagic-mcp")
+}
+
+impl Stdio_ {
+    /// Start the server with exactly these environment variables (plus PATH), in a temp dir.
+    pub fn spawn(env: &[(&str, &str)], args: &[&str]) -> Stdio_ {
+        let dir = std::env::temp_dir().join(format!("lm-test-{}-{}", std::process::id(), rand_suffix()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let mut cmd = tokio::process::Command::new(binary());
+        cmd.args(args)
+            .env_clear()
+            .env("PATH", std::env::var("PATH").unwrap_or_default())
+            .env("HOME", &dir)
+            .current_dir(&dir)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .kill_on_drop(true);
+        for (k, v) in env {
+            cmd.env(k, v);
+        }
+        let mut child = cmd.spawn().expect("spawn leadmagic-mcp");
+        let stdin = child.stdin.take().unwrap();
+        let stdout = BufReader::new(child.stdout.take().unwrap()).lines();
+        Stdio_ { child, stdin, stdout, next_id: 1, stdout_lines: Vec::new() }
+    }
+
+    pub async fn send(&mut self, msg: &Value) {
+        self.send_raw(&msg.to_string()).await;
+    }
+
+    pub async fn send_raw(&mut self, line: &str) {
+        self.stdin.write_all(line.as_bytes()).await.unwrap();
+        self.stdin.write_all(b"\n").await.unwrap();
+        self.stdin.flush().await.unwrap();
+    }
+
+    /// Next stdout line, parsed; panics after 20 s.
+    pub async fn recv(&mut self) -> Value {
+        let line = tokio::time::timeout(Duration::from_secs(20), self.stdout.next_line())
+            .await
+            .expect("timed out waiting for the server")
+            .unwrap()
+            .expect("server closed stdout");
+        self.stdout_lines.push(line.clone());
+        serde_json::from_str(&line).unwrap_or_else(|e| panic!("stdout line is not JSON ({e}): {line}"))
+    }
+
+    /// Send a request and wait for the response with its id.
+    pub async fn request(&mut self, method: &str, params: Value) -> Value {
+        let id = self.next_id;
+        self.next_id += 1;
+        self.send(&json!({"jsonrpc": "2.0", "id": id, "method": method, "params": params})).await;
+        loop {
+            let msg = self.recv().await;
+            if msg.get("id") == Some(&json!(id)) {
+                return msg;
+            }
+        }
+    }
+
+    pub async fn initialize(&mut self) -> Value {
+        let r = self
+            .request(
+                "initialize",
+                json!({"protocolVersion": "2025-06-18", "capabilities": {}, "clientInfo": {"name": "test", "version": "0"}}),
+            )
+            .await;
+        self.send(&json!({"jsonrpc": "2.0", "method": "notifications/initialized"})).await;
+        r
+    }
+
+    pub async fn call(&mut self, name: &str, args: Value) -> Value {
+        self.request("tools/call", json!({"name": name, "arguments": args})).await
+    }
+
+    /// Close stdin, wait for exit, return (remaining stdout, stderr).
+    pub async fn finish(mut self) -> (Vec<String>, String) {
+        drop(self.stdin);
+        let mut rest = self.stdout_lines;
+        while let Ok(Ok(Some(line))) = tokio::time::timeout(Duration::from_secs(10), self.stdout.next_line()).await {
+            rest.push(line);
+        }
+        let mut err = String::new();
+        if let Some(mut e) = self.child.stderr.take() {
+            let _ = tokio::time::timeout(Duration::from_secs(10), e.read_to_string(&mut err)).await;
+        }
+        let _ = tokio::time::timeout(Duration::from_secs(10), self.child.wait()).await;
+        (rest, err)
+    }
+}
+
+fn rand_suffix() -> u64 {
+    use std::sync::atomic::{AtomicU64, Ordering};
+    static N: AtomicU64 = AtomicU64::new(0);
+    N.fetch_add(1, Ordering::Relaxed) * 1000 + std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().subsec_micros() as u64
+}
+
+/// Valid arguments for a tool, made from its input schema: every required field, plus the first
+/// "one of these" group, with values that pass the formats and bounds.
+pub fn valid_args(schema: &Value, groups: &[&[&str]]) -> Map<String, Value> {
+    let props = schema["properties"].as_object().cloned().unwrap_or_default();
+    let mut names: Vec<String> =
+        schema["required"].as_array().into_iter().flatten().filter_map(|v| v.as_str().map(str::to_owned)).collect();
+    if let Some(first) = groups.first() {
+        names.extend(first.iter().map(|s| s.to_string()));
+    }
+    let mut out = Map::new();
+    for n in names {
+        let s = props.get(&n).cloned().unwrap_or(json!({}));
+        out.insert(n.clone(), sample(&s));
+    }
+    out
+}
+
+pub fn sample(s: &Value) -> Value {
+    if let Some(e) = s["enum"].as_array().and_then(|e| e.first()) {
+        return e.clone();
+    }
+    if let Some(b) = s["anyOf"].as_array().and_then(|a| a.first()) {
+        return sample(b);
+    }
+    match s["type"].as_str() {
+        Some("integer") => json!(s["minimum"].as_i64().unwrap_or(1).max(1)),
+        Some("number") => json!(s["minimum"].as_f64().unwrap_or(1.0).max(1.0)),
+        Some("boolean") => json!(true),
+        Some("array") => json!([sample(&s["items"])]),
+        Some("object") => {
+            let groups: Vec<&[&str]> = Vec::new();
+            Value::Object(valid_args(s, &groups))
+        }
+        _ => match s["format"].as_str() {
+            Some("email") => json!("jane.doe@example.org"),
+            Some("hostname") => json!("example.org"),
+            Some("date") => json!("2026-11-24"),
+            Some("date-time") => json!("2026-11-24T10:00:00Z"),
+            Some("uuid") => json!("0b9a3c4e-1f2d-4e5f-8a9b-0c1d2e3f4a5b"),
+            Some("uri") => json!("https://example.org/x"),
+            _ => {
+                let min = s["minLength"].as_u64().unwrap_or(1).max(1) as usize;
+                json!("Ab".repeat(min).chars().take(min.max(2)).collect::<String>())
+            }
+        },
+    }
+}

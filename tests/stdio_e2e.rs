@@ -1,0 +1,293 @@
+//! The real binary over stdio against a loopback mock of the LeadMagic API.
+
+mod common;
+
+use common::{CANARY_KEY, Mock, Reply, Stdio_, valid_args};
+use leadmagic_mcp::tools::{Output, TOOLS, ToolDef};
+use serde_json::{Map, Value, json};
+
+fn env_for(mock: &Mock) -> Vec<(&'static str, String)> {
+    vec![("LEADMAGIC_API_KEY", CANARY_KEY.to_string()), ("LEADMAGIC_BASE_URL", mock.url())]
+}
+
+fn spawn(mock: &Mock, args: &[&str]) -> Stdio_ {
+    let env = env_for(mock);
+    let env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    Stdio_::spawn(&env, args)
+}
+
+fn schema(t: &ToolDef) -> Value {
+    serde_json::from_str(t.input_schema).unwrap()
+}
+
+/// The route a call with these arguments must reach.
+fn concrete_path(t: &ToolDef, args: &Map<String, Value>) -> String {
+    t.path
+        .split('/')
+        .map(|seg| match seg.strip_prefix('{').and_then(|s| s.strip_suffix('}')) {
+            Some(name) => args[name].as_str().map(str::to_owned).unwrap_or_else(|| args[name].to_string()),
+            None => seg.to_string(),
+        })
+        .collect::<Vec<_>>()
+        .join("/")
+}
+
+/// What the mock sends for a tool: known fields, plus fields no document lists, in both cases.
+fn upstream_body(t: &ToolDef) -> Value {
+    match t.output {
+        Output::Wrapped => json!([
+            {"id": 1, "name": "First", "surpriseField": {"deep": [1, 2]}},
+            {"id": "US", "name": "Second", "another_new_field": null}
+        ]),
+        _ => json!({
+            "credits_consumed": 0,
+            "message": "Found.",
+            "route": t.path,
+            "brandNewCamelField": {"nested": {"value": true}},
+            "brand_new_snake_field": [1, 2.5, "three"],
+            "companyName": "Example Org",
+            "company_name": "Example Org"
+        }),
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_tool_reaches_its_route_once_and_keeps_every_field() {
+    let mock = Mock::start(CANARY_KEY).await;
+    let mut calls = Vec::new();
+    for t in TOOLS.iter() {
+        let args = valid_args(&schema(t), t.any_of_required);
+        let path = concrete_path(t, &args);
+        let reply = match t.output {
+            Output::Text => Reply {
+                status: 200,
+                headers: vec![("content-type".into(), "text/csv".into())],
+                body: b"a,b\n1,2\n".to_vec(),
+            },
+            Output::Empty => Reply { status: 200, headers: vec![], body: vec![] },
+            _ => Reply::json(200, &upstream_body(t)),
+        };
+        mock.on(t.method, &path, reply);
+        calls.push((t, args, path));
+    }
+
+    let mut server = spawn(&mock, &[]);
+    let init = server.initialize().await;
+    assert_eq!(init["result"]["serverInfo"]["name"], "leadmagic-mcp");
+    assert!(init["result"]["capabilities"]["tools"].is_object());
+
+    let list = server.request("tools/list", json!({})).await;
+    let listed = list["result"]["tools"].as_array().expect("tools array");
+    assert_eq!(listed.len(), TOOLS.len());
+    assert!(listed.len() >= 25, "the document must give at least 25 tools");
+    for tool in listed {
+        let name = tool["name"].as_str().unwrap();
+        assert!(name.len() <= 48 && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_'));
+        assert!(tool["title"].is_string(), "{name}: title");
+        assert_eq!(tool["inputSchema"]["type"], "object", "{name}: inputSchema");
+        assert_eq!(tool["outputSchema"]["type"], "object", "{name}: outputSchema");
+        for hint in ["readOnlyHint", "destructiveHint", "idempotentHint", "openWorldHint"] {
+            assert!(tool["annotations"][hint].is_boolean(), "{name}: {hint}");
+        }
+        assert!(tool["description"].as_str().unwrap().contains("Cost:") || tool["description"].as_str().unwrap().ends_with("Free."));
+    }
+
+    for (t, args, path) in &calls {
+        let before = mock.hits(t.method, path);
+        let response = server.call(t.name, Value::Object(args.clone())).await;
+        let result = &response["result"];
+        assert_eq!(result["isError"], false, "{}: {result}", t.name);
+        assert_eq!(mock.hits(t.method, path), before + 1, "{}: exactly one upstream request", t.name);
+        let structured = &result["structuredContent"];
+        match t.output {
+            Output::Wrapped => assert_eq!(structured["items"], upstream_body(t), "{}", t.name),
+            Output::Object => assert_eq!(structured, &upstream_body(t), "{}: every field kept", t.name),
+            Output::Text => assert_eq!(structured["text"], "a,b\n1,2\n"),
+            Output::Empty => assert_eq!(structured["status"], 200),
+        }
+        let text = result["content"][0]["text"].as_str().expect("text copy");
+        assert_eq!(&serde_json::from_str::<Value>(text).unwrap(), structured, "{}: text copy", t.name);
+
+        let req = mock.requests().into_iter().rev().find(|r| r.path == *path).unwrap();
+        assert_eq!(req.header("x-api-key"), Some(CANARY_KEY));
+        assert!(req.header("user-agent").unwrap().starts_with("leadmagic-mcp/"));
+        assert_eq!(req.header("api-version"), None, "info.version is not sent");
+        if t.method == "POST" || t.method == "PATCH" {
+            // Body = the arguments that are not path or query parameters.
+            let body = req.json();
+            for (k, v) in args {
+                if !t.path.contains(&format!("{{{k}}}")) && !req.query.contains(&format!("{k}=")) {
+                    assert_eq!(&body[k], v, "{}: body field {k}", t.name);
+                }
+            }
+        }
+    }
+    assert_eq!(mock.total(), TOOLS.len(), "no request beyond one per tool");
+    let (lines, stderr) = server.finish().await;
+    for line in lines {
+        let v: Value = serde_json::from_str(&line).expect("stdout carries JSON-RPC only");
+        assert_eq!(v["jsonrpc"], "2.0");
+    }
+    assert!(!stderr.contains(CANARY_KEY));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn bad_arguments_are_tool_errors_naming_the_field_and_cost_nothing() {
+    let mock = Mock::start(CANARY_KEY).await;
+    let mut server = spawn(&mock, &[]);
+    server.initialize().await;
+    let long = "x".repeat(20_000);
+    let cases: Vec<(&str, Value, &str)> = vec![
+        ("validate_email", json!({}), "email"),
+        ("validate_email", json!({"email": 5}), "email"),
+        ("validate_email", json!({"email": "a@b"}), "email"),
+        ("validate_email", json!({"email": "jane@example.org", "bogus": 1}), "bogus"),
+        ("validate_email", json!({"email": long}), "email"),
+        ("validate_email", json!({"email": "ja\u{202E}ne@example.org"}), "email"),
+        ("find_work_email", json!({"first_name": "Jane", "domain": "https://example.org/x"}), "domain"),
+        ("find_work_email", json!({"first_name": "Jane"}), "give one of"),
+        ("get_usage_report", json!({"days": "ten"}), "days"),
+        ("get_usage_report", json!({"days": 91}), "days"),
+        ("get_day_report", json!({"date": "../../etc"}), "date"),
+        ("search_jobs", json!({"experience_level": "wizard"}), "experience_level"),
+        ("search_jobs", json!({"per_page": 51}), "per_page"),
+        ("get_credit_balance", json!({"unexpected": true}), "unexpected"),
+    ];
+    for (tool, args, field) in cases {
+        let response = server.call(tool, args.clone()).await;
+        let result = &response["result"];
+        assert_eq!(result["isError"], true, "{tool} {args}: {response}");
+        assert_eq!(result["structuredContent"]["kind"], "invalid_arguments", "{tool} {args}");
+        let message = result["structuredContent"]["message"].as_str().unwrap();
+        assert!(message.contains(field), "{tool}: message {message:?} names {field}");
+    }
+    assert_eq!(mock.total(), 0, "bad arguments never reach LeadMagic");
+
+    let unknown = server.call("no_such_tool", json!({})).await;
+    assert_eq!(unknown["error"]["code"], -32602, "unknown tool is a protocol error: {unknown}");
+    server.finish().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn upstream_errors_become_short_tool_errors() {
+    let mock = Mock::start(CANARY_KEY).await;
+    mock.on(
+        "POST",
+        "/v1/people/email-validation",
+        Reply::json(402, &json!({"success": false, "errors": [{"code": "insufficient_credits",
+            "detail": "<html>stack trace at /srv/app.js token=secret</html>"}], "meta": {"request_id": "req-123"}})),
+    );
+    let mut server = spawn(&mock, &[]);
+    server.initialize().await;
+    let r = server.call("validate_email", json!({"email": "jane@example.org"})).await;
+    let s = &r["result"]["structuredContent"];
+    assert_eq!(r["result"]["isError"], true);
+    assert_eq!(s["kind"], "insufficient_credits");
+    assert_eq!(s["status"], 402);
+    assert_eq!(s["request_id"], "req-123");
+    assert!(!s.to_string().contains("stack trace"), "upstream free text is not repeated: {s}");
+    assert_eq!(mock.hits("POST", "/v1/people/email-validation"), 1);
+    server.finish().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn redirects_are_not_followed() {
+    let target = Mock::start(CANARY_KEY).await;
+    let mock = Mock::start(CANARY_KEY).await;
+    mock.on(
+        "GET",
+        "/v1/credits",
+        Reply {
+            status: 307,
+            headers: vec![("location".into(), format!("{}/v1/credits", target.url()))],
+            body: vec![],
+        },
+    );
+    let mut server = spawn(&mock, &[]);
+    server.initialize().await;
+    let r = server.call("get_credit_balance", json!({})).await;
+    assert_eq!(r["result"]["isError"], true);
+    assert_eq!(mock.total(), 1);
+    assert_eq!(target.total(), 0, "the key never follows a redirect to another host");
+    server.finish().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sandbox_serves_every_tool_without_key_or_network() {
+    let mock = Mock::start(CANARY_KEY).await;
+    let url = mock.url();
+    let mut server = Stdio_::spawn(&[("LEADMAGIC_BASE_URL", url.as_str())], &["--sandbox"]);
+    server.initialize().await;
+    for t in TOOLS.iter() {
+        let args = valid_args(&schema(t), t.any_of_required);
+        let r = server.call(t.name, Value::Object(args)).await;
+        assert_eq!(r["result"]["isError"], false, "{}: {r}", t.name);
+        assert!(r["result"]["structuredContent"]["_sandbox"].is_string(), "{}: marked as sandbox", t.name);
+    }
+    assert_eq!(mock.total(), 0);
+    server.finish().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn key_comes_from_env_or_dotenv_never_argv() {
+    // No key at all: exit non-zero, naming the variable.
+    let out = std::process::Command::new(common::binary())
+        .env_clear()
+        .current_dir(std::env::temp_dir())
+        .stdin(std::process::Stdio::null())
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("LEADMAGIC_API_KEY"));
+    assert!(out.stdout.is_empty(), "nothing but JSON-RPC on stdout");
+
+    // No --api-key flag exists.
+    let out = std::process::Command::new(common::binary()).args(["--api-key", "x", "tools"]).output().unwrap();
+    assert!(!out.status.success());
+
+    // Only in .env: the call goes through with that key.
+    let mock = Mock::start(CANARY_KEY).await;
+    mock.on("GET", "/v1/credits", Reply::json(200, &json!({"credits": 12.5})));
+    let dir = std::env::temp_dir().join(format!("lm-dotenv-e2e-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::write(dir.join(".env"), format!("LEADMAGIC_API_KEY={CANARY_KEY}\nLEADMAGIC_BASE_URL={}\n", mock.url())).unwrap();
+    let out = tokio::process::Command::new(common::binary())
+        .args(["call", "get_credit_balance"])
+        .env_clear()
+        .current_dir(&dir)
+        .output()
+        .await
+        .unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let v: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(v["credits"], 12.5);
+
+    // Both: the environment wins over .env.
+    let out = tokio::process::Command::new(common::binary())
+        .args(["call", "get_credit_balance"])
+        .env_clear()
+        .env("LEADMAGIC_API_KEY", "lm_other_key_from_env")
+        .current_dir(&dir)
+        .output()
+        .await
+        .unwrap();
+    let v: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(v["kind"], "auth", "env key was used (the mock rejects it): {v}");
+    assert!(!String::from_utf8_lossy(&out.stderr).contains(CANARY_KEY));
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn plain_http_is_refused_for_non_loopback_hosts() {
+    let out = tokio::process::Command::new(common::binary())
+        .args(["call", "get_credit_balance"])
+        .env_clear()
+        .env("LEADMAGIC_API_KEY", CANARY_KEY)
+        .env("LEADMAGIC_BASE_URL", "http://example.com")
+        .current_dir(std::env::temp_dir())
+        .output()
+        .await
+        .unwrap();
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("LEADMAGIC_BASE_URL"));
+}
