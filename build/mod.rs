@@ -56,6 +56,7 @@ pub struct Generated {
     /// Notes for the maintainer (printed as cargo warnings).
     pub warnings: Vec<String>,
     /// Number of operations (= tools).
+    #[allow(dead_code)] // read by the generator tests
     pub operation_count: usize,
 }
 

@@ -4,7 +4,7 @@
 //! The original document is never changed: tool schemas are built from it (see `schema.rs`).
 
 use super::GenError;
-use super::preflight::{Operation, escape_pointer};
+use super::preflight::Operation;
 use serde_json::{Map, Value, json};
 use std::collections::BTreeSet;
 
@@ -264,7 +264,6 @@ pub fn for_progenitor(doc: &Value, ops: &[Operation]) -> Result<Value, GenError>
     }
     let title = doc.pointer("/info/title").cloned().unwrap_or(json!("LeadMagic API"));
     let version = doc.pointer("/info/version").cloned().unwrap_or(json!("0"));
-    let _ = escape_pointer; // pointers are reported by preflight
     Ok(json!({
         "openapi": "3.0.3",
         "info": { "title": title, "version": version },

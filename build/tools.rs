@@ -403,7 +403,7 @@ fn dispatch_arm(d: &ToolDef) -> TokenStream {
             (ArgSource::Param(p), true) => quote!(args.optional::<#owned>(#p)?),
         };
         // The body takes every remaining argument, so it is read last.
-        lets.push((matches!(source, ArgSource::Body), quote!(let #ident: _ = #get;)));
+        lets.push((matches!(source, ArgSource::Body), quote!(let #ident = #get;)));
         passes.push(match arg.pass {
             Pass::Value => quote!(#ident),
             Pass::Ref => quote!(&#ident),
@@ -429,7 +429,7 @@ pub fn render(defs: &[ToolDef]) -> syn::File {
     let arms = defs.iter().map(dispatch_arm);
     let count = defs.len();
     syn::parse_quote! {
-        /// Every operation of the document, as an MCP tool, in document order.
+        /// Every operation of the document, as an MCP tool, ordered by path then method.
         pub static TOOLS: [ToolDef; #count] = [#(#entries),*];
 
         /// Turn validated arguments into the generated request types and call the typed client.

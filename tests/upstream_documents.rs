@@ -1,0 +1,80 @@
+//! The generator takes LeadMagic's published documents as they are: each one in
+//! `../shared/leadmagic-api/upstream/` generates, builds, and lists one tool per operation.
+//! Those documents are never copied into this repository; the test skips, saying so, without them.
+
+#[path = "../build/mod.rs"]
+#[allow(dead_code)]
+mod generator;
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+const DOCUMENTS: [(&str, usize); 3] = [
+    ("leadmagic-openapi-3.1.json", 19),
+    ("leadmagic-openapi-3.1.yaml", 19),
+    ("leadmagic-openapi-3.1-v1.4.35.yaml", 90),
+];
+
+fn upstream_dir() -> Option<PathBuf> {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/leadmagic-api/upstream");
+    if dir.is_dir() {
+        Some(dir)
+    } else {
+        eprintln!("skipped: {} is absent (it sits beside the repository in CI)", dir.display());
+        None
+    }
+}
+
+#[test]
+fn each_upstream_document_generates_one_tool_per_operation() {
+    let Some(dir) = upstream_dir() else { return };
+    for (file, expected) in DOCUMENTS {
+        let text = std::fs::read_to_string(dir.join(file)).unwrap();
+        let doc = generator::load::parse(&text).unwrap_or_else(|e| panic!("{file}: {e}"));
+        let g = generator::generate(&doc).unwrap_or_else(|e| panic!("{file}: {e}"));
+        assert_eq!(g.operation_count, expected, "{file}");
+        syn::parse_file(&g.client).unwrap_or_else(|e| panic!("{file}: client does not parse: {e}"));
+        let file_ast = syn::parse_file(&g.tools).unwrap_or_else(|e| panic!("{file}: tools do not parse: {e}"));
+        assert!(!file_ast.items.is_empty());
+        assert_eq!(g.tools.matches("    ToolDef {").count(), expected, "{file}: one ToolDef per operation");
+        // Sample `default`s of the v1.4.35 document (e.g. `domain: leadmagic.io`) must not be
+        // baked into request types, where they would always be sent.
+        assert!(!g.client.contains("\"leadmagic.io\""), "{file}: a sample default reached the client");
+    }
+}
+
+/// The whole crate builds against each document and the binary lists the tools. Uses its own
+/// target directory so the main build is not invalidated.
+#[test]
+fn each_upstream_document_builds_and_lists_its_tools() {
+    let Some(dir) = upstream_dir() else { return };
+    if std::env::var_os("LEADMAGIC_SKIP_UPSTREAM_BUILD").is_some() {
+        eprintln!("skipped: LEADMAGIC_SKIP_UPSTREAM_BUILD is set");
+        return;
+    }
+    let manifest = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let target = manifest.join("target/upstream-documents");
+    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+    for (file, expected) in DOCUMENTS {
+        let status = Command::new(&cargo)
+            .args(["build", "--quiet", "--bin", "leadmagic-mcp"])
+            .current_dir(manifest)
+            .env("CARGO_TARGET_DIR", &target)
+            .env("LEADMAGIC_OPENAPI", dir.join(file))
+            .status()
+            .expect("run cargo");
+        assert!(status.success(), "{file}: cargo build failed");
+        let out = Command::new(target.join("debug/leadmagic-mcp"))
+            .args(["tools", "--json"])
+            .env_clear()
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "{file}: {}", String::from_utf8_lossy(&out.stderr));
+        let list: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+        let tools = list["tools"].as_array().unwrap();
+        assert_eq!(tools.len(), expected, "{file}: tools listed");
+        for t in tools {
+            assert!(t["inputSchema"].is_object() && t["outputSchema"].is_object() && t["annotations"].is_object());
+        }
+    }
+}
