@@ -8,7 +8,14 @@ use std::path::PathBuf;
 
 fn main() {
     println!("cargo:rerun-if-changed=build.rs");
-    for file in ["mod.rs", "load.rs", "normalize.rs", "preflight.rs", "schema.rs", "tools.rs"] {
+    for file in [
+        "mod.rs",
+        "load.rs",
+        "normalize.rs",
+        "preflight.rs",
+        "schema.rs",
+        "tools.rs",
+    ] {
         println!("cargo:rerun-if-changed=build/{file}");
     }
     println!("cargo:rerun-if-env-changed=LEADMAGIC_OPENAPI");
@@ -23,8 +30,8 @@ fn main() {
         .unwrap_or_else(|e| fail(&format!("cannot read {}: {e}", source.display())));
     let doc = generator::load::parse(&text)
         .unwrap_or_else(|e| fail(&format!("{}: {e}", source.display())));
-    let out = generator::generate(&doc)
-        .unwrap_or_else(|e| fail(&format!("{}: {e}", source.display())));
+    let out =
+        generator::generate(&doc).unwrap_or_else(|e| fail(&format!("{}: {e}", source.display())));
     for w in &out.warnings {
         println!("cargo:warning={w}");
     }
@@ -36,12 +43,15 @@ fn main() {
 fn write(path: &std::path::Path, text: &str) {
     // Unchanged output keeps its mtime, so an unrelated rebuild does not recompile the crate.
     if std::fs::read_to_string(path).ok().as_deref() != Some(text) {
-        std::fs::write(path, text).unwrap_or_else(|e| fail(&format!("cannot write {}: {e}", path.display())));
+        std::fs::write(path, text)
+            .unwrap_or_else(|e| fail(&format!("cannot write {}: {e}", path.display())));
     }
 }
 
 /// Stop the build with one readable line instead of a panic backtrace.
 fn fail(message: &str) -> ! {
-    eprintln!("error: leadmagic-mcp could not generate code from the OpenAPI document:\n  {message}");
+    eprintln!(
+        "error: leadmagic-mcp could not generate code from the OpenAPI document:\n  {message}"
+    );
     std::process::exit(1);
 }

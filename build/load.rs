@@ -25,13 +25,18 @@ fn yaml_to_json(v: serde_norway::Value) -> Result<Value, String> {
                 Value::Number(u.into())
             } else {
                 let f = n.as_f64().unwrap_or(0.0);
-                Number::from_f64(f).map(Value::Number).unwrap_or(Value::Null)
+                Number::from_f64(f)
+                    .map(Value::Number)
+                    .unwrap_or(Value::Null)
             }
         }
         Y::String(s) => Value::String(s),
-        Y::Sequence(items) => {
-            Value::Array(items.into_iter().map(yaml_to_json).collect::<Result<_, _>>()?)
-        }
+        Y::Sequence(items) => Value::Array(
+            items
+                .into_iter()
+                .map(yaml_to_json)
+                .collect::<Result<_, _>>()?,
+        ),
         Y::Mapping(map) => {
             let mut out = Map::new();
             for (k, v) in map {

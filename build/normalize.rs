@@ -85,10 +85,11 @@ pub fn schema(v: &mut Value, side: Side) {
     // Branches that only say which fields are required ("one of these identifiers") are
     // checked by the tool validator; typify cannot turn them into types.
     for key in ["anyOf", "oneOf"] {
-        if let Some(Value::Array(branches)) = obj.get(key) {
-            if !branches.is_empty() && branches.iter().all(is_constraint_only) {
-                obj.remove(key);
-            }
+        if let Some(Value::Array(branches)) = obj.get(key)
+            && !branches.is_empty()
+            && branches.iter().all(is_constraint_only)
+        {
+            obj.remove(key);
         }
     }
     for key in ["anyOf", "oneOf"] {
@@ -108,9 +109,21 @@ pub fn schema(v: &mut Value, side: Side) {
     obj.remove("default");
     if side == Side::Response {
         for k in [
-            "required", "enum", "format", "pattern", "minLength", "maxLength", "minimum", "maximum",
-            "exclusiveMinimum", "exclusiveMaximum", "minItems", "maxItems", "uniqueItems",
-            "discriminator", "multipleOf",
+            "required",
+            "enum",
+            "format",
+            "pattern",
+            "minLength",
+            "maxLength",
+            "minimum",
+            "maximum",
+            "exclusiveMinimum",
+            "exclusiveMaximum",
+            "minItems",
+            "maxItems",
+            "uniqueItems",
+            "discriminator",
+            "multipleOf",
         ] {
             obj.remove(k);
         }
@@ -144,7 +157,8 @@ pub fn schema(v: &mut Value, side: Side) {
 
 fn is_constraint_only(branch: &Value) -> bool {
     branch.as_object().is_some_and(|o| {
-        o.keys().all(|k| matches!(k.as_str(), "required" | "description" | "title"))
+        o.keys()
+            .all(|k| matches!(k.as_str(), "required" | "description" | "title"))
     })
 }
 
@@ -156,7 +170,9 @@ fn numeric_exclusive(
     bound: &str,
     stricter_or_equal: fn(f64, f64) -> bool,
 ) {
-    let Some(ex) = obj.get(key).and_then(Value::as_f64) else { return };
+    let Some(ex) = obj.get(key).and_then(Value::as_f64) else {
+        return;
+    };
     let ex_value = obj.remove(key).unwrap();
     match obj.get(bound).and_then(Value::as_f64) {
         Some(b) if !stricter_or_equal(ex, b) => {} // the inclusive bound is stricter
@@ -174,14 +190,12 @@ fn reachable(doc: &Value, roots: &[&Value]) -> BTreeSet<String> {
     while let Some(v) = stack.pop() {
         match v {
             Value::Object(o) => {
-                if let Some(r) = o.get("$ref").and_then(Value::as_str) {
-                    if let Some(name) = r.strip_prefix("#/components/schemas/") {
-                        if seen.insert(name.to_string()) {
-                            if let Some(t) = super::preflight::resolve(doc, r) {
-                                stack.push(t.clone());
-                            }
-                        }
-                    }
+                if let Some(r) = o.get("$ref").and_then(Value::as_str)
+                    && let Some(name) = r.strip_prefix("#/components/schemas/")
+                    && seen.insert(name.to_string())
+                    && let Some(t) = super::preflight::resolve(doc, r)
+                {
+                    stack.push(t.clone());
                 }
                 stack.extend(o.into_iter().map(|(_, v)| v));
             }
@@ -195,15 +209,24 @@ fn reachable(doc: &Value, roots: &[&Value]) -> BTreeSet<String> {
 /// Build the progenitor input: OpenAPI 3.0.3, one JSON request body, one 2xx response, no
 /// documented errors (the runtime reads error bodies itself), lenient response schemas.
 pub fn for_progenitor(doc: &Value, ops: &[Operation]) -> Result<Value, GenError> {
-    let response_roots: Vec<&Value> =
-        ops.iter().filter_map(|o| o.success.media.as_ref().map(|m| &m.1)).collect();
+    let response_roots: Vec<&Value> = ops
+        .iter()
+        .filter_map(|o| o.success.media.as_ref().map(|m| &m.1))
+        .collect();
     let lenient = reachable(doc, &response_roots);
 
     let mut schemas = Map::new();
-    if let Some(components) = doc.pointer("/components/schemas").and_then(Value::as_object) {
+    if let Some(components) = doc
+        .pointer("/components/schemas")
+        .and_then(Value::as_object)
+    {
         for (name, s) in components {
             let mut s = s.clone();
-            let side = if lenient.contains(name) { Side::Response } else { Side::Request };
+            let side = if lenient.contains(name) {
+                Side::Response
+            } else {
+                Side::Request
+            };
             schema(&mut s, side);
             schemas.insert(name.clone(), s);
         }
@@ -232,14 +255,18 @@ pub fn for_progenitor(doc: &Value, ops: &[Operation]) -> Result<Value, GenError>
             let mut body = match body.get("$ref").and_then(Value::as_str) {
                 // Inline the top-level body so it alone gets `deny_unknown_fields`.
                 Some(r) if !lenient.contains(r.trim_start_matches("#/components/schemas/")) => {
-                    super::preflight::deref(doc, body).cloned().unwrap_or_else(|| body.clone())
+                    super::preflight::deref(doc, body)
+                        .cloned()
+                        .unwrap_or_else(|| body.clone())
                 }
                 _ => body.clone(),
             };
             schema(&mut body, Side::Request);
             if let Some(o) = body.as_object_mut() {
                 let plain_object = o.get("type") == Some(&json!("object"))
-                    && !["allOf", "anyOf", "oneOf", "$ref"].iter().any(|k| o.contains_key(*k));
+                    && !["allOf", "anyOf", "oneOf", "$ref"]
+                        .iter()
+                        .any(|k| o.contains_key(*k));
                 if plain_object && !o.contains_key("additionalProperties") {
                     o.insert("additionalProperties".into(), Value::Bool(false));
                 }
@@ -255,14 +282,25 @@ pub fn for_progenitor(doc: &Value, ops: &[Operation]) -> Result<Value, GenError>
             schema(&mut s, Side::Response);
             success["content"] = json!({ media: { "schema": s } });
         }
-        out.insert("responses".into(), json!({ op.success.status.clone(): success }));
+        out.insert(
+            "responses".into(),
+            json!({ op.success.status.clone(): success }),
+        );
         let item = paths.entry(op.path.clone()).or_insert_with(|| json!({}));
         item[op.method.to_lowercase()] = Value::Object(out);
     }
     if paths.is_empty() {
-        return Err(GenError::new(None, "#/paths", "nothing to generate", "add operations"));
+        return Err(GenError::new(
+            None,
+            "#/paths",
+            "nothing to generate",
+            "add operations",
+        ));
     }
-    let title = doc.pointer("/info/title").cloned().unwrap_or(json!("LeadMagic API"));
+    let title = doc
+        .pointer("/info/title")
+        .cloned()
+        .unwrap_or(json!("LeadMagic API"));
     let version = doc.pointer("/info/version").cloned().unwrap_or(json!("0"));
     Ok(json!({
         "openapi": "3.0.3",

@@ -90,7 +90,13 @@ pub fn tool_name(operation_id: &str) -> String {
     let snake = operation_id.to_snake_case();
     let cleaned: String = snake
         .chars()
-        .map(|c| if c.is_ascii_alphanumeric() { c.to_ascii_lowercase() } else { '_' })
+        .map(|c| {
+            if c.is_ascii_alphanumeric() {
+                c.to_ascii_lowercase()
+            } else {
+                '_'
+            }
+        })
         .collect();
     cleaned.trim_matches('_').to_string()
 }
@@ -114,13 +120,23 @@ pub fn check(doc: &Value) -> Result<Vec<Operation>, GenError> {
         ));
     }
     let paths = doc.get("paths").and_then(Value::as_object).ok_or_else(|| {
-        GenError::new(None, "#/paths", "the document has no paths", "add a `paths` object")
+        GenError::new(
+            None,
+            "#/paths",
+            "the document has no paths",
+            "add a `paths` object",
+        )
     })?;
     let mut ops = Vec::new();
     for (path, item) in paths {
         let item_ptr = format!("#/paths/{}", escape_pointer(path));
         let item = deref(doc, item).and_then(Value::as_object).ok_or_else(|| {
-            GenError::new(None, &item_ptr, "path item is not an object", "fix the path item")
+            GenError::new(
+                None,
+                &item_ptr,
+                "path item is not an object",
+                "fix the path item",
+            )
         })?;
         for method in METHODS {
             let Some(op) = item.get(method) else { continue };
@@ -129,7 +145,12 @@ pub fn check(doc: &Value) -> Result<Vec<Operation>, GenError> {
         }
     }
     if ops.is_empty() {
-        return Err(GenError::new(None, "#/paths", "the document has no operations", "add one"));
+        return Err(GenError::new(
+            None,
+            "#/paths",
+            "the document has no operations",
+            "add one",
+        ));
     }
     // Tool names must be unique (case-sensitively, after snake_casing).
     for (i, a) in ops.iter().enumerate() {
@@ -157,7 +178,12 @@ fn operation(
     pointer: &str,
 ) -> Result<Operation, GenError> {
     let obj = op.as_object().ok_or_else(|| {
-        GenError::new(None, pointer, "operation is not an object", "fix the operation")
+        GenError::new(
+            None,
+            pointer,
+            "operation is not an object",
+            "fix the operation",
+        )
     })?;
     let operation_id = obj
         .get("operationId")
@@ -198,28 +224,52 @@ fn operation(
     // Parameters: path-item level first, overridden by operation level (same name + location).
     let mut params: Vec<Param> = Vec::new();
     let lists = [
-        (item.get("parameters"), format!("{}/parameters", pointer.rsplit_once('/').unwrap().0)),
+        (
+            item.get("parameters"),
+            format!("{}/parameters", pointer.rsplit_once('/').unwrap().0),
+        ),
         (obj.get("parameters"), format!("{pointer}/parameters")),
     ];
     for (list, list_ptr) in lists {
-        let Some(list) = list.and_then(Value::as_array) else { continue };
+        let Some(list) = list.and_then(Value::as_array) else {
+            continue;
+        };
         for (i, p) in list.iter().enumerate() {
             let p_ptr = format!("{list_ptr}/{i}");
             let p = deref(doc, p).ok_or_else(|| {
-                GenError::new(oid, &p_ptr, "unresolvable parameter $ref", "fix the reference")
+                GenError::new(
+                    oid,
+                    &p_ptr,
+                    "unresolvable parameter $ref",
+                    "fix the reference",
+                )
             })?;
-            let name = p.get("name").and_then(Value::as_str).unwrap_or_default().to_string();
-            let location = p.get("in").and_then(Value::as_str).unwrap_or_default().to_string();
+            let name = p
+                .get("name")
+                .and_then(Value::as_str)
+                .unwrap_or_default()
+                .to_string();
+            let location = p
+                .get("in")
+                .and_then(Value::as_str)
+                .unwrap_or_default()
+                .to_string();
             if location != "path" && location != "query" {
                 // Header and cookie parameters (e.g. a declared X-API-Key) are the runtime's job.
                 continue;
             }
-            let schema = p.get("schema").cloned().unwrap_or_else(|| serde_json::json!({"type": "string"}));
+            let schema = p
+                .get("schema")
+                .cloned()
+                .unwrap_or_else(|| serde_json::json!({"type": "string"}));
             check_schema(doc, &schema, oid, &format!("{p_ptr}/schema"), 0)?;
             let param = Param {
                 required: location == "path"
                     || p.get("required").and_then(Value::as_bool).unwrap_or(false),
-                description: p.get("description").and_then(Value::as_str).map(str::to_owned),
+                description: p
+                    .get("description")
+                    .and_then(Value::as_str)
+                    .map(str::to_owned),
                 name,
                 location,
                 schema,
@@ -230,7 +280,10 @@ fn operation(
     }
     for segment in path.split('/').filter(|s| s.starts_with('{')) {
         let pname = segment.trim_start_matches('{').trim_end_matches('}');
-        if !params.iter().any(|p| p.location == "path" && p.name == pname) {
+        if !params
+            .iter()
+            .any(|p| p.location == "path" && p.name == pname)
+        {
             return Err(GenError::new(
                 oid,
                 format!("{pointer}/parameters"),
@@ -245,12 +298,20 @@ fn operation(
     if let Some(rb) = obj.get("requestBody") {
         let rb_ptr = format!("{pointer}/requestBody");
         let rb = deref(doc, rb).ok_or_else(|| {
-            GenError::new(oid, &rb_ptr, "unresolvable requestBody $ref", "fix the reference")
+            GenError::new(
+                oid,
+                &rb_ptr,
+                "unresolvable requestBody $ref",
+                "fix the reference",
+            )
         })?;
         let content = rb.get("content").and_then(Value::as_object);
         match content.and_then(json_media) {
             Some((media, m)) => {
-                let schema = m.get("schema").cloned().unwrap_or_else(|| serde_json::json!({}));
+                let schema = m
+                    .get("schema")
+                    .cloned()
+                    .unwrap_or_else(|| serde_json::json!({}));
                 let s_ptr = format!("{rb_ptr}/content/{}/schema", escape_pointer(media));
                 check_schema(doc, &schema, oid, &s_ptr, 0)?;
                 body = Some((media.clone(), schema));
@@ -268,9 +329,17 @@ fn operation(
     }
 
     // Exactly one 2xx response.
-    let responses = obj.get("responses").and_then(Value::as_object).ok_or_else(|| {
-        GenError::new(oid, format!("{pointer}/responses"), "no responses", "add a 2xx response")
-    })?;
+    let responses = obj
+        .get("responses")
+        .and_then(Value::as_object)
+        .ok_or_else(|| {
+            GenError::new(
+                oid,
+                format!("{pointer}/responses"),
+                "no responses",
+                "add a 2xx response",
+            )
+        })?;
     let successes: Vec<&String> = responses.keys().filter(|c| c.starts_with('2')).collect();
     if successes.len() != 1 {
         return Err(GenError::new(
@@ -283,12 +352,28 @@ fn operation(
     let status = successes[0].clone();
     let r_ptr = format!("{pointer}/responses/{status}");
     let resp = deref(doc, &responses[&status]).ok_or_else(|| {
-        GenError::new(oid, &r_ptr, "unresolvable response $ref", "fix the reference")
+        GenError::new(
+            oid,
+            &r_ptr,
+            "unresolvable response $ref",
+            "fix the reference",
+        )
     })?;
-    let mut success = Success { status, media: None, example: None };
-    if let Some(content) = resp.get("content").and_then(Value::as_object).filter(|c| !c.is_empty()) {
+    let mut success = Success {
+        status,
+        media: None,
+        example: None,
+    };
+    if let Some(content) = resp
+        .get("content")
+        .and_then(Value::as_object)
+        .filter(|c| !c.is_empty())
+    {
         let (media, m) = json_media(content).unwrap_or_else(|| content.iter().next().unwrap());
-        let schema = m.get("schema").cloned().unwrap_or_else(|| serde_json::json!({}));
+        let schema = m
+            .get("schema")
+            .cloned()
+            .unwrap_or_else(|| serde_json::json!({}));
         let s_ptr = format!("{r_ptr}/content/{}/schema", escape_pointer(media));
         check_schema(doc, &schema, oid, &s_ptr, 0)?;
         success.example = m.get("example").cloned().or_else(|| {
@@ -316,8 +401,14 @@ fn operation(
         path: path.to_string(),
         pointer: pointer.to_string(),
         toolset,
-        summary: obj.get("summary").and_then(Value::as_str).map(str::to_owned),
-        description: obj.get("description").and_then(Value::as_str).map(str::to_owned),
+        summary: obj
+            .get("summary")
+            .and_then(Value::as_str)
+            .map(str::to_owned),
+        description: obj
+            .get("description")
+            .and_then(Value::as_str)
+            .map(str::to_owned),
         params,
         body,
         success,
@@ -337,18 +428,27 @@ fn check_schema(
     if depth > 24 {
         return Ok(()); // recursive schemas: the references were checked on the way down
     }
-    let Some(obj) = schema.as_object() else { return Ok(()) };
+    let Some(obj) = schema.as_object() else {
+        return Ok(());
+    };
     if let Some(r) = obj.get("$ref").and_then(Value::as_str) {
         if !r.starts_with("#/components/schemas/") {
             return Err(GenError::new(
                 op,
                 pointer,
-                format!("`$ref: {r}` is used as a schema but does not point into #/components/schemas"),
+                format!(
+                    "`$ref: {r}` is used as a schema but does not point into #/components/schemas"
+                ),
                 "reference a schema (responses and parameters cannot stand in for schemas)",
             ));
         }
         let target = resolve(doc, r).ok_or_else(|| {
-            GenError::new(op, pointer, format!("`$ref: {r}` does not resolve"), "fix the reference")
+            GenError::new(
+                op,
+                pointer,
+                format!("`$ref: {r}` does not resolve"),
+                "fix the reference",
+            )
         })?;
         return check_schema(doc, target, op, r, depth + 1);
     }
@@ -368,11 +468,19 @@ fn check_schema(
             "properties" => {
                 if let Some(props) = v.as_object() {
                     for (pk, pv) in props {
-                        check_schema(doc, pv, op, &format!("{child}/{}", escape_pointer(pk)), depth + 1)?;
+                        check_schema(
+                            doc,
+                            pv,
+                            op,
+                            &format!("{child}/{}", escape_pointer(pk)),
+                            depth + 1,
+                        )?;
                     }
                 }
             }
-            "items" | "additionalProperties" | "not" => check_schema(doc, v, op, &child, depth + 1)?,
+            "items" | "additionalProperties" | "not" => {
+                check_schema(doc, v, op, &child, depth + 1)?
+            }
             "allOf" | "anyOf" | "oneOf" => {
                 for (i, s) in v.as_array().into_iter().flatten().enumerate() {
                     check_schema(doc, s, op, &format!("{child}/{i}"), depth + 1)?;

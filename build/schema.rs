@@ -43,7 +43,9 @@ pub fn portable(doc: &Value, s: &Value, depth: usize) -> Value {
         Some(s) => s,
         None => return json!({}),
     };
-    let Some(src) = s.as_object() else { return json!({}) };
+    let Some(src) = s.as_object() else {
+        return json!({});
+    };
     let mut obj = src.clone();
 
     // allOf: merge the parts (properties and required are unioned).
@@ -77,7 +79,10 @@ pub fn portable(doc: &Value, s: &Value, depth: usize) -> Value {
         obj.insert("enum".into(), json!([c]));
     }
     // 3.0 boolean exclusive bounds -> the 2020-12 numeric form that MCP clients read.
-    for (ex, bound) in [("exclusiveMinimum", "minimum"), ("exclusiveMaximum", "maximum")] {
+    for (ex, bound) in [
+        ("exclusiveMinimum", "minimum"),
+        ("exclusiveMaximum", "maximum"),
+    ] {
         if obj.get(ex) == Some(&Value::Bool(true)) {
             if let Some(b) = obj.remove(bound) {
                 obj.insert(ex.into(), b);
@@ -92,7 +97,8 @@ pub fn portable(doc: &Value, s: &Value, depth: usize) -> Value {
         if let Some(Value::Array(branches)) = obj.remove(key) {
             for b in branches {
                 let b_resolved = deref(doc, &b).cloned().unwrap_or(json!({}));
-                if b_resolved.get("type") == Some(&json!("null")) || is_constraint_only(&b_resolved) {
+                if b_resolved.get("type") == Some(&json!("null")) || is_constraint_only(&b_resolved)
+                {
                     continue;
                 }
                 alternatives.push(portable(doc, &b_resolved, depth + 1));
@@ -111,7 +117,10 @@ pub fn portable(doc: &Value, s: &Value, depth: usize) -> Value {
         }
     }
     obj.retain(|k, _| INPUT_KEYWORDS.contains(&k.as_str()));
-    if obj.get("additionalProperties").is_some_and(|a| !a.is_object()) {
+    if obj
+        .get("additionalProperties")
+        .is_some_and(|a| !a.is_object())
+    {
         obj.remove("additionalProperties");
     }
     if let Some(Value::Object(props)) = obj.get_mut("properties") {
@@ -132,7 +141,10 @@ pub fn portable(doc: &Value, s: &Value, depth: usize) -> Value {
             *b = portable(doc, b, depth + 1);
         }
     }
-    if obj.get("required").is_some_and(|r| r.as_array().is_some_and(Vec::is_empty)) {
+    if obj
+        .get("required")
+        .is_some_and(|r| r.as_array().is_some_and(Vec::is_empty))
+    {
         obj.remove("required");
     }
     Value::Object(obj)
@@ -163,17 +175,27 @@ fn merge_into(obj: &mut Map<String, Value>, part: Map<String, Value>) {
 
 fn is_constraint_only(branch: &Value) -> bool {
     branch.as_object().is_some_and(|o| {
-        !o.is_empty() && o.keys().all(|k| matches!(k.as_str(), "required" | "description" | "title"))
+        !o.is_empty()
+            && o.keys()
+                .all(|k| matches!(k.as_str(), "required" | "description" | "title"))
     })
 }
 
 /// Groups of fields of which the caller must give at least one group ("one of these
 /// identifiers"), from constraint-only `anyOf`/`oneOf` branches of the request body.
 pub fn any_of_required(doc: &Value, body: &Value) -> Vec<Vec<String>> {
-    let Some(body) = deref(doc, body) else { return Vec::new() };
+    let Some(body) = deref(doc, body) else {
+        return Vec::new();
+    };
     let mut groups = Vec::new();
     let mut parts = vec![body.clone()];
-    parts.extend(body.get("allOf").and_then(Value::as_array).into_iter().flatten().cloned());
+    parts.extend(
+        body.get("allOf")
+            .and_then(Value::as_array)
+            .into_iter()
+            .flatten()
+            .cloned(),
+    );
     for part in parts {
         let part = deref(doc, &part).cloned().unwrap_or(json!({}));
         for key in ["anyOf", "oneOf"] {
@@ -215,7 +237,12 @@ pub fn input_schema(doc: &Value, op: &Operation) -> Result<Value, GenError> {
     if let Some((_, body)) = &op.body {
         let b = portable(doc, body, 0);
         if b.get("type") == Some(&json!("object")) || b.get("properties").is_some() {
-            for (k, v) in b.get("properties").and_then(Value::as_object).into_iter().flatten() {
+            for (k, v) in b
+                .get("properties")
+                .and_then(Value::as_object)
+                .into_iter()
+                .flatten()
+            {
                 if properties.insert(k.clone(), v.clone()).is_some() {
                     return Err(GenError::new(
                         oid,
@@ -225,7 +252,12 @@ pub fn input_schema(doc: &Value, op: &Operation) -> Result<Value, GenError> {
                     ));
                 }
             }
-            for r in b.get("required").and_then(Value::as_array).into_iter().flatten() {
+            for r in b
+                .get("required")
+                .and_then(Value::as_array)
+                .into_iter()
+                .flatten()
+            {
                 required.push(r.clone());
             }
         } else {
@@ -274,7 +306,11 @@ pub fn output_kind(doc: &Value, op: &Operation) -> OutputKind {
         None => OutputKind::Empty,
         Some((media, s)) if media.contains("json") => {
             let p = portable(doc, s, 0);
-            if p.get("type") == Some(&json!("array")) { OutputKind::Wrapped } else { OutputKind::Object }
+            if p.get("type") == Some(&json!("array")) {
+                OutputKind::Wrapped
+            } else {
+                OutputKind::Object
+            }
         }
         Some(_) => OutputKind::Text,
     }
@@ -301,7 +337,12 @@ pub fn output_schema(doc: &Value, op: &Operation) -> Value {
             let s = &op.success.media.as_ref().unwrap().1;
             let p = portable(doc, s, 0);
             let mut props = Map::new();
-            for (k, v) in p.get("properties").and_then(Value::as_object).into_iter().flatten() {
+            for (k, v) in p
+                .get("properties")
+                .and_then(Value::as_object)
+                .into_iter()
+                .flatten()
+            {
                 props.insert(k.clone(), lenient_type(v));
             }
             if props.is_empty() {
@@ -329,10 +370,16 @@ pub fn sample_response(doc: &Value, op: &Operation) -> (String, String) {
     match &op.success.media {
         None => ("".into(), "".into()),
         Some((media, s)) if media.contains("json") => {
-            let v = op.success.example.clone().unwrap_or_else(|| synthesize(doc, s, 0));
+            let v = op
+                .success
+                .example
+                .clone()
+                .unwrap_or_else(|| synthesize(doc, s, 0));
             ("application/json".into(), v.to_string())
         }
-        Some((media, _)) if media.contains("csv") => (media.clone(), "id,status\n1,sample\n".into()),
+        Some((media, _)) if media.contains("csv") => {
+            (media.clone(), "id,status\n1,sample\n".into())
+        }
         Some((media, _)) => (media.clone(), "event: sample\ndata: {}\n\n".into()),
     }
 }
@@ -343,10 +390,18 @@ fn synthesize(doc: &Value, s: &Value, depth: usize) -> Value {
 }
 
 fn synth_portable(p: &Value, depth: usize) -> Value {
-    if let Some(e) = p.get("enum").and_then(Value::as_array).and_then(|e| e.first()) {
+    if let Some(e) = p
+        .get("enum")
+        .and_then(Value::as_array)
+        .and_then(|e| e.first())
+    {
         return e.clone();
     }
-    if let Some(first) = p.get("anyOf").and_then(Value::as_array).and_then(|a| a.first()) {
+    if let Some(first) = p
+        .get("anyOf")
+        .and_then(Value::as_array)
+        .and_then(|a| a.first())
+    {
         return synth_portable(first, depth);
     }
     match p.get("type").and_then(Value::as_str) {
@@ -362,12 +417,20 @@ fn synth_portable(p: &Value, depth: usize) -> Value {
         Some("number") => json!(1.0),
         Some("boolean") => json!(false),
         Some("array") if depth < 4 => {
-            json!([synth_portable(p.get("items").unwrap_or(&json!({})), depth + 1)])
+            json!([synth_portable(
+                p.get("items").unwrap_or(&json!({})),
+                depth + 1
+            )])
         }
         Some("array") => json!([]),
         _ if depth < 4 => {
             let mut out = Map::new();
-            for (k, v) in p.get("properties").and_then(Value::as_object).into_iter().flatten() {
+            for (k, v) in p
+                .get("properties")
+                .and_then(Value::as_object)
+                .into_iter()
+                .flatten()
+            {
                 out.insert(k.clone(), synth_portable(v, depth + 1));
             }
             Value::Object(out)

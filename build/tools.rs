@@ -82,7 +82,11 @@ pub fn annotations(op: &Operation, warnings: &mut Vec<String>) -> Result<Annotat
             op.operation_id,
             op.method,
             op.path,
-            if safe { "read-only" } else { "a destructive write" }
+            if safe {
+                "read-only"
+            } else {
+                "a destructive write"
+            }
         ));
         return Ok(Annotations {
             read_only: safe,
@@ -120,22 +124,36 @@ pub fn credits(op: &Operation) -> Result<Credits, GenError> {
             cap_default: 0.0,
         });
     };
-    let amount = ext.get("amount").and_then(Value::as_f64).filter(|a| *a >= 0.0).ok_or_else(|| {
-        GenError::new(
-            Some(&op.operation_id),
-            format!("{}/x-leadmagic-credits/amount", op.pointer),
-            "x-leadmagic-credits.amount is missing or negative",
-            "give the credits charged per unit, e.g. `amount: 1`",
-        )
-    })?;
-    let text = |k: &str| ext.get(k).and_then(Value::as_str).unwrap_or_default().to_string();
+    let amount = ext
+        .get("amount")
+        .and_then(Value::as_f64)
+        .filter(|a| *a >= 0.0)
+        .ok_or_else(|| {
+            GenError::new(
+                Some(&op.operation_id),
+                format!("{}/x-leadmagic-credits/amount", op.pointer),
+                "x-leadmagic-credits.amount is missing or negative",
+                "give the credits charged per unit, e.g. `amount: 1`",
+            )
+        })?;
+    let text = |k: &str| {
+        ext.get(k)
+            .and_then(Value::as_str)
+            .unwrap_or_default()
+            .to_string()
+    };
     Ok(Credits {
         known: true,
         amount,
-        per: Some(text("per")).filter(|p| !p.is_empty()).unwrap_or_else(|| "call".into()),
+        per: Some(text("per"))
+            .filter(|p| !p.is_empty())
+            .unwrap_or_else(|| "call".into()),
         free_when: text("free_when"),
         cap_argument: text("cap_argument"),
-        cap_default: ext.get("cap_default").and_then(Value::as_f64).unwrap_or(1.0),
+        cap_default: ext
+            .get("cap_default")
+            .and_then(Value::as_f64)
+            .unwrap_or(1.0),
     })
 }
 
@@ -167,8 +185,18 @@ pub fn cost_sentence(c: &Credits) -> String {
 
 /// First paragraph of the operation text, cut at a sentence end near 300 characters.
 fn short_description(op: &Operation) -> String {
-    let text = op.description.as_deref().or(op.summary.as_deref()).unwrap_or(&op.name);
-    let para = text.split("\n\n").next().unwrap_or("").split_whitespace().collect::<Vec<_>>().join(" ");
+    let text = op
+        .description
+        .as_deref()
+        .or(op.summary.as_deref())
+        .unwrap_or(&op.name);
+    let para = text
+        .split("\n\n")
+        .next()
+        .unwrap_or("")
+        .split_whitespace()
+        .collect::<Vec<_>>()
+        .join(" ");
     if para.chars().count() <= 300 {
         return para;
     }
@@ -202,7 +230,9 @@ fn client_methods(file: &syn::File) -> Vec<(String, syn::ImplItemFn)> {
     let mut out = Vec::new();
     for item in &file.items {
         let Item::Impl(imp) = item else { continue };
-        if imp.trait_.is_some() || !matches!(&*imp.self_ty, Type::Path(p) if p.path.is_ident("Client")) {
+        if imp.trait_.is_some()
+            || !matches!(&*imp.self_ty, Type::Path(p) if p.path.is_ident("Client"))
+        {
             continue;
         }
         for it in &imp.items {
@@ -213,7 +243,10 @@ fn client_methods(file: &syn::File) -> Vec<(String, syn::ImplItemFn)> {
                 .filter(|a| a.path().is_ident("doc"))
                 .filter_map(|a| match &a.meta {
                     syn::Meta::NameValue(nv) => match &nv.value {
-                        syn::Expr::Lit(syn::ExprLit { lit: syn::Lit::Str(s), .. }) => Some(s.value()),
+                        syn::Expr::Lit(syn::ExprLit {
+                            lit: syn::Lit::Str(s),
+                            ..
+                        }) => Some(s.value()),
                         _ => None,
                     },
                     _ => None,
@@ -236,7 +269,9 @@ fn option_inner(ty: &Type) -> Option<&Type> {
     if last.ident != "Option" {
         return None;
     }
-    let PathArguments::AngleBracketed(a) = &last.arguments else { return None };
+    let PathArguments::AngleBracketed(a) = &last.arguments else {
+        return None;
+    };
     match a.args.first()? {
         GenericArgument::Type(t) => Some(t),
         _ => None,
@@ -266,11 +301,19 @@ fn method_arg(ident: Ident, ty: &Type) -> MethodArg {
         (true, true, true) => Pass::AsDeref,
         (true, true, false) => Pass::AsRef,
     };
-    MethodArg { ident, owned, optional, pass }
+    MethodArg {
+        ident,
+        owned,
+        optional,
+        pass,
+    }
 }
 
 fn normalized(name: &str) -> String {
-    name.chars().filter(|c| c.is_ascii_alphanumeric()).collect::<String>().to_ascii_lowercase()
+    name.chars()
+        .filter(|c| c.is_ascii_alphanumeric())
+        .collect::<String>()
+        .to_ascii_lowercase()
 }
 
 pub fn build_tool_defs(
@@ -285,7 +328,12 @@ pub fn build_tool_defs(
         let oid = Some(op.operation_id.as_str());
         let key = format!("{} {}", op.method, op.path);
         let (_, f) = methods.iter().find(|(k, _)| *k == key).ok_or_else(|| {
-            GenError::new(oid, &op.pointer, "progenitor generated no method for it", "report it")
+            GenError::new(
+                oid,
+                &op.pointer,
+                "progenitor generated no method for it",
+                "report it",
+            )
         })?;
         let mut args = Vec::new();
         for input in f.sig.inputs.iter().skip(1) {
@@ -296,7 +344,10 @@ pub fn build_tool_defs(
             let source = if ident == "body" && op.body.is_some() {
                 ArgSource::Body
             } else {
-                let p = op.params.iter().find(|p| normalized(&p.name) == normalized(&ident.to_string()));
+                let p = op
+                    .params
+                    .iter()
+                    .find(|p| normalized(&p.name) == normalized(&ident.to_string()));
                 let p = p.ok_or_else(|| {
                     GenError::new(
                         oid,
@@ -310,8 +361,11 @@ pub fn build_tool_defs(
             args.push((arg, source));
         }
         let credits = credits(op)?;
-        let any_of_required =
-            op.body.as_ref().map(|(_, b)| schema::any_of_required(doc, b)).unwrap_or_default();
+        let any_of_required = op
+            .body
+            .as_ref()
+            .map(|(_, b)| schema::any_of_required(doc, b))
+            .unwrap_or_default();
         let mut description = short_description(op);
         if !any_of_required.is_empty() {
             description.push(' ');
@@ -349,8 +403,20 @@ fn tool_entry(d: &ToolDef) -> TokenStream {
     let input = d.input_schema.to_string();
     let output = d.output_schema.to_string();
     let groups = d.any_of_required.iter().map(|g| quote!(&[#(#g),*]));
-    let Annotations { read_only, destructive, idempotent, open_world } = d.annotations;
-    let Credits { known, amount, per, free_when, cap_argument, cap_default } = &d.credits;
+    let Annotations {
+        read_only,
+        destructive,
+        idempotent,
+        open_world,
+    } = d.annotations;
+    let Credits {
+        known,
+        amount,
+        per,
+        free_when,
+        cap_argument,
+        cap_default,
+    } = &d.credits;
     let output_kind = Ident::new(&format!("{:?}", d.output), Span::call_site());
     let (content_type, body) = &d.sample;
     let client_method = d.method.to_string();
@@ -403,7 +469,10 @@ fn dispatch_arm(d: &ToolDef) -> TokenStream {
             (ArgSource::Param(p), true) => quote!(args.optional::<#owned>(#p)?),
         };
         // The body takes every remaining argument, so it is read last.
-        lets.push((matches!(source, ArgSource::Body), quote!(let #ident = #get;)));
+        lets.push((
+            matches!(source, ArgSource::Body),
+            quote!(let #ident = #get;),
+        ));
         passes.push(match arg.pass {
             Pass::Value => quote!(#ident),
             Pass::Ref => quote!(&#ident),
@@ -414,7 +483,11 @@ fn dispatch_arm(d: &ToolDef) -> TokenStream {
     lets.sort_by_key(|(is_body, _)| *is_body);
     let lets = lets.into_iter().map(|(_, l)| l);
     let has_body = d.args.iter().any(|(_, s)| matches!(s, ArgSource::Body)) && !d.body_wrapped;
-    let finish = if has_body { quote!() } else { quote!(args.finish()?;) };
+    let finish = if has_body {
+        quote!()
+    } else {
+        quote!(args.finish()?;)
+    };
     quote! {
         #name => {
             #(#lets)*

@@ -19,11 +19,17 @@ pub struct Outcome {
 
 impl Outcome {
     fn ok(v: Value) -> Self {
-        Outcome { structured: v, is_error: false }
+        Outcome {
+            structured: v,
+            is_error: false,
+        }
     }
 
     fn error(e: ToolError) -> Self {
-        Outcome { structured: e.to_value(), is_error: true }
+        Outcome {
+            structured: e.to_value(),
+            is_error: true,
+        }
     }
 }
 
@@ -53,14 +59,20 @@ pub async fn call(client: &Client, tool: &ToolDef, args: Map<String, Value>) -> 
             "List the tools again.",
         )),
         (_, Some(c)) => from_captured(tool, c),
-        (Err(CallError::Upstream(e)), None) => Outcome::error(errors::from_transport(&e, tool.is_billed())),
+        (Err(CallError::Upstream(e)), None) => {
+            Outcome::error(errors::from_transport(&e, tool.is_billed()))
+        }
         (Ok(()), None) => Outcome::error(ToolError::new(
             Kind::InvalidResponse,
             "LeadMagic's answer was lost on the way.",
             "Try again.",
         )),
     };
-    let kind = outcome.structured.get("kind").and_then(Value::as_str).unwrap_or("");
+    let kind = outcome
+        .structured
+        .get("kind")
+        .and_then(Value::as_str)
+        .unwrap_or("");
     let status = outcome.structured.get("status").and_then(Value::as_u64);
     tracing::info!(
         tool = tool.name,
@@ -77,7 +89,12 @@ pub async fn call(client: &Client, tool: &ToolDef, args: Map<String, Value>) -> 
 /// Turn the raw response into a result; no field of a JSON body is dropped.
 fn from_captured(tool: &ToolDef, c: Captured) -> Outcome {
     if !(200..300).contains(&c.status) {
-        return Outcome::error(errors::from_status(c.status, &c.headers, &c.body, tool.is_billed()));
+        return Outcome::error(errors::from_status(
+            c.status,
+            &c.headers,
+            &c.body,
+            tool.is_billed(),
+        ));
     }
     let request_id = errors::request_id(&c.headers, None);
     let invalid_response = |message: &str| {
@@ -91,7 +108,9 @@ fn from_captured(tool: &ToolDef, c: Captured) -> Outcome {
         Outcome::error(e)
     };
     if c.truncated && tool.output != Output::Text {
-        return invalid_response("LeadMagic's answer was larger than the size cap and was dropped.");
+        return invalid_response(
+            "LeadMagic's answer was larger than the size cap and was dropped.",
+        );
     }
     let mut structured = match tool.output {
         Output::Empty => json!({ "status": c.status }),
@@ -112,24 +131,24 @@ fn from_captured(tool: &ToolDef, c: Captured) -> Outcome {
     };
     clean(&mut structured);
     if c.sandbox {
-        structured["_sandbox"] =
-            json!("Sample data from the built-in sandbox: not a real LeadMagic answer, no credits used.");
+        structured["_sandbox"] = json!(
+            "Sample data from the built-in sandbox: not a real LeadMagic answer, no credits used."
+        );
     }
     Outcome::ok(structured)
 }
 
 /// Remove invisible and control characters from every string and cap its length.
 pub fn clean(v: &mut Value) {
+    use crate::validate::is_hidden_char;
     match v {
-        Value::String(s) => {
-            if s.chars().any(crate::validate::is_hidden_char) || s.chars().count() > MAX_TEXT_CHARS {
-                let mut out: String =
-                    s.chars().filter(|c| !crate::validate::is_hidden_char(*c)).take(MAX_TEXT_CHARS).collect();
-                if out.chars().count() == MAX_TEXT_CHARS {
-                    out.push_str(" [truncated]");
-                }
-                *s = out;
+        Value::String(s) if s.chars().any(is_hidden_char) || s.chars().count() > MAX_TEXT_CHARS => {
+            let visible: Vec<char> = s.chars().filter(|c| !is_hidden_char(*c)).collect();
+            let mut out: String = visible.iter().take(MAX_TEXT_CHARS).collect();
+            if visible.len() > MAX_TEXT_CHARS {
+                out.push_str(" [truncated]");
             }
+            *s = out;
         }
         Value::Array(items) => items.iter_mut().for_each(clean),
         Value::Object(map) => map.values_mut().for_each(clean),

@@ -99,7 +99,11 @@ impl Config {
 
     /// The built-in sandbox: no key, no network.
     pub fn sandbox() -> Self {
-        Config { api_key: None, sandbox: true, ..Config::new(ApiKey(SecretString::from(""))) }
+        Config {
+            api_key: None,
+            sandbox: true,
+            ..Config::new(ApiKey(SecretString::from("")))
+        }
     }
 
     /// Read `LEADMAGIC_API_KEY`, `LEADMAGIC_BASE_URL`, `LEADMAGIC_TIMEOUT_SECS` from the process
@@ -110,7 +114,12 @@ impl Config {
             std::env::var(name)
                 .ok()
                 .filter(|v| !v.trim().is_empty())
-                .or_else(|| dotenv.iter().find(|(k, _)| k == name).map(|(_, v)| v.clone()))
+                .or_else(|| {
+                    dotenv
+                        .iter()
+                        .find(|(k, _)| k == name)
+                        .map(|(_, v)| v.clone())
+                })
         };
         let mut config = if sandbox {
             Config::sandbox()
@@ -121,9 +130,14 @@ impl Config {
             config.base_url = check_base_url(&url)?;
         }
         if let Some(t) = get(TIMEOUT_VAR) {
-            let secs: f64 = t.trim().parse().map_err(|_| ConfigError::Timeout(format!("{t:?} is not a number")))?;
+            let secs: f64 = t
+                .trim()
+                .parse()
+                .map_err(|_| ConfigError::Timeout(format!("{t:?} is not a number")))?;
             if !(0.1..=600.0).contains(&secs) {
-                return Err(ConfigError::Timeout("must be between 0.1 and 600 seconds".into()));
+                return Err(ConfigError::Timeout(
+                    "must be between 0.1 and 600 seconds".into(),
+                ));
             }
             config.timeout = Duration::from_secs_f64(secs);
             config.connect_timeout = config.connect_timeout.min(config.timeout);
@@ -136,10 +150,14 @@ impl Config {
 pub fn check_base_url(raw: &str) -> Result<String, ConfigError> {
     let url = reqwest::Url::parse(raw.trim()).map_err(|e| ConfigError::BaseUrl(e.to_string()))?;
     if !url.username().is_empty() || url.password().is_some() {
-        return Err(ConfigError::BaseUrl("credentials in the URL are not allowed".into()));
+        return Err(ConfigError::BaseUrl(
+            "credentials in the URL are not allowed".into(),
+        ));
     }
     if url.query().is_some() || url.fragment().is_some() {
-        return Err(ConfigError::BaseUrl("a query or fragment is not allowed".into()));
+        return Err(ConfigError::BaseUrl(
+            "a query or fragment is not allowed".into(),
+        ));
     }
     let loopback = match url.host() {
         Some(url::Host::Ipv4(ip)) => ip.is_loopback(),
@@ -156,14 +174,20 @@ pub fn check_base_url(raw: &str) -> Result<String, ConfigError> {
                     .into(),
             ));
         }
-        other => return Err(ConfigError::BaseUrl(format!("unsupported scheme {other:?}"))),
+        other => {
+            return Err(ConfigError::BaseUrl(format!(
+                "unsupported scheme {other:?}"
+            )));
+        }
     }
     Ok(url.as_str().trim_end_matches('/').to_string())
 }
 
 /// `KEY=value` lines of a .env file (`export`, quotes and `#` comments understood).
 fn read_dotenv(path: &Path) -> Vec<(String, String)> {
-    let Ok(text) = std::fs::read_to_string(path) else { return Vec::new() };
+    let Ok(text) = std::fs::read_to_string(path) else {
+        return Vec::new();
+    };
     text.lines()
         .filter_map(|line| {
             let line = line.trim();
@@ -197,7 +221,10 @@ mod tests {
 
     #[test]
     fn base_url_rules() {
-        assert_eq!(check_base_url("https://api.leadmagic.io/").unwrap(), "https://api.leadmagic.io");
+        assert_eq!(
+            check_base_url("https://api.leadmagic.io/").unwrap(),
+            "https://api.leadmagic.io"
+        );
         assert!(check_base_url("http://127.0.0.1:8080").is_ok());
         assert!(check_base_url("http://[::1]:8080").is_ok());
         assert!(check_base_url("http://localhost:9").is_ok());
@@ -214,9 +241,15 @@ mod tests {
         let f = dir.join(".env");
         std::fs::write(&f, "# c\nexport LEADMAGIC_API_KEY=\"abc\"\nOTHER=1\nLEADMAGIC_BASE_URL='http://127.0.0.1:1'\n").unwrap();
         let got = read_dotenv(&f);
-        assert_eq!(got, vec![
-            ("LEADMAGIC_API_KEY".to_string(), "abc".to_string()),
-            ("LEADMAGIC_BASE_URL".to_string(), "http://127.0.0.1:1".to_string()),
-        ]);
+        assert_eq!(
+            got,
+            vec![
+                ("LEADMAGIC_API_KEY".to_string(), "abc".to_string()),
+                (
+                    "LEADMAGIC_BASE_URL".to_string(),
+                    "http://127.0.0.1:1".to_string()
+                ),
+            ]
+        );
     }
 }

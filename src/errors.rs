@@ -60,7 +60,8 @@ impl ToolError {
     }
 
     pub fn to_value(&self) -> Value {
-        let mut v = json!({ "kind": self.kind.as_str(), "message": self.message, "hint": self.hint });
+        let mut v =
+            json!({ "kind": self.kind.as_str(), "message": self.message, "hint": self.hint });
         if let Some(s) = self.status {
             v["status"] = json!(s);
         }
@@ -81,7 +82,8 @@ impl ToolError {
 fn safe_token(s: &str) -> Option<String> {
     let ok = !s.is_empty()
         && s.len() <= 64
-        && s.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '-' | '.'));
+        && s.chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '-' | '.'));
     ok.then(|| s.to_string())
 }
 
@@ -91,7 +93,12 @@ pub fn request_id(headers: &HeaderMap, body: Option<&Value>) -> Option<String> {
         .get("x-request-id")
         .and_then(|v| v.to_str().ok())
         .and_then(safe_token)
-        .or_else(|| body?.pointer("/meta/request_id")?.as_str().and_then(safe_token))
+        .or_else(|| {
+            body?
+                .pointer("/meta/request_id")?
+                .as_str()
+                .and_then(safe_token)
+        })
 }
 
 /// `Retry-After` as whole seconds (delta-seconds only; anything else is ignored here).
@@ -105,7 +112,10 @@ pub fn retry_after(headers: &HeaderMap) -> Option<u64> {
 pub fn from_status(status: u16, headers: &HeaderMap, body: &[u8], billed: bool) -> ToolError {
     let parsed: Option<Value> = serde_json::from_slice(body).ok();
     let first = parsed.as_ref().and_then(|b| b.pointer("/errors/0"));
-    let code = first.and_then(|e| e.get("code")).and_then(Value::as_str).and_then(safe_token);
+    let code = first
+        .and_then(|e| e.get("code"))
+        .and_then(Value::as_str)
+        .and_then(safe_token);
     let params: Vec<String> = first
         .and_then(|e| e.get("param"))
         .and_then(Value::as_array)
@@ -180,10 +190,15 @@ pub fn from_status(status: u16, headers: &HeaderMap, body: &[u8], billed: bool) 
 /// A failure before any response arrived. Uses only the error's classification, never its text.
 pub fn from_transport(error: &progenitor_client::Error, billed: bool) -> ToolError {
     let reqwest_error = match error {
-        progenitor_client::Error::CommunicationError(e) | progenitor_client::Error::ResponseBodyError(e) => Some(e),
+        progenitor_client::Error::CommunicationError(e)
+        | progenitor_client::Error::ResponseBodyError(e) => Some(e),
         _ => None,
     };
-    let maybe_charged = if billed { "; the call may have been charged" } else { "" };
+    let maybe_charged = if billed {
+        "; the call may have been charged"
+    } else {
+        ""
+    };
     match reqwest_error {
         Some(e) if e.is_timeout() => ToolError::new(
             Kind::Timeout,

@@ -6,14 +6,14 @@
 #![forbid(unsafe_code)]
 #![deny(clippy::print_stdout)]
 
-pub mod config;
-pub mod runtime;
-pub mod tools;
-pub mod validate;
 pub mod call;
+pub mod config;
 pub mod errors;
+pub mod runtime;
 #[cfg(feature = "server")]
 pub mod server;
+pub mod tools;
+pub mod validate;
 
 /// The generated typed client (progenitor). Reviewable copy: `generated/client.rs`.
 #[allow(clippy::all, missing_docs, unreachable_pub, unused)]

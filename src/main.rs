@@ -97,37 +97,62 @@ async fn main() -> ExitCode {
     match cli.command.unwrap_or(Command::Serve) {
         Command::Tools { json } => {
             if json {
-                let text = serde_json::to_string_pretty(&server::tools_json(&selection)).unwrap_or_default();
+                let text = serde_json::to_string_pretty(&server::tools_json(&selection))
+                    .unwrap_or_default();
                 return print_stdout(&text);
             }
-            let mut lines = vec![format!("{:<28} {:<10} {:<32} {}", "TOOL", "TOOLSET", "COST", "TITLE")];
+            let mut lines = vec![format!(
+                "{:<28} {:<10} {:<32} {}",
+                "TOOL", "TOOLSET", "COST", "TITLE"
+            )];
             for t in selection.tools() {
-                lines.push(format!("{:<28} {:<10} {:<32} {}", t.name, t.toolset, t.cost(), t.title));
+                lines.push(format!(
+                    "{:<28} {:<10} {:<32} {}",
+                    t.name,
+                    t.toolset,
+                    t.cost(),
+                    t.title
+                ));
             }
             print_stdout(&lines.join("\n"))
         }
         Command::Call { tool, args } => {
             let Some(def) = tools::find(&tool).filter(|t| selection.includes(t)) else {
-                return fail(format!("unknown tool `{tool}`; `leadmagic-mcp tools` lists them"));
+                return fail(format!(
+                    "unknown tool `{tool}`; `leadmagic-mcp tools` lists them"
+                ));
             };
             let args = match serde_json::from_str::<serde_json::Value>(&args) {
                 Ok(serde_json::Value::Object(map)) => map,
-                _ => return fail("--args must be a JSON object, e.g. --args '{\"email\":\"a@b.co\"}'"),
+                _ => {
+                    return fail(
+                        "--args must be a JSON object, e.g. --args '{\"email\":\"a@b.co\"}'",
+                    );
+                }
             };
-            let client = match Config::from_env(cli.sandbox).and_then(|c| leadmagic_mcp::connect(&c)) {
-                Ok(c) => c,
-                Err(e) => return fail(e),
-            };
+            let client =
+                match Config::from_env(cli.sandbox).and_then(|c| leadmagic_mcp::connect(&c)) {
+                    Ok(c) => c,
+                    Err(e) => return fail(e),
+                };
             let outcome = call::call(&client, def, args).await;
             let code = print_stdout(&outcome.structured.to_string());
-            if outcome.is_error { ExitCode::from(1) } else { code }
+            if outcome.is_error {
+                ExitCode::from(1)
+            } else {
+                code
+            }
         }
         Command::Serve => {
-            let client = match Config::from_env(cli.sandbox).and_then(|c| leadmagic_mcp::connect(&c)) {
-                Ok(c) => c,
-                Err(e) => return fail(e),
-            };
-            match server::LeadMagicServer::new(client, &selection).serve_stdio().await {
+            let client =
+                match Config::from_env(cli.sandbox).and_then(|c| leadmagic_mcp::connect(&c)) {
+                    Ok(c) => c,
+                    Err(e) => return fail(e),
+                };
+            match server::LeadMagicServer::new(client, &selection)
+                .serve_stdio()
+                .await
+            {
                 Ok(()) => ExitCode::SUCCESS,
                 Err(e) => fail(format!("MCP session failed: {e}")),
             }

@@ -74,7 +74,10 @@ pub fn client(config: &Config) -> Result<Client, ConfigError> {
         .connect_timeout(config.connect_timeout)
         .build()
         .map_err(|e| ConfigError::Client(e.without_url().to_string()))?;
-    let runtime = Runtime { sandbox: config.sandbox, max_body_bytes: config.max_body_bytes };
+    let runtime = Runtime {
+        sandbox: config.sandbox,
+        max_body_bytes: config.max_body_bytes,
+    };
     Ok(Client::new_with_client(&config.base_url, http, runtime))
 }
 
@@ -115,7 +118,10 @@ impl ClientHooks<Runtime> for Client {
 }
 
 /// Read at most `cap` bytes of the body; the rest is not buffered.
-async fn read_bounded(mut response: reqwest::Response, cap: usize) -> reqwest::Result<(Bytes, bool)> {
+async fn read_bounded(
+    mut response: reqwest::Response,
+    cap: usize,
+) -> reqwest::Result<(Bytes, bool)> {
     let mut buf = BytesMut::new();
     while let Some(chunk) = response.chunk().await? {
         let room = cap.saturating_sub(buf.len());
@@ -138,20 +144,27 @@ fn rebuild(
     if let Some(h) = builder.headers_mut() {
         *h = headers;
     }
-    let response = builder.body(body).unwrap_or_else(|_| http::Response::new(Bytes::new()));
+    let response = builder
+        .body(body)
+        .unwrap_or_else(|_| http::Response::new(Bytes::new()));
     reqwest::Response::from(response)
 }
 
 /// The sandbox answers from the document's examples (or from its schemas), in process.
 fn sandbox_response(request: &reqwest::Request, info: &OperationInfo) -> reqwest::Response {
-    let tool = crate::tools::TOOLS.iter().find(|t| t.client_method == info.operation_id);
+    let tool = crate::tools::TOOLS
+        .iter()
+        .find(|t| t.client_method == info.operation_id);
     let (status, content_type, body) = match tool {
         Some(t) => (200, t.sample_content_type, t.sample_body),
         None => (404, "application/json", r#"{"message":"unknown route"}"#),
     };
     let mut headers = HeaderMap::new();
     if !content_type.is_empty() {
-        headers.insert(reqwest::header::CONTENT_TYPE, HeaderValue::from_static(content_type));
+        headers.insert(
+            reqwest::header::CONTENT_TYPE,
+            HeaderValue::from_static(content_type),
+        );
     }
     headers.insert(SANDBOX_HEADER, HeaderValue::from_static("true"));
     let _ = request; // the request was built and validated exactly as a real one would be

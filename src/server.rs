@@ -58,13 +58,18 @@ impl LeadMagicServer {
         let tools: Vec<(&'static ToolDef, Tool)> =
             selection.tools().map(|t| (t, mcp_tool(t))).collect();
         let listed = tools.iter().map(|(_, t)| t.clone()).collect();
-        LeadMagicServer { client: Arc::new(client), tools: Arc::new(tools), listed: Arc::new(listed) }
+        LeadMagicServer {
+            client: Arc::new(client),
+            tools: Arc::new(tools),
+            listed: Arc::new(listed),
+        }
     }
 
     /// Serve MCP on stdin/stdout until stdin closes.
     pub async fn serve_stdio(self) -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
         let (stdin, stdout) = rmcp::transport::stdio();
-        let transport = AsyncRwTransport::new_server(stdin, stdout).with_max_line_length(MAX_STDIO_LINE);
+        let transport =
+            AsyncRwTransport::new_server(stdin, stdout).with_max_line_length(MAX_STDIO_LINE);
         let running = self.serve(transport).await?;
         let reason = running.waiting().await?;
         tracing::debug!(?reason, "stdio session ended");
@@ -76,7 +81,8 @@ impl ServerHandler for LeadMagicServer {
     fn get_info(&self) -> ServerConfig {
         ServerConfig::new(ServerCapabilities::builder().enable_tools().build())
             .with_server_info(
-                Implementation::new("leadmagic-mcp", env!("CARGO_PKG_VERSION")).with_title("LeadMagic"),
+                Implementation::new("leadmagic-mcp", env!("CARGO_PKG_VERSION"))
+                    .with_title("LeadMagic"),
             )
             .with_instructions(INSTRUCTIONS)
     }
@@ -86,11 +92,16 @@ impl ServerHandler for LeadMagicServer {
         _request: Option<PaginatedRequestParams>,
         _context: RequestContext<RoleServer>,
     ) -> Result<ListToolsResult, ErrorData> {
-        Ok(ListToolsResult::with_all_items(self.listed.as_ref().clone()))
+        Ok(ListToolsResult::with_all_items(
+            self.listed.as_ref().clone(),
+        ))
     }
 
     fn get_tool(&self, name: &str) -> Option<Tool> {
-        self.tools.iter().find(|(d, _)| d.name == name).map(|(_, t)| t.clone())
+        self.tools
+            .iter()
+            .find(|(d, _)| d.name == name)
+            .map(|(_, t)| t.clone())
     }
 
     async fn call_tool(
@@ -98,7 +109,11 @@ impl ServerHandler for LeadMagicServer {
         request: CallToolRequestParams,
         _context: RequestContext<RoleServer>,
     ) -> Result<CallToolResponse, ErrorData> {
-        let Some((def, _)) = self.tools.iter().find(|(d, _)| d.name == request.name.as_ref()) else {
+        let Some((def, _)) = self
+            .tools
+            .iter()
+            .find(|(d, _)| d.name == request.name.as_ref())
+        else {
             // An unknown tool is a protocol error (the model cannot fix it by changing arguments).
             return Err(ErrorData::invalid_params(
                 format!("unknown tool: {}", request.name),

@@ -137,13 +137,19 @@ impl Args {
     }
 
     fn decode<T: DeserializeOwned>(name: &str, v: Value) -> Result<T, ArgError> {
-        serde_json::from_value(v).map_err(|e| ArgError { field: name.into(), message: e.to_string() })
+        serde_json::from_value(v).map_err(|e| ArgError {
+            field: name.into(),
+            message: e.to_string(),
+        })
     }
 
     pub fn required<T: DeserializeOwned>(&mut self, name: &str) -> Result<T, ArgError> {
         match self.0.remove(name) {
             Some(v) if !v.is_null() => Self::decode(name, v),
-            _ => Err(ArgError { field: name.into(), message: "is required".into() }),
+            _ => Err(ArgError {
+                field: name.into(),
+                message: "is required".into(),
+            }),
         }
     }
 
@@ -157,14 +163,19 @@ impl Args {
     /// The remaining arguments are the request body's fields.
     pub fn body<T: DeserializeOwned>(&mut self) -> Result<T, ArgError> {
         let rest = std::mem::take(&mut self.0);
-        serde_json::from_value(Value::Object(rest))
-            .map_err(|e| ArgError { field: String::new(), message: e.to_string() })
+        serde_json::from_value(Value::Object(rest)).map_err(|e| ArgError {
+            field: String::new(),
+            message: e.to_string(),
+        })
     }
 
     /// No argument may be left over.
     pub fn finish(&mut self) -> Result<(), ArgError> {
         match self.0.keys().next() {
-            Some(k) => Err(ArgError { field: k.clone(), message: "is not an argument of this tool".into() }),
+            Some(k) => Err(ArgError {
+                field: k.clone(),
+                message: "is not an argument of this tool".into(),
+            }),
             None => Ok(()),
         }
     }
@@ -201,12 +212,17 @@ impl Selection {
             if !TOOLS.iter().any(|d| d.toolset == t) {
                 let mut known: Vec<&str> = TOOLS.iter().map(|d| d.toolset).collect();
                 known.dedup();
-                return Err(format!("unknown toolset `{t}`; known: {}", known.join(", ")));
+                return Err(format!(
+                    "unknown toolset `{t}`; known: {}",
+                    known.join(", ")
+                ));
             }
         }
         for t in &self.tools {
             if find(t).is_none() {
-                return Err(format!("unknown tool `{t}`; `leadmagic-mcp tools` lists them"));
+                return Err(format!(
+                    "unknown tool `{t}`; `leadmagic-mcp tools` lists them"
+                ));
             }
         }
         Ok(())
@@ -225,5 +241,9 @@ impl Selection {
 
 /// Parse a comma-separated list (env twins and flags share it).
 pub fn split_list(s: &str) -> Vec<String> {
-    s.split(',').map(str::trim).filter(|s| !s.is_empty()).map(str::to_owned).collect()
+    s.split(',')
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+        .map(str::to_owned)
+        .collect()
 }

@@ -12,7 +12,10 @@ use std::sync::OnceLock;
 pub const MAX_STRING_CHARS: usize = 10_000;
 
 fn err(field: &str, message: impl Into<String>) -> ArgError {
-    ArgError { field: field.to_string(), message: message.into() }
+    ArgError {
+        field: field.to_string(),
+        message: message.into(),
+    }
 }
 
 fn schemas() -> &'static [Value] {
@@ -27,7 +30,10 @@ fn schemas() -> &'static [Value] {
 
 /// The parsed input schema of a tool.
 pub fn input_schema(tool: &ToolDef) -> &'static Value {
-    let i = crate::tools::TOOLS.iter().position(|t| std::ptr::eq(t, tool)).unwrap_or(0);
+    let i = crate::tools::TOOLS
+        .iter()
+        .position(|t| std::ptr::eq(t, tool))
+        .unwrap_or(0);
     &schemas()[i]
 }
 
@@ -37,19 +43,30 @@ pub fn check(tool: &ToolDef, args: &Map<String, Value>) -> Result<(), ArgError> 
     let props = schema.get("properties").and_then(Value::as_object);
     for key in args.keys() {
         if !props.is_some_and(|p| p.contains_key(key)) {
-            let known: Vec<&str> = props.into_iter().flatten().map(|(k, _)| k.as_str()).collect();
+            let known: Vec<&str> = props
+                .into_iter()
+                .flatten()
+                .map(|(k, _)| k.as_str())
+                .collect();
             let hint = if known.is_empty() {
                 "this tool takes no arguments".to_string()
             } else {
                 format!("valid arguments: {}", known.join(", "))
             };
-            return Err(err(key, format!("is not an argument of this tool ({hint})")));
+            return Err(err(
+                key,
+                format!("is not an argument of this tool ({hint})"),
+            ));
         }
     }
     value(schema, &Value::Object(args.clone()), "")?;
     if !tool.any_of_required.is_empty() {
         let given = |f: &&str| args.get(*f).is_some_and(|v| !v.is_null());
-        if !tool.any_of_required.iter().any(|group| group.iter().all(given)) {
+        if !tool
+            .any_of_required
+            .iter()
+            .any(|group| group.iter().all(given))
+        {
             let groups: Vec<String> = tool.any_of_required.iter().map(|g| g.join(" + ")).collect();
             return Err(err("", format!("give one of: {}", groups.join(", "))));
         }
@@ -58,8 +75,15 @@ pub fn check(tool: &ToolDef, args: &Map<String, Value>) -> Result<(), ArgError> 
         let name = segment.trim_matches(|c| c == '{' || c == '}');
         if let Some(Value::String(s)) = args.get(name) {
             let lower = s.to_ascii_lowercase();
-            if s.contains(['/', '\\']) || s.contains("..") || lower.contains("%2e") || lower.contains("%2f") {
-                return Err(err(name, "must be a single path segment (no '/', '\\' or '..')"));
+            if s.contains(['/', '\\'])
+                || s.contains("..")
+                || lower.contains("%2e")
+                || lower.contains("%2f")
+            {
+                return Err(err(
+                    name,
+                    "must be a single path segment (no '/', '\\' or '..')",
+                ));
             }
         }
     }
@@ -67,7 +91,11 @@ pub fn check(tool: &ToolDef, args: &Map<String, Value>) -> Result<(), ArgError> 
 }
 
 fn join(path: &str, key: &str) -> String {
-    if path.is_empty() { key.to_string() } else { format!("{path}.{key}") }
+    if path.is_empty() {
+        key.to_string()
+    } else {
+        format!("{path}.{key}")
+    }
 }
 
 fn type_name(v: &Value) -> &'static str {
@@ -82,7 +110,9 @@ fn type_name(v: &Value) -> &'static str {
 }
 
 fn value(schema: &Value, v: &Value, path: &str) -> Result<(), ArgError> {
-    let Some(s) = schema.as_object() else { return Ok(()) };
+    let Some(s) = schema.as_object() else {
+        return Ok(());
+    };
     if let Some(branches) = s.get("anyOf").and_then(Value::as_array) {
         let mut first = None;
         for b in branches {
@@ -113,28 +143,41 @@ fn value(schema: &Value, v: &Value, path: &str) -> Result<(), ArgError> {
         if !ok {
             let expected = match t {
                 "integer" => "an integer",
-                "array" | "object" => "an object or array",
-                other => other,
+                "number" => "a number",
+                "boolean" => "a boolean",
+                "array" => "an array",
+                "object" => "an object",
+                _ => "a string",
             };
-            let expected = if t == "array" { "an array" } else if t == "object" { "an object" } else { expected };
-            return Err(err(path, format!("must be {expected}, not {}", type_name(v))));
+            return Err(err(
+                path,
+                format!("must be {expected}, not {}", type_name(v)),
+            ));
         }
     }
-    if let Some(allowed) = s.get("enum").and_then(Value::as_array) {
-        if !allowed.contains(v) {
-            let list: Vec<String> = allowed.iter().map(Value::to_string).collect();
-            return Err(err(path, format!("must be one of {}", list.join(", "))));
-        }
+    if let Some(allowed) = s.get("enum").and_then(Value::as_array)
+        && !allowed.contains(v)
+    {
+        let list: Vec<String> = allowed.iter().map(Value::to_string).collect();
+        return Err(err(path, format!("must be one of {}", list.join(", "))));
     }
     match v {
         Value::String(text) => string(s, text, path)?,
         Value::Number(n) => number(s, n.as_f64().unwrap_or(0.0), path)?,
         Value::Array(items) => {
             let len = items.len() as u64;
-            if let Some(min) = s.get("minItems").and_then(Value::as_u64).filter(|m| len < *m) {
+            if let Some(min) = s
+                .get("minItems")
+                .and_then(Value::as_u64)
+                .filter(|m| len < *m)
+            {
                 return Err(err(path, format!("needs at least {min} items")));
             }
-            if let Some(max) = s.get("maxItems").and_then(Value::as_u64).filter(|m| len > *m) {
+            if let Some(max) = s
+                .get("maxItems")
+                .and_then(Value::as_u64)
+                .filter(|m| len > *m)
+            {
                 return Err(err(path, format!("takes at most {max} items")));
             }
             if let Some(item_schema) = s.get("items") {
@@ -145,7 +188,12 @@ fn value(schema: &Value, v: &Value, path: &str) -> Result<(), ArgError> {
         }
         Value::Object(map) => {
             let props = s.get("properties").and_then(Value::as_object);
-            for r in s.get("required").and_then(Value::as_array).into_iter().flatten() {
+            for r in s
+                .get("required")
+                .and_then(Value::as_array)
+                .into_iter()
+                .flatten()
+            {
                 let Some(name) = r.as_str() else { continue };
                 if map.get(name).is_none_or(Value::is_null) {
                     return Err(err(&join(path, name), "is required"));
@@ -196,22 +244,32 @@ pub fn is_hidden_char(c: char) -> bool {
 
 fn string(s: &Map<String, Value>, text: &str, path: &str) -> Result<(), ArgError> {
     let chars = text.chars().count();
-    let max = s.get("maxLength").and_then(Value::as_u64).map(|m| m as usize).unwrap_or(MAX_STRING_CHARS);
+    let max = s
+        .get("maxLength")
+        .and_then(Value::as_u64)
+        .map(|m| m as usize)
+        .unwrap_or(MAX_STRING_CHARS);
     if chars > max {
-        return Err(err(path, format!("is {chars} characters long; the limit is {max}")));
+        return Err(err(
+            path,
+            format!("is {chars} characters long; the limit is {max}"),
+        ));
     }
-    if let Some(min) = s.get("minLength").and_then(Value::as_u64).filter(|m| (chars as u64) < *m) {
+    if let Some(min) = s
+        .get("minLength")
+        .and_then(Value::as_u64)
+        .filter(|m| (chars as u64) < *m)
+    {
         return Err(err(path, format!("must be at least {min} characters long")));
     }
     if text.chars().any(is_hidden_char) {
         return Err(err(path, "contains control or invisible characters"));
     }
-    if let Some(p) = s.get("pattern").and_then(Value::as_str) {
-        if let Ok(re) = regress::Regex::new(p) {
-            if re.find(text).is_none() {
-                return Err(err(path, format!("does not match the pattern {p}")));
-            }
-        }
+    if let Some(p) = s.get("pattern").and_then(Value::as_str)
+        && let Ok(re) = regress::Regex::new(p)
+        && re.find(text).is_none()
+    {
+        return Err(err(path, format!("does not match the pattern {p}")));
     }
     if let Some(format) = s.get("format").and_then(Value::as_str) {
         let ok = match format {
@@ -243,7 +301,9 @@ fn string(s: &Map<String, Value>, text: &str, path: &str) -> Result<(), ArgError
 
 /// A practical email check: one `@`, a local part of 1-64 visible characters, a domain with a dot.
 pub fn is_email(s: &str) -> bool {
-    let Some((local, domain)) = s.rsplit_once('@') else { return false };
+    let Some((local, domain)) = s.rsplit_once('@') else {
+        return false;
+    };
     !local.is_empty()
         && local.len() <= 64
         && s.len() <= 254

@@ -10,7 +10,9 @@ fn overwrite() -> bool {
 #[test]
 fn generated_copies_match_the_build() {
     if std::env::var_os("LEADMAGIC_OPENAPI").is_some() {
-        eprintln!("skipped: LEADMAGIC_OPENAPI is set, so the build used another document than generated/ holds");
+        eprintln!(
+            "skipped: LEADMAGIC_OPENAPI is set, so the build used another document than generated/ holds"
+        );
         return;
     }
     let out_dir = Path::new(env!("OUT_DIR"));
@@ -28,10 +30,14 @@ fn generated_copies_match_the_build() {
             eprintln!("rewrote {}", path.display());
             continue;
         }
-        let line = built.lines().zip(current.lines()).position(|(a, b)| a != b).map_or_else(
-            || built.lines().count().min(current.lines().count()) + 1,
-            |i| i + 1,
-        );
+        let line = built
+            .lines()
+            .zip(current.lines())
+            .position(|(a, b)| a != b)
+            .map_or_else(
+                || built.lines().count().min(current.lines().count()) + 1,
+                |i| i + 1,
+            );
         panic!(
             "generated/{file} differs from the build output (first difference at line {line}). \
              Run `EXPECTORATE=overwrite cargo test --test generated_drift` and review `git diff generated/`."

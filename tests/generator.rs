@@ -15,7 +15,8 @@ fn doc(paths: &str, components: &str) -> Value {
 }
 
 fn generate(paths: &str, components: &str) -> Generated {
-    generator::generate(&doc(paths, components)).unwrap_or_else(|e| panic!("generation failed: {e}"))
+    generator::generate(&doc(paths, components))
+        .unwrap_or_else(|e| panic!("generation failed: {e}"))
 }
 
 fn fail(paths: &str, components: &str) -> GenError {
@@ -29,7 +30,9 @@ fn fail(paths: &str, components: &str) -> GenError {
 fn schema_field(g: &Generated, tool: &str, field: &str) -> Value {
     let file: syn::File = syn::parse_str(&g.tools).expect("tools.rs parses");
     let text = quote::ToTokens::to_token_stream(&file).to_string();
-    let start = text.find(&format!("name : \"{tool}\"")).expect("tool present");
+    let start = text
+        .find(&format!("name : \"{tool}\""))
+        .expect("tool present");
     let rest = &text[start..];
     let at = rest.find(&format!("{field} : ")).unwrap() + field.len() + 3;
     let lit: syn::LitStr = syn::parse_str(rest[at..].split(" ,").next().unwrap()).unwrap();
@@ -79,11 +82,21 @@ fn type_arrays_become_nullable_and_portable() {
     );
     assert_eq!(g.operation_count, 1);
     let input = schema_field(&g, "get_thing", "input_schema");
-    assert_eq!(input["properties"]["name"]["type"], "string", "no type arrays in input schemas");
+    assert_eq!(
+        input["properties"]["name"]["type"], "string",
+        "no type arrays in input schemas"
+    );
     assert!(input["properties"]["either"]["anyOf"].is_array());
     let output = schema_field(&g, "get_thing", "output_schema");
-    assert_eq!(output["properties"]["value"]["type"], json!(["string", "null"]));
-    assert_eq!(output["properties"]["count"]["type"], json!(["number", "null"]), "integers widened");
+    assert_eq!(
+        output["properties"]["value"]["type"],
+        json!(["string", "null"])
+    );
+    assert_eq!(
+        output["properties"]["count"]["type"],
+        json!(["number", "null"]),
+        "integers widened"
+    );
     assert!(g.client.contains("pub async fn get_thing"));
 }
 
@@ -115,7 +128,10 @@ fn numeric_exclusive_bounds_are_rewritten() {
     // For progenitor (3.0): boolean form, and the stricter bound wins.
     let mut pct = json!({ "type": "number", "exclusiveMinimum": 0, "exclusiveMaximum": 1 });
     generator::normalize::schema(&mut pct, generator::normalize::Side::Request);
-    assert_eq!(pct, json!({ "type": "number", "minimum": 0, "exclusiveMinimum": true, "maximum": 1, "exclusiveMaximum": true }));
+    assert_eq!(
+        pct,
+        json!({ "type": "number", "minimum": 0, "exclusiveMinimum": true, "maximum": 1, "exclusiveMaximum": true })
+    );
     let mut floor = json!({ "type": "number", "minimum": 5, "exclusiveMinimum": 2 });
     generator::normalize::schema(&mut floor, generator::normalize::Side::Request);
     assert_eq!(floor, json!({ "type": "number", "minimum": 5 }));
@@ -149,10 +165,18 @@ fn path_and_query_parameters_with_patch_and_delete() {
     assert_eq!(input["properties"]["itemId"]["format"], "uuid");
     assert_eq!(input["properties"]["dry_run"]["type"], "boolean");
     assert_eq!(input["properties"]["label"]["type"], "string");
-    assert!(input["properties"].get("X-Trace").is_none(), "header parameters are the runtime's job");
+    assert!(
+        input["properties"].get("X-Trace").is_none(),
+        "header parameters are the runtime's job"
+    );
     assert_eq!(input["required"], json!(["itemId"]));
     // Dispatch arms pass path, query and body in the client method's order.
-    assert!(g.tools.contains("client.update_item(&item_id, dry_run, &body)"), "{}", g.tools);
+    assert!(
+        g.tools
+            .contains("client.update_item(&item_id, dry_run, &body)"),
+        "{}",
+        g.tools
+    );
     assert!(g.tools.contains("client.delete_item(&item_id)"));
     // No explicit annotations: DELETE is destructive, PATCH is treated as a destructive write.
     assert!(g.warnings.iter().any(|w| w.contains("delete_item")));
@@ -188,9 +212,15 @@ fn problem_json_errors_and_response_refs_are_dropped_from_the_client() {
     Bad: { description: bad }"##,
     );
     assert!(g.client.contains("202u16 =>"));
-    assert!(g.client.contains("Error<()>"), "errors are read raw by the runtime");
+    assert!(
+        g.client.contains("Error<()>"),
+        "errors are read raw by the runtime"
+    );
     let input = schema_field(&g, "bulk_submit", "input_schema");
-    assert_eq!(input["properties"]["rows"]["items"], json!({ "type": "object" }));
+    assert_eq!(
+        input["properties"]["rows"]["items"],
+        json!({ "type": "object" })
+    );
 }
 
 #[test]
@@ -256,7 +286,10 @@ fn all_of_one_of_and_nullable() {
     Page: { type: object, properties: { items: { type: array, items: { type: object } }, next: { type: string, nullable: true } } }"##,
     );
     let input = schema_field(&g, "search", "input_schema");
-    assert_eq!(input["properties"]["limit"]["maximum"], 50, "allOf parts merged, $ref inlined");
+    assert_eq!(
+        input["properties"]["limit"]["maximum"], 50,
+        "allOf parts merged, $ref inlined"
+    );
     assert_eq!(input["required"], json!(["limit"]));
     assert_eq!(input["properties"]["query"]["type"], "string");
     assert!(input["properties"]["target"]["anyOf"].is_array());
@@ -284,8 +317,14 @@ fn sample_defaults_are_never_sent_or_advertised() {
         ),
         NO_COMPONENTS,
     );
-    assert!(!g.client.contains("leadmagic.io"), "no default value in the client: it would always be sent");
-    assert!(g.client.contains("pub domain: ::std::option::Option<::std::string::String>"));
+    assert!(
+        !g.client.contains("leadmagic.io"),
+        "no default value in the client: it would always be sent"
+    );
+    assert!(
+        g.client
+            .contains("pub domain: ::std::option::Option<::std::string::String>")
+    );
     let input = schema_field(&g, "lookup", "input_schema");
     assert!(!has_key_anywhere(&input, "default"));
 }
@@ -315,27 +354,41 @@ fn one_of_these_identifiers_becomes_groups() {
         ),
         NO_COMPONENTS,
     );
-    assert!(g.tools.contains(r##"any_of_required: &[&["company_domain"], &["company_name"]]"##));
-    assert!(g.tools.contains("Give one of: company_domain, company_name. Cost: 1 credit; free when not found."));
+    assert!(
+        g.tools
+            .contains(r##"any_of_required: &[&["company_domain"], &["company_name"]]"##)
+    );
+    assert!(g.tools.contains(
+        "Give one of: company_domain, company_name. Cost: 1 credit; free when not found."
+    ));
     let input = schema_field(&g, "company", "input_schema");
-    assert!(input.get("anyOf").is_none(), "no top-level anyOf: several clients reject it");
+    assert!(
+        input.get("anyOf").is_none(),
+        "no top-level anyOf: several clients reject it"
+    );
 }
 
 #[test]
 fn preflight_missing_operation_id() {
-    let e = fail(r##"  /v1/x:
+    let e = fail(
+        r##"  /v1/x:
     get:
-      responses: { "200": { description: ok } }"##, NO_COMPONENTS);
+      responses: { "200": { description: ok } }"##,
+        NO_COMPONENTS,
+    );
     assert_eq!(e.pointer, "#/paths/~1v1~1x/get");
     assert!(e.message.contains("no operationId") && e.fix.contains("operationId"));
 }
 
 #[test]
 fn preflight_two_success_responses() {
-    let e = fail(r##"  /v1/x:
+    let e = fail(
+        r##"  /v1/x:
     post:
       operationId: x
-      responses: { "200": { description: ok }, "201": { description: created } }"##, NO_COMPONENTS);
+      responses: { "200": { description: ok }, "201": { description: created } }"##,
+        NO_COMPONENTS,
+    );
     assert_eq!(e.operation.as_deref(), Some("x"));
     assert!(e.message.contains("exactly one 2xx"));
 }
@@ -343,51 +396,85 @@ fn preflight_two_success_responses() {
 #[test]
 fn preflight_name_too_long_and_collisions() {
     let long = "a".repeat(49);
-    let e = fail(&format!("  /v1/x:\n    get:\n      operationId: {long}\n      responses: {{ \"200\": {{ description: ok }} }}"), NO_COMPONENTS);
+    let e = fail(
+        &format!(
+            "  /v1/x:\n    get:\n      operationId: {long}\n      responses: {{ \"200\": {{ description: ok }} }}"
+        ),
+        NO_COMPONENTS,
+    );
     assert!(e.message.contains("64"), "{e}");
-    let e = fail(r##"  /v1/x:
+    let e = fail(
+        r##"  /v1/x:
     get:
       operationId: findEmail
       responses: { "200": { description: ok } }
   /v1/y:
     get:
       operationId: find-email
-      responses: { "200": { description: ok } }"##, NO_COMPONENTS);
+      responses: { "200": { description: ok } }"##,
+        NO_COMPONENTS,
+    );
     assert!(e.message.contains("find_email"), "{e}");
 }
 
 #[test]
 fn preflight_response_ref_used_as_schema_and_31_only_keywords() {
-    let e = fail(r##"  /v1/x:
+    let e = fail(
+        r##"  /v1/x:
     post:
       operationId: x
       requestBody: { content: { application/json: { schema: { $ref: "#/components/responses/Bad" } } } }
-      responses: { "200": { description: ok } }"##, "  responses:\n    Bad: { description: bad }");
-    assert!(e.pointer.ends_with("/requestBody/content/application~1json/schema"), "{e}");
-    let e = fail(r##"  /v1/x:
+      responses: { "200": { description: ok } }"##,
+        "  responses:\n    Bad: { description: bad }",
+    );
+    assert!(
+        e.pointer
+            .ends_with("/requestBody/content/application~1json/schema"),
+        "{e}"
+    );
+    let e = fail(
+        r##"  /v1/x:
     post:
       operationId: x
       requestBody: { content: { application/json: { schema: { type: array, prefixItems: [ { type: string } ] } } } }
-      responses: { "200": { description: ok } }"##, NO_COMPONENTS);
+      responses: { "200": { description: ok } }"##,
+        NO_COMPONENTS,
+    );
     assert!(e.message.contains("prefixItems"), "{e}");
 }
 
 #[test]
 fn preflight_partial_annotations_fail() {
-    let e = fail(r##"  /v1/x:
+    let e = fail(
+        r##"  /v1/x:
     post:
       operationId: x
       x-leadmagic-annotations: { readOnly: true }
-      responses: { "200": { description: ok } }"##, NO_COMPONENTS);
+      responses: { "200": { description: ok } }"##,
+        NO_COMPONENTS,
+    );
     assert!(e.message.contains("destructive"), "{e}");
 }
 
 #[test]
 fn our_document_generates_what_is_committed() {
-    let text = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/openapi/leadmagic.yaml")).unwrap();
+    let text = std::fs::read_to_string(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/openapi/leadmagic.yaml"
+    ))
+    .unwrap();
     let g = generator::generate(&generator::load::parse(&text).unwrap()).unwrap();
-    assert!(g.warnings.is_empty(), "our document annotates every operation: {:?}", g.warnings);
+    assert!(
+        g.warnings.is_empty(),
+        "our document annotates every operation: {:?}",
+        g.warnings
+    );
     assert!(g.operation_count >= 25);
-    let committed = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/generated/tools.rs")).unwrap();
-    assert_eq!(g.tools, committed, "generated/tools.rs is stale; see tests/generated_drift.rs");
+    let committed =
+        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/generated/tools.rs"))
+            .unwrap();
+    assert_eq!(
+        g.tools, committed,
+        "generated/tools.rs is stale; see tests/generated_drift.rs"
+    );
 }

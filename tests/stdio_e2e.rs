@@ -2,18 +2,21 @@
 
 mod common;
 
-use common::{CANARY_KEY, Mock, Reply, Stdio_, valid_args};
+use common::{CANARY_KEY, McpProcess, Mock, Reply, valid_args};
 use leadmagic_mcp::tools::{Output, TOOLS, ToolDef};
 use serde_json::{Map, Value, json};
 
 fn env_for(mock: &Mock) -> Vec<(&'static str, String)> {
-    vec![("LEADMAGIC_API_KEY", CANARY_KEY.to_string()), ("LEADMAGIC_BASE_URL", mock.url())]
+    vec![
+        ("LEADMAGIC_API_KEY", CANARY_KEY.to_string()),
+        ("LEADMAGIC_BASE_URL", mock.url()),
+    ]
 }
 
-fn spawn(mock: &Mock, args: &[&str]) -> Stdio_ {
+fn spawn(mock: &Mock, args: &[&str]) -> McpProcess {
     let env = env_for(mock);
     let env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (*k, v.as_str())).collect();
-    Stdio_::spawn(&env, args)
+    McpProcess::spawn(&env, args)
 }
 
 fn schema(t: &ToolDef) -> Value {
@@ -24,10 +27,15 @@ fn schema(t: &ToolDef) -> Value {
 fn concrete_path(t: &ToolDef, args: &Map<String, Value>) -> String {
     t.path
         .split('/')
-        .map(|seg| match seg.strip_prefix('{').and_then(|s| s.strip_suffix('}')) {
-            Some(name) => args[name].as_str().map(str::to_owned).unwrap_or_else(|| args[name].to_string()),
-            None => seg.to_string(),
-        })
+        .map(
+            |seg| match seg.strip_prefix('{').and_then(|s| s.strip_suffix('}')) {
+                Some(name) => args[name]
+                    .as_str()
+                    .map(str::to_owned)
+                    .unwrap_or_else(|| args[name].to_string()),
+                None => seg.to_string(),
+            },
+        )
         .collect::<Vec<_>>()
         .join("/")
 }
@@ -64,7 +72,11 @@ async fn every_tool_reaches_its_route_once_and_keeps_every_field() {
                 headers: vec![("content-type".into(), "text/csv".into())],
                 body: b"a,b\n1,2\n".to_vec(),
             },
-            Output::Empty => Reply { status: 200, headers: vec![], body: vec![] },
+            Output::Empty => Reply {
+                status: 200,
+                headers: vec![],
+                body: vec![],
+            },
             _ => Reply::json(200, &upstream_body(t)),
         };
         mock.on(t.method, &path, reply);
@@ -79,17 +91,31 @@ async fn every_tool_reaches_its_route_once_and_keeps_every_field() {
     let list = server.request("tools/list", json!({})).await;
     let listed = list["result"]["tools"].as_array().expect("tools array");
     assert_eq!(listed.len(), TOOLS.len());
-    assert!(listed.len() >= 25, "the document must give at least 25 tools");
+    assert!(
+        listed.len() >= 25,
+        "the document must give at least 25 tools"
+    );
     for tool in listed {
         let name = tool["name"].as_str().unwrap();
         assert!(name.len() <= 48 && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_'));
         assert!(tool["title"].is_string(), "{name}: title");
         assert_eq!(tool["inputSchema"]["type"], "object", "{name}: inputSchema");
-        assert_eq!(tool["outputSchema"]["type"], "object", "{name}: outputSchema");
-        for hint in ["readOnlyHint", "destructiveHint", "idempotentHint", "openWorldHint"] {
+        assert_eq!(
+            tool["outputSchema"]["type"], "object",
+            "{name}: outputSchema"
+        );
+        for hint in [
+            "readOnlyHint",
+            "destructiveHint",
+            "idempotentHint",
+            "openWorldHint",
+        ] {
             assert!(tool["annotations"][hint].is_boolean(), "{name}: {hint}");
         }
-        assert!(tool["description"].as_str().unwrap().contains("Cost:") || tool["description"].as_str().unwrap().ends_with("Free."));
+        assert!(
+            tool["description"].as_str().unwrap().contains("Cost:")
+                || tool["description"].as_str().unwrap().ends_with("Free.")
+        );
     }
 
     for (t, args, path) in &calls {
@@ -97,20 +123,44 @@ async fn every_tool_reaches_its_route_once_and_keeps_every_field() {
         let response = server.call(t.name, Value::Object(args.clone())).await;
         let result = &response["result"];
         assert_eq!(result["isError"], false, "{}: {result}", t.name);
-        assert_eq!(mock.hits(t.method, path), before + 1, "{}: exactly one upstream request", t.name);
+        assert_eq!(
+            mock.hits(t.method, path),
+            before + 1,
+            "{}: exactly one upstream request",
+            t.name
+        );
         let structured = &result["structuredContent"];
         match t.output {
             Output::Wrapped => assert_eq!(structured["items"], upstream_body(t), "{}", t.name),
-            Output::Object => assert_eq!(structured, &upstream_body(t), "{}: every field kept", t.name),
+            Output::Object => assert_eq!(
+                structured,
+                &upstream_body(t),
+                "{}: every field kept",
+                t.name
+            ),
             Output::Text => assert_eq!(structured["text"], "a,b\n1,2\n"),
             Output::Empty => assert_eq!(structured["status"], 200),
         }
         let text = result["content"][0]["text"].as_str().expect("text copy");
-        assert_eq!(&serde_json::from_str::<Value>(text).unwrap(), structured, "{}: text copy", t.name);
+        assert_eq!(
+            &serde_json::from_str::<Value>(text).unwrap(),
+            structured,
+            "{}: text copy",
+            t.name
+        );
 
-        let req = mock.requests().into_iter().rev().find(|r| r.path == *path).unwrap();
+        let req = mock
+            .requests()
+            .into_iter()
+            .rev()
+            .find(|r| r.path == *path)
+            .unwrap();
         assert_eq!(req.header("x-api-key"), Some(CANARY_KEY));
-        assert!(req.header("user-agent").unwrap().starts_with("leadmagic-mcp/"));
+        assert!(
+            req.header("user-agent")
+                .unwrap()
+                .starts_with("leadmagic-mcp/")
+        );
         assert_eq!(req.header("api-version"), None, "info.version is not sent");
         if t.method == "POST" || t.method == "PATCH" {
             // Body = the arguments that are not path or query parameters.
@@ -141,30 +191,63 @@ async fn bad_arguments_are_tool_errors_naming_the_field_and_cost_nothing() {
         ("validate_email", json!({}), "email"),
         ("validate_email", json!({"email": 5}), "email"),
         ("validate_email", json!({"email": "a@b"}), "email"),
-        ("validate_email", json!({"email": "jane@example.org", "bogus": 1}), "bogus"),
+        (
+            "validate_email",
+            json!({"email": "jane@example.org", "bogus": 1}),
+            "bogus",
+        ),
         ("validate_email", json!({"email": long}), "email"),
-        ("validate_email", json!({"email": "ja\u{202E}ne@example.org"}), "email"),
-        ("find_work_email", json!({"first_name": "Jane", "domain": "https://example.org/x"}), "domain"),
-        ("find_work_email", json!({"first_name": "Jane"}), "give one of"),
+        (
+            "validate_email",
+            json!({"email": "ja\u{202E}ne@example.org"}),
+            "email",
+        ),
+        (
+            "find_work_email",
+            json!({"first_name": "Jane", "domain": "https://example.org/x"}),
+            "domain",
+        ),
+        (
+            "find_work_email",
+            json!({"first_name": "Jane"}),
+            "give one of",
+        ),
         ("get_usage_report", json!({"days": "ten"}), "days"),
         ("get_usage_report", json!({"days": 91}), "days"),
         ("get_day_report", json!({"date": "../../etc"}), "date"),
-        ("search_jobs", json!({"experience_level": "wizard"}), "experience_level"),
+        (
+            "search_jobs",
+            json!({"experience_level": "wizard"}),
+            "experience_level",
+        ),
         ("search_jobs", json!({"per_page": 51}), "per_page"),
-        ("get_credit_balance", json!({"unexpected": true}), "unexpected"),
+        (
+            "get_credit_balance",
+            json!({"unexpected": true}),
+            "unexpected",
+        ),
     ];
     for (tool, args, field) in cases {
         let response = server.call(tool, args.clone()).await;
         let result = &response["result"];
         assert_eq!(result["isError"], true, "{tool} {args}: {response}");
-        assert_eq!(result["structuredContent"]["kind"], "invalid_arguments", "{tool} {args}");
+        assert_eq!(
+            result["structuredContent"]["kind"], "invalid_arguments",
+            "{tool} {args}"
+        );
         let message = result["structuredContent"]["message"].as_str().unwrap();
-        assert!(message.contains(field), "{tool}: message {message:?} names {field}");
+        assert!(
+            message.contains(field),
+            "{tool}: message {message:?} names {field}"
+        );
     }
     assert_eq!(mock.total(), 0, "bad arguments never reach LeadMagic");
 
     let unknown = server.call("no_such_tool", json!({})).await;
-    assert_eq!(unknown["error"]["code"], -32602, "unknown tool is a protocol error: {unknown}");
+    assert_eq!(
+        unknown["error"]["code"], -32602,
+        "unknown tool is a protocol error: {unknown}"
+    );
     server.finish().await;
 }
 
@@ -179,13 +262,18 @@ async fn upstream_errors_become_short_tool_errors() {
     );
     let mut server = spawn(&mock, &[]);
     server.initialize().await;
-    let r = server.call("validate_email", json!({"email": "jane@example.org"})).await;
+    let r = server
+        .call("validate_email", json!({"email": "jane@example.org"}))
+        .await;
     let s = &r["result"]["structuredContent"];
     assert_eq!(r["result"]["isError"], true);
     assert_eq!(s["kind"], "insufficient_credits");
     assert_eq!(s["status"], 402);
     assert_eq!(s["request_id"], "req-123");
-    assert!(!s.to_string().contains("stack trace"), "upstream free text is not repeated: {s}");
+    assert!(
+        !s.to_string().contains("stack trace"),
+        "upstream free text is not repeated: {s}"
+    );
     assert_eq!(mock.hits("POST", "/v1/people/email-validation"), 1);
     server.finish().await;
 }
@@ -208,7 +296,11 @@ async fn redirects_are_not_followed() {
     let r = server.call("get_credit_balance", json!({})).await;
     assert_eq!(r["result"]["isError"], true);
     assert_eq!(mock.total(), 1);
-    assert_eq!(target.total(), 0, "the key never follows a redirect to another host");
+    assert_eq!(
+        target.total(),
+        0,
+        "the key never follows a redirect to another host"
+    );
     server.finish().await;
 }
 
@@ -216,13 +308,17 @@ async fn redirects_are_not_followed() {
 async fn sandbox_serves_every_tool_without_key_or_network() {
     let mock = Mock::start(CANARY_KEY).await;
     let url = mock.url();
-    let mut server = Stdio_::spawn(&[("LEADMAGIC_BASE_URL", url.as_str())], &["--sandbox"]);
+    let mut server = McpProcess::spawn(&[("LEADMAGIC_BASE_URL", url.as_str())], &["--sandbox"]);
     server.initialize().await;
     for t in TOOLS.iter() {
         let args = valid_args(&schema(t), t.any_of_required);
         let r = server.call(t.name, Value::Object(args)).await;
         assert_eq!(r["result"]["isError"], false, "{}: {r}", t.name);
-        assert!(r["result"]["structuredContent"]["_sandbox"].is_string(), "{}: marked as sandbox", t.name);
+        assert!(
+            r["result"]["structuredContent"]["_sandbox"].is_string(),
+            "{}: marked as sandbox",
+            t.name
+        );
     }
     assert_eq!(mock.total(), 0);
     server.finish().await;
@@ -242,15 +338,29 @@ async fn key_comes_from_env_or_dotenv_never_argv() {
     assert!(out.stdout.is_empty(), "nothing but JSON-RPC on stdout");
 
     // No --api-key flag exists.
-    let out = std::process::Command::new(common::binary()).args(["--api-key", "x", "tools"]).output().unwrap();
+    let out = std::process::Command::new(common::binary())
+        .args(["--api-key", "x", "tools"])
+        .output()
+        .unwrap();
     assert!(!out.status.success());
 
     // Only in .env: the call goes through with that key.
     let mock = Mock::start(CANARY_KEY).await;
-    mock.on("GET", "/v1/credits", Reply::json(200, &json!({"credits": 12.5})));
+    mock.on(
+        "GET",
+        "/v1/credits",
+        Reply::json(200, &json!({"credits": 12.5})),
+    );
     let dir = std::env::temp_dir().join(format!("lm-dotenv-e2e-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
-    std::fs::write(dir.join(".env"), format!("LEADMAGIC_API_KEY={CANARY_KEY}\nLEADMAGIC_BASE_URL={}\n", mock.url())).unwrap();
+    std::fs::write(
+        dir.join(".env"),
+        format!(
+            "LEADMAGIC_API_KEY={CANARY_KEY}\nLEADMAGIC_BASE_URL={}\n",
+            mock.url()
+        ),
+    )
+    .unwrap();
     let out = tokio::process::Command::new(common::binary())
         .args(["call", "get_credit_balance"])
         .env_clear()
@@ -258,7 +368,11 @@ async fn key_comes_from_env_or_dotenv_never_argv() {
         .output()
         .await
         .unwrap();
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let v: Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(v["credits"], 12.5);
 
@@ -272,7 +386,10 @@ async fn key_comes_from_env_or_dotenv_never_argv() {
         .await
         .unwrap();
     let v: Value = serde_json::from_slice(&out.stdout).unwrap();
-    assert_eq!(v["kind"], "auth", "env key was used (the mock rejects it): {v}");
+    assert_eq!(
+        v["kind"], "auth",
+        "env key was used (the mock rejects it): {v}"
+    );
     assert!(!String::from_utf8_lossy(&out.stderr).contains(CANARY_KEY));
     let _ = std::fs::remove_dir_all(&dir);
 }

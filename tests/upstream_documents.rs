@@ -20,7 +20,10 @@ fn upstream_dir() -> Option<PathBuf> {
     if dir.is_dir() {
         Some(dir)
     } else {
-        eprintln!("skipped: {} is absent (it sits beside the repository in CI)", dir.display());
+        eprintln!(
+            "skipped: {} is absent (it sits beside the repository in CI)",
+            dir.display()
+        );
         None
     }
 }
@@ -34,12 +37,20 @@ fn each_upstream_document_generates_one_tool_per_operation() {
         let g = generator::generate(&doc).unwrap_or_else(|e| panic!("{file}: {e}"));
         assert_eq!(g.operation_count, expected, "{file}");
         syn::parse_file(&g.client).unwrap_or_else(|e| panic!("{file}: client does not parse: {e}"));
-        let file_ast = syn::parse_file(&g.tools).unwrap_or_else(|e| panic!("{file}: tools do not parse: {e}"));
+        let file_ast =
+            syn::parse_file(&g.tools).unwrap_or_else(|e| panic!("{file}: tools do not parse: {e}"));
         assert!(!file_ast.items.is_empty());
-        assert_eq!(g.tools.matches("    ToolDef {").count(), expected, "{file}: one ToolDef per operation");
+        assert_eq!(
+            g.tools.matches("    ToolDef {").count(),
+            expected,
+            "{file}: one ToolDef per operation"
+        );
         // Sample `default`s of the v1.4.35 document (e.g. `domain: leadmagic.io`) must not be
         // baked into request types, where they would always be sent.
-        assert!(!g.client.contains("\"leadmagic.io\""), "{file}: a sample default reached the client");
+        assert!(
+            !g.client.contains("\"leadmagic.io\""),
+            "{file}: a sample default reached the client"
+        );
     }
 }
 
@@ -69,12 +80,20 @@ fn each_upstream_document_builds_and_lists_its_tools() {
             .env_clear()
             .output()
             .unwrap();
-        assert!(out.status.success(), "{file}: {}", String::from_utf8_lossy(&out.stderr));
+        assert!(
+            out.status.success(),
+            "{file}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
         let list: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
         let tools = list["tools"].as_array().unwrap();
         assert_eq!(tools.len(), expected, "{file}: tools listed");
         for t in tools {
-            assert!(t["inputSchema"].is_object() && t["outputSchema"].is_object() && t["annotations"].is_object());
+            assert!(
+                t["inputSchema"].is_object()
+                    && t["outputSchema"].is_object()
+                    && t["annotations"].is_object()
+            );
         }
     }
 }

@@ -26,7 +26,10 @@ pub struct Recorded {
 
 impl Recorded {
     pub fn header(&self, name: &str) -> Option<&str> {
-        self.headers.iter().find(|(k, _)| k == name).map(|(_, v)| v.as_str())
+        self.headers
+            .iter()
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| v.as_str())
     }
     pub fn json(&self) -> Value {
         serde_json::from_slice(&self.body).unwrap_or(Value::Null)
@@ -72,7 +75,9 @@ impl Mock {
         let st = state.clone();
         tokio::spawn(async move {
             loop {
-                let Ok((socket, _)) = listener.accept().await else { return };
+                let Ok((socket, _)) = listener.accept().await else {
+                    return;
+                };
                 let st = st.clone();
                 let key = key.clone();
                 tokio::spawn(async move {
@@ -88,7 +93,11 @@ impl Mock {
     }
 
     pub fn on(&self, method: &str, path: &str, reply: Reply) {
-        self.state.lock().unwrap().routes.insert((method.to_string(), path.to_string()), reply);
+        self.state
+            .lock()
+            .unwrap()
+            .routes
+            .insert((method.to_string(), path.to_string()), reply);
     }
 
     pub fn requests(&self) -> Vec<Recorded> {
@@ -96,7 +105,10 @@ impl Mock {
     }
 
     pub fn hits(&self, method: &str, path: &str) -> usize {
-        self.requests().iter().filter(|r| r.method == method && r.path == path).count()
+        self.requests()
+            .iter()
+            .filter(|r| r.method == method && r.path == path)
+            .count()
     }
 
     pub fn total(&self) -> usize {
@@ -142,19 +154,32 @@ async fn serve_connection(
             Some((p, q)) => (p.to_string(), q.to_string()),
             None => (target.clone(), String::new()),
         };
-        let rec = Recorded { method: method.clone(), path: path.clone(), query, headers, body };
+        let rec = Recorded {
+            method: method.clone(),
+            path: path.clone(),
+            query,
+            headers,
+            body,
+        };
         let reply = {
             let mut st = state.lock().unwrap();
             st.requests.push(rec.clone());
             if rec.header("x-api-key") != Some(key.as_str()) {
-                Reply::json(401, &json!({"success": false, "errors": [{"status": 401, "code": "invalid_api_key"}]}))
+                Reply::json(
+                    401,
+                    &json!({"success": false, "errors": [{"status": 401, "code": "invalid_api_key"}]}),
+                )
             } else {
                 st.routes.get(&(method, path)).cloned().unwrap_or_else(|| {
                     Reply::json(404, &json!({"success": false, "errors": [{"status": 404, "code": "resource_not_found"}]}))
                 })
             }
         };
-        let mut head = format!("HTTP/1.1 {} Mock\r\ncontent-length: {}\r\n", reply.status, reply.body.len());
+        let mut head = format!(
+            "HTTP/1.1 {} Mock\r\ncontent-length: {}\r\n",
+            reply.status,
+            reply.body.len()
+        );
         for (k, v) in &reply.headers {
             head.push_str(&format!("{k}: {v}\r\n"));
         }
@@ -166,7 +191,7 @@ async fn serve_connection(
 }
 
 /// The real binary, spoken to over stdio.
-pub struct Stdio_ {
+pub struct McpProcess {
     pub child: tokio::process::Child,
     stdin: tokio::process::ChildStdin,
     stdout: tokio::io::Lines<BufReader<tokio::process::ChildStdout>>,
@@ -179,10 +204,11 @@ pub fn binary() -> &'static str {
     env!("CARGO_BIN_EXE_leadmagic-mcp")
 }
 
-impl Stdio_ {
+impl McpProcess {
     /// Start the server with exactly these environment variables (plus PATH), in a temp dir.
-    pub fn spawn(env: &[(&str, &str)], args: &[&str]) -> Stdio_ {
-        let dir = std::env::temp_dir().join(format!("lm-test-{}-{}", std::process::id(), rand_suffix()));
+    pub fn spawn(env: &[(&str, &str)], args: &[&str]) -> McpProcess {
+        let dir =
+            std::env::temp_dir().join(format!("lm-test-{}-{}", std::process::id(), rand_suffix()));
         std::fs::create_dir_all(&dir).unwrap();
         let mut cmd = tokio::process::Command::new(binary());
         cmd.args(args)
@@ -200,7 +226,13 @@ impl Stdio_ {
         let mut child = cmd.spawn().expect("spawn leadmagic-mcp");
         let stdin = child.stdin.take().unwrap();
         let stdout = BufReader::new(child.stdout.take().unwrap()).lines();
-        Stdio_ { child, stdin, stdout, next_id: 1, stdout_lines: Vec::new() }
+        McpProcess {
+            child,
+            stdin,
+            stdout,
+            next_id: 1,
+            stdout_lines: Vec::new(),
+        }
     }
 
     pub async fn send(&mut self, msg: &Value) {
@@ -221,14 +253,16 @@ impl Stdio_ {
             .unwrap()
             .expect("server closed stdout");
         self.stdout_lines.push(line.clone());
-        serde_json::from_str(&line).unwrap_or_else(|e| panic!("stdout line is not JSON ({e}): {line}"))
+        serde_json::from_str(&line)
+            .unwrap_or_else(|e| panic!("stdout line is not JSON ({e}): {line}"))
     }
 
     /// Send a request and wait for the response with its id.
     pub async fn request(&mut self, method: &str, params: Value) -> Value {
         let id = self.next_id;
         self.next_id += 1;
-        self.send(&json!({"jsonrpc": "2.0", "id": id, "method": method, "params": params})).await;
+        self.send(&json!({"jsonrpc": "2.0", "id": id, "method": method, "params": params}))
+            .await;
         loop {
             let msg = self.recv().await;
             if msg.get("id") == Some(&json!(id)) {
@@ -244,19 +278,23 @@ impl Stdio_ {
                 json!({"protocolVersion": "2025-06-18", "capabilities": {}, "clientInfo": {"name": "test", "version": "0"}}),
             )
             .await;
-        self.send(&json!({"jsonrpc": "2.0", "method": "notifications/initialized"})).await;
+        self.send(&json!({"jsonrpc": "2.0", "method": "notifications/initialized"}))
+            .await;
         r
     }
 
     pub async fn call(&mut self, name: &str, args: Value) -> Value {
-        self.request("tools/call", json!({"name": name, "arguments": args})).await
+        self.request("tools/call", json!({"name": name, "arguments": args}))
+            .await
     }
 
     /// Close stdin, wait for exit, return (remaining stdout, stderr).
     pub async fn finish(mut self) -> (Vec<String>, String) {
         drop(self.stdin);
         let mut rest = self.stdout_lines;
-        while let Ok(Ok(Some(line))) = tokio::time::timeout(Duration::from_secs(10), self.stdout.next_line()).await {
+        while let Ok(Ok(Some(line))) =
+            tokio::time::timeout(Duration::from_secs(10), self.stdout.next_line()).await
+        {
             rest.push(line);
         }
         let mut err = String::new();
@@ -271,15 +309,26 @@ impl Stdio_ {
 fn rand_suffix() -> u64 {
     use std::sync::atomic::{AtomicU64, Ordering};
     static N: AtomicU64 = AtomicU64::new(0);
-    N.fetch_add(1, Ordering::Relaxed) * 1000 + std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().subsec_micros() as u64
+    N.fetch_add(1, Ordering::Relaxed) * 1000
+        + std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .subsec_micros() as u64
 }
 
 /// Valid arguments for a tool, made from its input schema: every required field, plus the first
 /// "one of these" group, with values that pass the formats and bounds.
 pub fn valid_args(schema: &Value, groups: &[&[&str]]) -> Map<String, Value> {
-    let props = schema["properties"].as_object().cloned().unwrap_or_default();
-    let mut names: Vec<String> =
-        schema["required"].as_array().into_iter().flatten().filter_map(|v| v.as_str().map(str::to_owned)).collect();
+    let props = schema["properties"]
+        .as_object()
+        .cloned()
+        .unwrap_or_default();
+    let mut names: Vec<String> = schema["required"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|v| v.as_str().map(str::to_owned))
+        .collect();
     if let Some(first) = groups.first() {
         names.extend(first.iter().map(|s| s.to_string()));
     }
@@ -316,7 +365,12 @@ pub fn sample(s: &Value) -> Value {
             Some("uri") => json!("https://example.org/x"),
             _ => {
                 let min = s["minLength"].as_u64().unwrap_or(1).max(1) as usize;
-                json!("Ab".repeat(min).chars().take(min.max(2)).collect::<String>())
+                json!(
+                    "Ab".repeat(min)
+                        .chars()
+                        .take(min.max(2))
+                        .collect::<String>()
+                )
             }
         },
     }
