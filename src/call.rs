@@ -5,6 +5,7 @@ use crate::errors::{self, Kind, ToolError};
 use crate::generated::Client;
 use crate::runtime::{self, Captured};
 use crate::tools::{Args, CallError, Output, ToolDef};
+use progenitor_client::ClientInfo;
 use serde_json::{Map, Value, json};
 
 /// Longest text value passed to the model; upstream profile text is attacker-writable.
@@ -48,10 +49,34 @@ pub async fn call(client: &Client, tool: &ToolDef, args: Map<String, Value>) -> 
     if let Err(e) = crate::validate::check(tool, &args) {
         return invalid(e);
     }
+    let budget = client.inner().budget();
+    let worst = worst_case(tool, &args);
+    if let Err(over) = budget.reserve(worst) {
+        let mut e = ToolError::new(
+            Kind::BudgetExceeded,
+            format!(
+                "Refused: this call may cost up to {} credits and this session has spent {} of its \
+                 {}-credit budget (--max-credits); nothing was sent.",
+                round(over.worst_case),
+                round(over.spent),
+                round(over.max)
+            ),
+            "Lower the cost (e.g. a smaller limit) or restart the server with a higher --max-credits.",
+        );
+        e.field = Some(tool.credits.cap_argument.to_string()).filter(|f| !f.is_empty());
+        return Outcome::error(e);
+    }
     let started = std::time::Instant::now();
     let (result, captured) =
         runtime::capture(crate::tools::dispatch(client, tool.name, Args::new(args))).await;
-    let outcome = match (result, captured) {
+    let reported = captured.as_ref().and_then(reported_credits);
+    // Whether LeadMagic may have charged without saying how much.
+    let maybe_charged = match (&result, &captured) {
+        (_, Some(c)) => (200..300).contains(&c.status) || (c.status >= 500 && c.status != 503),
+        (Err(CallError::Upstream(_)), None) => true,
+        _ => false,
+    };
+    let mut outcome = match (result, captured) {
         (Err(CallError::Args(e)), _) => invalid(e),
         (Err(CallError::UnknownTool), _) => Outcome::error(ToolError::new(
             Kind::InvalidArguments,
@@ -68,6 +93,21 @@ pub async fn call(client: &Client, tool: &ToolDef, args: Map<String, Value>) -> 
             "Try again.",
         )),
     };
+    // Spend is what the API reported; without a report, the worst case if it may have charged.
+    let fallback = if maybe_charged && tool.is_billed() && worst.is_finite() {
+        worst
+    } else {
+        0.0
+    };
+    let used = reported.unwrap_or(fallback);
+    let total = budget.settle(worst, used);
+    let mut credits = json!({ "used": round(used), "session_total": round(total), "reported": reported.is_some() });
+    if let Some(max) = budget.max() {
+        credits["budget_remaining"] = json!(round((max - total).max(0.0)));
+    }
+    if let Value::Object(map) = &mut outcome.structured {
+        map.insert("_credits".into(), credits);
+    }
     let kind = outcome
         .structured
         .get("kind")
@@ -80,10 +120,55 @@ pub async fn call(client: &Client, tool: &ToolDef, args: Map<String, Value>) -> 
         is_error = outcome.is_error,
         kind,
         status,
+        credits = used,
         latency_ms = started.elapsed().as_secs_f64() * 1000.0,
         "tool call"
     );
     outcome
+}
+
+/// The most this call can cost, from the document's `x-leadmagic-credits` and the argument
+/// that caps billed units. Unknown cost = unbounded (refused under any budget).
+pub fn worst_case(tool: &ToolDef, args: &Map<String, Value>) -> f64 {
+    let c = &tool.credits;
+    if !c.known {
+        return f64::INFINITY;
+    }
+    if c.per == "call" {
+        return c.amount;
+    }
+    let units = args
+        .get(c.cap_argument)
+        .and_then(Value::as_f64)
+        .unwrap_or(c.cap_default);
+    c.amount * units.max(0.0)
+}
+
+/// Credits the API says it charged: `X-Credits-Consumed`, else the body's `credits_consumed`.
+fn reported_credits(c: &Captured) -> Option<f64> {
+    let parse = |s: &str| {
+        s.trim()
+            .parse::<f64>()
+            .ok()
+            .filter(|v| v.is_finite() && *v >= 0.0)
+    };
+    let header = c
+        .headers
+        .get("x-credits-consumed")
+        .and_then(|v| v.to_str().ok());
+    if let Some(v) = header.and_then(parse) {
+        return Some(v);
+    }
+    let body: Value = serde_json::from_slice(&c.body).ok()?;
+    match body.get("credits_consumed")? {
+        Value::Number(n) => n.as_f64().filter(|v| *v >= 0.0),
+        Value::String(s) => parse(s),
+        _ => None,
+    }
+}
+
+fn round(v: f64) -> f64 {
+    (v * 1000.0).round() / 1000.0
 }
 
 /// Turn the raw response into a result; no field of a JSON body is dropped.

@@ -8,7 +8,12 @@ use std::time::Duration;
 pub const KEY_VAR: &str = "LEADMAGIC_API_KEY";
 pub const BASE_URL_VAR: &str = "LEADMAGIC_BASE_URL";
 pub const TIMEOUT_VAR: &str = "LEADMAGIC_TIMEOUT_SECS";
+pub const CONNECT_TIMEOUT_VAR: &str = "LEADMAGIC_CONNECT_TIMEOUT_SECS";
+pub const RATE_LIMIT_VAR: &str = "LEADMAGIC_RATE_LIMIT";
 pub const DEFAULT_BASE_URL: &str = "https://api.leadmagic.io";
+/// Requests per minute. LeadMagic's lowest published per-endpoint limit is 100/min (jobs finder,
+/// profile search on older plans); 300/min stays under most and is plenty for an agent.
+pub const DEFAULT_RATE_LIMIT: u32 = 300;
 
 /// The LeadMagic API key. Neither `Debug` nor `Display` shows it.
 #[derive(Clone)]
@@ -44,7 +49,7 @@ pub enum ConfigError {
     MissingKey,
     InvalidKey,
     BaseUrl(String),
-    Timeout(String),
+    Setting(String),
     Client(String),
 }
 
@@ -60,7 +65,7 @@ impl fmt::Display for ConfigError {
                 write!(f, "{KEY_VAR} contains characters an API key cannot have")
             }
             ConfigError::BaseUrl(why) => write!(f, "{BASE_URL_VAR} is not usable: {why}"),
-            ConfigError::Timeout(why) => write!(f, "{TIMEOUT_VAR} is not usable: {why}"),
+            ConfigError::Setting(why) => write!(f, "invalid setting: {why}"),
             ConfigError::Client(why) => write!(f, "cannot build the HTTP client: {why}"),
         }
     }
@@ -82,6 +87,14 @@ pub struct Config {
     pub sandbox: bool,
     /// Largest upstream body read into memory; the rest is dropped and the call fails cleanly.
     pub max_body_bytes: usize,
+    /// When to send a request again (never a billed one whose outcome is unknown).
+    pub retry: crate::retry::Policy,
+    /// Client-side request rate, per minute, across all tools.
+    pub rate_limit_per_minute: u32,
+    /// Credits this process may spend; `None` = no limit.
+    pub max_credits: Option<f64>,
+    /// Log request and response bodies (masked) at debug level.
+    pub log_bodies: bool,
 }
 
 impl Config {
@@ -94,6 +107,10 @@ impl Config {
             connect_timeout: Duration::from_secs(10),
             sandbox: false,
             max_body_bytes: 4 << 20,
+            retry: crate::retry::Policy::default(),
+            rate_limit_per_minute: DEFAULT_RATE_LIMIT,
+            max_credits: None,
+            log_bodies: false,
         }
     }
 
@@ -130,20 +147,39 @@ impl Config {
             config.base_url = check_base_url(&url)?;
         }
         if let Some(t) = get(TIMEOUT_VAR) {
-            let secs: f64 = t
+            config.timeout = seconds(TIMEOUT_VAR, &t)?;
+            config.connect_timeout = config.connect_timeout.min(config.timeout);
+        }
+        if let Some(t) = get(CONNECT_TIMEOUT_VAR) {
+            config.connect_timeout = seconds(CONNECT_TIMEOUT_VAR, &t)?;
+        }
+        if let Some(r) = get(RATE_LIMIT_VAR) {
+            config.rate_limit_per_minute = r
                 .trim()
                 .parse()
-                .map_err(|_| ConfigError::Timeout(format!("{t:?} is not a number")))?;
-            if !(0.1..=600.0).contains(&secs) {
-                return Err(ConfigError::Timeout(
-                    "must be between 0.1 and 600 seconds".into(),
-                ));
-            }
-            config.timeout = Duration::from_secs_f64(secs);
-            config.connect_timeout = config.connect_timeout.min(config.timeout);
+                .ok()
+                .filter(|n| (1..=100_000).contains(n))
+                .ok_or_else(|| {
+                    ConfigError::Setting(format!(
+                        "{RATE_LIMIT_VAR}: {r:?} is not a count per minute (1-100000)"
+                    ))
+                })?;
         }
         Ok(config)
     }
+}
+
+fn seconds(var: &str, t: &str) -> Result<Duration, ConfigError> {
+    let secs: f64 = t
+        .trim()
+        .parse()
+        .map_err(|_| ConfigError::Setting(format!("{var}: {t:?} is not a number")))?;
+    if !(0.1..=600.0).contains(&secs) {
+        return Err(ConfigError::Setting(format!(
+            "{var}: must be between 0.1 and 600 seconds"
+        )));
+    }
+    Ok(Duration::from_secs_f64(secs))
 }
 
 /// HTTPS anywhere; plain HTTP only to a loopback address (a local mock or proxy).

@@ -15,6 +15,7 @@ pub enum Kind {
     Timeout,
     OutcomeUnknown,
     InvalidResponse,
+    BudgetExceeded,
 }
 
 impl Kind {
@@ -29,6 +30,7 @@ impl Kind {
             Kind::Timeout => "timeout",
             Kind::OutcomeUnknown => "outcome_unknown",
             Kind::InvalidResponse => "invalid_response",
+            Kind::BudgetExceeded => "budget_exceeded",
         }
     }
 }
@@ -159,7 +161,7 @@ pub fn from_status(status: u16, headers: &HeaderMap, body: &[u8], billed: bool) 
             "LeadMagic is rate limiting this account.".to_string(),
             "Wait before calling again; retry_after_s says how long when known.".to_string(),
         ),
-        500..=599 if billed && status != 503 => (
+        500..=599 if billed && !(status == 503 && headers.contains_key("retry-after")) => (
             Kind::OutcomeUnknown,
             format!("LeadMagic failed with HTTP {status}; the call may have been charged."),
             "Check get_credit_balance or the usage report before repeating a billed call.".to_string(),

@@ -9,6 +9,9 @@
 pub mod call;
 pub mod config;
 pub mod errors;
+pub mod limits;
+pub mod redact;
+pub mod retry;
 pub mod runtime;
 #[cfg(feature = "server")]
 pub mod server;

@@ -28,6 +28,12 @@ struct Cli {
     /// Only expose tools hinted read-only.
     #[arg(long, global = true, env = "LEADMAGIC_READ_ONLY")]
     read_only: bool,
+    /// Refuse any call whose worst-case cost would push this process's spend over N credits.
+    #[arg(long, global = true, env = "LEADMAGIC_MAX_CREDITS", value_name = "N")]
+    max_credits: Option<f64>,
+    /// Log request and response bodies at debug level, with emails, phones and URLs masked.
+    #[arg(long, global = true, env = "LEADMAGIC_LOG_BODIES")]
+    log_bodies: bool,
     #[command(subcommand)]
     command: Option<Command>,
 }
@@ -69,6 +75,19 @@ fn init_logging() {
         .init();
 }
 
+/// The typed client from the environment plus the command-line settings.
+fn connect(cli: &Cli) -> Result<leadmagic_mcp::Client, String> {
+    let mut config = Config::from_env(cli.sandbox).map_err(|e| e.to_string())?;
+    if let Some(max) = cli.max_credits {
+        if !(max.is_finite() && max >= 0.0) {
+            return Err("--max-credits must be a number of credits, 0 or more".into());
+        }
+        config.max_credits = Some(max);
+    }
+    config.log_bodies = cli.log_bodies;
+    leadmagic_mcp::connect(&config).map_err(|e| e.to_string())
+}
+
 fn fail(message: impl std::fmt::Display) -> ExitCode {
     eprintln!("leadmagic-mcp: {message}");
     ExitCode::from(2)
@@ -84,7 +103,7 @@ fn print_stdout(text: &str) -> ExitCode {
 
 #[tokio::main]
 async fn main() -> ExitCode {
-    let cli = Cli::parse();
+    let mut cli = Cli::parse();
     init_logging();
     let selection = Selection {
         toolsets: cli.toolsets.as_deref().map(split_list).unwrap_or_default(),
@@ -94,7 +113,7 @@ async fn main() -> ExitCode {
     if let Err(e) = selection.validate() {
         return fail(e);
     }
-    match cli.command.unwrap_or(Command::Serve) {
+    match cli.command.take().unwrap_or(Command::Serve) {
         Command::Tools { json } => {
             if json {
                 let text = serde_json::to_string_pretty(&server::tools_json(&selection))
@@ -130,11 +149,10 @@ async fn main() -> ExitCode {
                     );
                 }
             };
-            let client =
-                match Config::from_env(cli.sandbox).and_then(|c| leadmagic_mcp::connect(&c)) {
-                    Ok(c) => c,
-                    Err(e) => return fail(e),
-                };
+            let client = match connect(&cli) {
+                Ok(c) => c,
+                Err(e) => return fail(e),
+            };
             let outcome = call::call(&client, def, args).await;
             let code = print_stdout(&outcome.structured.to_string());
             if outcome.is_error {
@@ -144,11 +162,10 @@ async fn main() -> ExitCode {
             }
         }
         Command::Serve => {
-            let client =
-                match Config::from_env(cli.sandbox).and_then(|c| leadmagic_mcp::connect(&c)) {
-                    Ok(c) => c,
-                    Err(e) => return fail(e),
-                };
+            let client = match connect(&cli) {
+                Ok(c) => c,
+                Err(e) => return fail(e),
+            };
             match server::LeadMagicServer::new(client, &selection)
                 .serve_stdio()
                 .await

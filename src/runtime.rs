@@ -6,10 +6,13 @@
 
 use crate::config::{Config, ConfigError};
 use crate::generated::Client;
+use crate::limits::{Budget, Limiter};
+use crate::retry::{self, Decision, Outcome, Policy};
 use bytes::{Bytes, BytesMut};
 use progenitor_client::{ClientHooks, ClientInfo, OperationInfo};
 use reqwest::header::{HeaderMap, HeaderValue};
 use std::sync::{Arc, Mutex};
+use std::time::{Instant, SystemTime};
 
 pub const USER_AGENT: &str = concat!("leadmagic-mcp/", env!("CARGO_PKG_VERSION"));
 pub const SANDBOX_HEADER: &str = "x-leadmagic-sandbox";
@@ -19,6 +22,17 @@ pub const SANDBOX_HEADER: &str = "x-leadmagic-sandbox";
 pub struct Runtime {
     sandbox: bool,
     max_body_bytes: usize,
+    log_bodies: bool,
+    policy: Policy,
+    limiter: Arc<Limiter>,
+    budget: Arc<Budget>,
+}
+
+impl Runtime {
+    /// The credit budget of this process (`--max-credits`).
+    pub fn budget(&self) -> &Budget {
+        &self.budget
+    }
 }
 
 /// The raw upstream answer to one request, kept whole for the tool result: typed responses drop
@@ -77,6 +91,10 @@ pub fn client(config: &Config) -> Result<Client, ConfigError> {
     let runtime = Runtime {
         sandbox: config.sandbox,
         max_body_bytes: config.max_body_bytes,
+        log_bodies: config.log_bodies,
+        policy: config.retry.clone(),
+        limiter: Arc::new(Limiter::new(config.rate_limit_per_minute)),
+        budget: Arc::new(Budget::new(config.max_credits)),
     };
     Ok(Client::new_with_client(&config.base_url, http, runtime))
 }
@@ -92,6 +110,8 @@ impl ClientHooks<Runtime> for Client {
         Ok(())
     }
 
+    /// Send with the retry policy (see `retry.rs`), under the rate limiter, reading the answer
+    /// up to the size cap and capturing it for the tool result.
     async fn exec(
         &self,
         request: reqwest::Request,
@@ -101,20 +121,122 @@ impl ClientHooks<Runtime> for Client {
         if runtime.sandbox {
             return Ok(sandbox_response(&request, info));
         }
-        let response = self.client().execute(request).await?;
-        let status = response.status();
-        let version = response.version();
-        let headers = response.headers().clone();
-        let (body, truncated) = read_bounded(response, runtime.max_body_bytes).await?;
-        store(Captured {
-            status: status.as_u16(),
-            headers: headers.clone(),
-            body: body.clone(),
-            truncated,
-            sandbox: false,
-        });
-        Ok(rebuild(status, version, headers, body))
+        let tool = crate::tools::TOOLS
+            .iter()
+            .find(|t| t.client_method == info.operation_id);
+        let billed = tool.is_none_or(|t| t.is_billed());
+        if runtime.log_bodies {
+            let body = request
+                .body()
+                .and_then(|b| b.as_bytes())
+                .unwrap_or_default();
+            tracing::debug!(operation = info.operation_id, body = %crate::redact::mask(&String::from_utf8_lossy(body)), "request body");
+        }
+        let mut policy = runtime.policy.clone();
+        if request.try_clone().is_none() {
+            policy.max_attempts = 1; // a streaming body cannot be sent twice
+        }
+        let started = Instant::now();
+        let mut attempt = 0;
+        loop {
+            runtime.limiter.acquire().await;
+            let this_try = request.try_clone().unwrap_or_else(|| clone_head(&request));
+            let decide = |outcome: Outcome, headers: Option<&HeaderMap>| {
+                let ctx = retry::Context {
+                    billed,
+                    attempt,
+                    elapsed: started.elapsed(),
+                    now: SystemTime::now(),
+                };
+                retry::decide(&policy, &ctx, outcome, headers, &mut jitter)
+            };
+            let response = match self.client().execute(this_try).await {
+                Ok(r) => r,
+                Err(e) => match decide(retry::classify(&e), None) {
+                    Decision::RetryAfter(wait) => {
+                        log_retry(info, attempt, wait, "transport");
+                        tokio::time::sleep(wait).await;
+                        attempt += 1;
+                        continue;
+                    }
+                    Decision::Stop => return Err(e),
+                },
+            };
+            let status = response.status();
+            let version = response.version();
+            let headers = response.headers().clone();
+            if let Some(wait) = retry::exhausted_for(&headers, SystemTime::now()) {
+                runtime.limiter.pause(Instant::now(), wait);
+            }
+            if let Decision::RetryAfter(wait) =
+                decide(Outcome::Status(status.as_u16()), Some(&headers))
+            {
+                log_retry(info, attempt, wait, status.as_str());
+                drop(response);
+                tokio::time::sleep(wait).await;
+                attempt += 1;
+                continue;
+            }
+            let (body, truncated) = match read_bounded(response, runtime.max_body_bytes).await {
+                Ok(read) => read,
+                Err(e) => match decide(retry::classify(&e), None) {
+                    Decision::RetryAfter(wait) => {
+                        log_retry(info, attempt, wait, "body");
+                        tokio::time::sleep(wait).await;
+                        attempt += 1;
+                        continue;
+                    }
+                    Decision::Stop => return Err(e),
+                },
+            };
+            if runtime.log_bodies {
+                tracing::debug!(operation = info.operation_id, status = status.as_u16(), body = %crate::redact::mask(&String::from_utf8_lossy(&body)), "response body");
+            }
+            store(Captured {
+                status: status.as_u16(),
+                headers: headers.clone(),
+                body: body.clone(),
+                truncated,
+                sandbox: false,
+            });
+            return Ok(rebuild(status, version, headers, body));
+        }
     }
+}
+
+fn log_retry(info: &OperationInfo, attempt: u32, wait: std::time::Duration, why: &str) {
+    tracing::info!(
+        operation = info.operation_id,
+        attempt = attempt + 1,
+        wait_ms = wait.as_millis() as u64,
+        why,
+        "retrying"
+    );
+}
+
+/// A request without its body (only used when a body cannot be cloned; then no retry happens).
+fn clone_head(request: &reqwest::Request) -> reqwest::Request {
+    let mut r = reqwest::Request::new(request.method().clone(), request.url().clone());
+    *r.headers_mut() = request.headers().clone();
+    r
+}
+
+/// A uniform value in [0, 1) for backoff jitter (xorshift; no need for a CSPRNG here).
+fn jitter() -> f64 {
+    use std::sync::atomic::{AtomicU64, Ordering};
+    static STATE: AtomicU64 = AtomicU64::new(0);
+    let mut x = STATE.load(Ordering::Relaxed);
+    if x == 0 {
+        x = SystemTime::now()
+            .duration_since(SystemTime::UNIX_EPOCH)
+            .map_or(88172645463325252, |d| d.as_nanos() as u64)
+            | 1;
+    }
+    x ^= x << 13;
+    x ^= x >> 7;
+    x ^= x << 17;
+    STATE.store(x, Ordering::Relaxed);
+    (x >> 11) as f64 / (1u64 << 53) as f64
 }
 
 /// Read at most `cap` bytes of the body; the rest is not buffered.

@@ -67,15 +67,10 @@ async fn every_tool_reaches_its_route_once_and_keeps_every_field() {
         let args = valid_args(&schema(t), t.any_of_required);
         let path = concrete_path(t, &args);
         let reply = match t.output {
-            Output::Text => Reply {
-                status: 200,
-                headers: vec![("content-type".into(), "text/csv".into())],
-                body: b"a,b\n1,2\n".to_vec(),
-            },
+            Output::Text => Reply::raw(200, "text/csv", b"a,b\n1,2\n".to_vec()),
             Output::Empty => Reply {
                 status: 200,
-                headers: vec![],
-                body: vec![],
+                ..Reply::default()
             },
             _ => Reply::json(200, &upstream_body(t)),
         };
@@ -129,7 +124,19 @@ async fn every_tool_reaches_its_route_once_and_keeps_every_field() {
             "{}: exactly one upstream request",
             t.name
         );
-        let structured = &result["structuredContent"];
+        let mut structured = result["structuredContent"].clone();
+        let credits = structured
+            .as_object_mut()
+            .unwrap()
+            .remove("_credits")
+            .expect("credits reported");
+        assert_eq!(
+            credits["reported"],
+            t.output == Output::Object,
+            "{}: {credits}",
+            t.name
+        );
+        let structured = &structured;
         match t.output {
             Output::Wrapped => assert_eq!(structured["items"], upstream_body(t), "{}", t.name),
             Output::Object => assert_eq!(
@@ -143,8 +150,8 @@ async fn every_tool_reaches_its_route_once_and_keeps_every_field() {
         }
         let text = result["content"][0]["text"].as_str().expect("text copy");
         assert_eq!(
-            &serde_json::from_str::<Value>(text).unwrap(),
-            structured,
+            serde_json::from_str::<Value>(text).unwrap(),
+            result["structuredContent"],
             "{}: text copy",
             t.name
         );
@@ -282,20 +289,35 @@ async fn upstream_errors_become_short_tool_errors() {
 async fn redirects_are_not_followed() {
     let target = Mock::start(CANARY_KEY).await;
     let mock = Mock::start(CANARY_KEY).await;
-    mock.on(
-        "GET",
-        "/v1/credits",
-        Reply {
-            status: 307,
-            headers: vec![("location".into(), format!("{}/v1/credits", target.url()))],
-            body: vec![],
-        },
-    );
+    for (method, path) in [
+        ("GET", "/v1/credits"),
+        ("POST", "/v1/people/email-validation"),
+    ] {
+        let location = format!("{}{path}", target.url());
+        mock.on(
+            method,
+            path,
+            Reply {
+                status: 307,
+                ..Reply::default()
+            }
+            .header("location", &location),
+        );
+    }
     let mut server = spawn(&mock, &[]);
     server.initialize().await;
-    let r = server.call("get_credit_balance", json!({})).await;
-    assert_eq!(r["result"]["isError"], true);
-    assert_eq!(mock.total(), 1);
+    let free = server.call("get_credit_balance", json!({})).await;
+    let billed = server
+        .call("validate_email", json!({"email": "jane@example.org"}))
+        .await;
+    for r in [free, billed] {
+        assert_eq!(r["result"]["isError"], true);
+        assert_eq!(
+            r["result"]["structuredContent"]["kind"], "invalid_response",
+            "{r}"
+        );
+    }
+    assert_eq!(mock.total(), 2, "one request per call");
     assert_eq!(
         target.total(),
         0,

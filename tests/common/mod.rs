@@ -36,26 +36,53 @@ impl Recorded {
     }
 }
 
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Default)]
 pub struct Reply {
     pub status: u16,
     pub headers: Vec<(String, String)>,
     pub body: Vec<u8>,
+    /// Wait this long before answering.
+    pub delay: Duration,
+    /// Close the connection after reading the request, without answering.
+    pub drop: bool,
 }
 
 impl Reply {
     pub fn json(status: u16, body: &Value) -> Self {
+        Reply::raw(status, "application/json", body.to_string().into_bytes())
+    }
+
+    pub fn raw(status: u16, content_type: &str, body: Vec<u8>) -> Self {
         Reply {
             status,
-            headers: vec![("content-type".into(), "application/json".into())],
-            body: body.to_string().into_bytes(),
+            headers: vec![("content-type".into(), content_type.into())],
+            body,
+            ..Reply::default()
+        }
+    }
+
+    pub fn header(mut self, name: &str, value: &str) -> Self {
+        self.headers.push((name.into(), value.into()));
+        self
+    }
+
+    pub fn delayed(mut self, d: Duration) -> Self {
+        self.delay = d;
+        self
+    }
+
+    pub fn dropped() -> Self {
+        Reply {
+            drop: true,
+            ..Reply::default()
         }
     }
 }
 
 #[derive(Default)]
 struct State {
-    routes: HashMap<(String, String), Reply>,
+    /// Replies per route, used in turn; the last one repeats.
+    routes: HashMap<(String, String), Vec<Reply>>,
     requests: Vec<Recorded>,
 }
 
@@ -93,11 +120,13 @@ impl Mock {
     }
 
     pub fn on(&self, method: &str, path: &str, reply: Reply) {
-        self.state
-            .lock()
-            .unwrap()
-            .routes
-            .insert((method.to_string(), path.to_string()), reply);
+        self.on_seq(method, path, vec![reply]);
+    }
+
+    /// Answer with these replies in turn (the last one repeats).
+    pub fn on_seq(&self, method: &str, path: &str, replies: Vec<Reply>) {
+        let key = (method.to_string(), path.to_string());
+        self.state.lock().unwrap().routes.insert(key, replies);
     }
 
     pub fn requests(&self) -> Vec<Recorded> {
@@ -170,11 +199,22 @@ async fn serve_connection(
                     &json!({"success": false, "errors": [{"status": 401, "code": "invalid_api_key"}]}),
                 )
             } else {
-                st.routes.get(&(method, path)).cloned().unwrap_or_else(|| {
-                    Reply::json(404, &json!({"success": false, "errors": [{"status": 404, "code": "resource_not_found"}]}))
-                })
+                match st.routes.get_mut(&(method, path)) {
+                    Some(replies) if replies.len() > 1 => replies.remove(0),
+                    Some(replies) if !replies.is_empty() => replies[0].clone(),
+                    _ => Reply::json(
+                        404,
+                        &json!({"success": false, "errors": [{"status": 404, "code": "resource_not_found"}]}),
+                    ),
+                }
             }
         };
+        if reply.drop {
+            return Ok(());
+        }
+        if !reply.delay.is_zero() {
+            tokio::time::sleep(reply.delay).await;
+        }
         let mut head = format!(
             "HTTP/1.1 {} Mock\r\ncontent-length: {}\r\n",
             reply.status,
