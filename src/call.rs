@@ -114,12 +114,14 @@ pub async fn call(client: &Client, tool: &ToolDef, args: Map<String, Value>) -> 
         .and_then(Value::as_str)
         .unwrap_or("");
     let status = outcome.structured.get("status").and_then(Value::as_u64);
+    let request_id = outcome.structured.get("request_id").and_then(Value::as_str);
     tracing::info!(
         tool = tool.name,
         operation = tool.operation_id,
         is_error = outcome.is_error,
         kind,
         status,
+        request_id,
         credits = used,
         latency_ms = started.elapsed().as_secs_f64() * 1000.0,
         "tool call"

@@ -103,12 +103,6 @@ pub fn request_id(headers: &HeaderMap, body: Option<&Value>) -> Option<String> {
         })
 }
 
-/// `Retry-After` as whole seconds (delta-seconds only; anything else is ignored here).
-pub fn retry_after(headers: &HeaderMap) -> Option<u64> {
-    let v = headers.get("retry-after")?.to_str().ok()?.trim();
-    v.parse::<u64>().ok()
-}
-
 /// An upstream error response, turned into a fixed message per status. Only machine tokens from
 /// the body (error `code`, offending `param` names) are repeated.
 pub fn from_status(status: u16, headers: &HeaderMap, body: &[u8], billed: bool) -> ToolError {
@@ -181,7 +175,9 @@ pub fn from_status(status: u16, headers: &HeaderMap, body: &[u8], billed: bool) 
     e.status = Some(status);
     e.request_id = request_id(headers, parsed.as_ref());
     if status == 429 || status == 503 {
-        e.retry_after_s = retry_after(headers);
+        e.retry_after_s = crate::retry::retry_after(headers, std::time::SystemTime::now())
+            .or_else(|| crate::retry::rate_limit_reset(headers, std::time::SystemTime::now()))
+            .map(|d| d.as_secs_f64().ceil() as u64);
     }
     if let Some(code) = code {
         e.hint = format!("{} (code: {code})", e.hint);
