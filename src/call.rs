@@ -44,6 +44,15 @@ fn invalid(e: crate::tools::ArgError) -> Outcome {
     Outcome::error(te)
 }
 
+/// Bring-your-own-key mode without a key: refused before anything is sent.
+pub fn missing_caller_key() -> Outcome {
+    Outcome::error(ToolError::new(
+        Kind::Auth,
+        "This server needs your own LeadMagic API key with each request.",
+        "Send it in the x-leadmagic-key HTTP header (configure it in your MCP client's headers).",
+    ))
+}
+
 /// Run one call. `args` is the JSON-RPC `arguments` object.
 pub async fn call(client: &Client, tool: &ToolDef, args: Map<String, Value>) -> Outcome {
     if let Err(e) = crate::validate::check(tool, &args) {

@@ -95,6 +95,8 @@ pub struct Config {
     pub max_credits: Option<f64>,
     /// Log request and response bodies (masked) at debug level.
     pub log_bodies: bool,
+    /// Keys come from each caller (HTTP bring-your-own-key mode); no server key is used.
+    pub caller_keys: bool,
 }
 
 impl Config {
@@ -111,6 +113,7 @@ impl Config {
             rate_limit_per_minute: DEFAULT_RATE_LIMIT,
             max_credits: None,
             log_bodies: false,
+            caller_keys: false,
         }
     }
 
@@ -123,9 +126,15 @@ impl Config {
         }
     }
 
+    fn with_sandbox(mut self, sandbox: bool) -> Self {
+        self.sandbox = sandbox;
+        self
+    }
+
     /// Read `LEADMAGIC_API_KEY`, `LEADMAGIC_BASE_URL`, `LEADMAGIC_TIMEOUT_SECS` from the process
     /// environment, falling back to a `.env` file in the working directory (the environment wins).
-    pub fn from_env(sandbox: bool) -> Result<Self, ConfigError> {
+    /// With `caller_keys` (HTTP bring-your-own-key) no server key is read or used.
+    pub fn from_env(sandbox: bool, caller_keys: bool) -> Result<Self, ConfigError> {
         let dotenv = read_dotenv(Path::new(".env"));
         let get = |name: &str| {
             std::env::var(name)
@@ -140,6 +149,13 @@ impl Config {
         };
         let mut config = if sandbox {
             Config::sandbox()
+        } else if caller_keys {
+            Config {
+                api_key: None,
+                caller_keys: true,
+                ..Config::sandbox()
+            }
+            .with_sandbox(false)
         } else {
             Config::new(ApiKey::new(get(KEY_VAR).ok_or(ConfigError::MissingKey)?)?)
         };

@@ -9,6 +9,8 @@
 pub mod call;
 pub mod config;
 pub mod errors;
+#[cfg(feature = "server")]
+pub mod http;
 pub mod limits;
 pub mod redact;
 pub mod retry;

@@ -2,7 +2,7 @@
 
 use clap::{Parser, Subcommand};
 use leadmagic_mcp::tools::{Selection, split_list};
-use leadmagic_mcp::{Config, call, server, tools};
+use leadmagic_mcp::{Config, call, http, server, tools};
 use std::io::Write;
 use std::process::ExitCode;
 
@@ -38,10 +38,31 @@ struct Cli {
     command: Option<Command>,
 }
 
+#[derive(clap::Args, Default)]
+struct ServeArgs {
+    /// Serve streamable HTTP at http://ADDR/mcp instead of stdio (default 127.0.0.1:8787). A
+    /// non-loopback address needs LEADMAGIC_MCP_TOKEN (callers send `Authorization: Bearer`).
+    #[arg(long, env = "LEADMAGIC_HTTP_ADDR", value_name = "ADDR", num_args = 0..=1, default_missing_value = leadmagic_mcp::http::DEFAULT_ADDR)]
+    http: Option<std::net::SocketAddr>,
+    /// Host names accepted in the Host header (comma-separated; default localhost,127.0.0.1,::1).
+    #[arg(long, env = "LEADMAGIC_ALLOWED_HOSTS", value_name = "LIST")]
+    allowed_hosts: Option<String>,
+    /// Browser origins accepted (comma-separated; `scheme://host:*` for any port; default loopback).
+    #[arg(long, env = "LEADMAGIC_ALLOWED_ORIGINS", value_name = "LIST")]
+    allowed_origins: Option<String>,
+    /// Each HTTP request brings its caller's own LeadMagic key in `x-leadmagic-key`; no server key
+    /// is used.
+    #[arg(long, env = "LEADMAGIC_PER_REQUEST_KEY")]
+    per_request_key: bool,
+    /// Most HTTP requests handled at once; others wait.
+    #[arg(long, env = "LEADMAGIC_MAX_CONCURRENCY", default_value_t = 64)]
+    max_concurrency: usize,
+}
+
 #[derive(Subcommand)]
 enum Command {
-    /// Serve MCP on stdin/stdout (the default).
-    Serve,
+    /// Serve MCP on stdin/stdout (the default), or on streamable HTTP with --http.
+    Serve(ServeArgs),
     /// List the tools with their cost.
     Tools {
         /// Print the MCP `tools/list` result as JSON.
@@ -76,8 +97,8 @@ fn init_logging() {
 }
 
 /// The typed client from the environment plus the command-line settings.
-fn connect(cli: &Cli) -> Result<leadmagic_mcp::Client, String> {
-    let mut config = Config::from_env(cli.sandbox).map_err(|e| e.to_string())?;
+fn connect(cli: &Cli, caller_keys: bool) -> Result<leadmagic_mcp::Client, String> {
+    let mut config = Config::from_env(cli.sandbox, caller_keys).map_err(|e| e.to_string())?;
     if let Some(max) = cli.max_credits {
         if !(max.is_finite() && max >= 0.0) {
             return Err("--max-credits must be a number of credits, 0 or more".into());
@@ -113,7 +134,11 @@ async fn main() -> ExitCode {
     if let Err(e) = selection.validate() {
         return fail(e);
     }
-    match cli.command.take().unwrap_or(Command::Serve) {
+    match cli
+        .command
+        .take()
+        .unwrap_or(Command::Serve(ServeArgs::default()))
+    {
         Command::Tools { json } => {
             if json {
                 let text = serde_json::to_string_pretty(&server::tools_json(&selection))
@@ -149,7 +174,7 @@ async fn main() -> ExitCode {
                     );
                 }
             };
-            let client = match connect(&cli) {
+            let client = match connect(&cli, false) {
                 Ok(c) => c,
                 Err(e) => return fail(e),
             };
@@ -161,17 +186,39 @@ async fn main() -> ExitCode {
                 code
             }
         }
-        Command::Serve => {
-            let client = match connect(&cli) {
+        Command::Serve(args) => {
+            let byok = args.http.is_some() && args.per_request_key;
+            let client = match connect(&cli, byok) {
                 Ok(c) => c,
                 Err(e) => return fail(e),
             };
-            match server::LeadMagicServer::new(client, &selection)
-                .serve_stdio()
-                .await
-            {
+            let mut mcp = server::LeadMagicServer::new(client, &selection);
+            let Some(addr) = args.http else {
+                return match mcp.serve_stdio().await {
+                    Ok(()) => ExitCode::SUCCESS,
+                    Err(e) => fail(format!("MCP session failed: {e}")),
+                };
+            };
+            if byok {
+                mcp = mcp.with_caller_keys();
+            }
+            let mut options = http::HttpOptions::new(addr);
+            if let Some(hosts) = args.allowed_hosts.as_deref() {
+                options.allowed_hosts = split_list(hosts);
+            }
+            if let Some(origins) = args.allowed_origins.as_deref() {
+                options.allowed_origins = split_list(origins);
+            }
+            // The server token comes from the environment only (argv is visible in `ps`).
+            options.token = std::env::var(http::TOKEN_VAR)
+                .ok()
+                .filter(|t| !t.is_empty())
+                .map(secrecy::SecretString::from);
+            options.per_request_key = args.per_request_key;
+            options.max_concurrency = args.max_concurrency.max(1);
+            match http::serve(mcp, options).await {
                 Ok(()) => ExitCode::SUCCESS,
-                Err(e) => fail(format!("MCP session failed: {e}")),
+                Err(e) => fail(e),
             }
         }
     }

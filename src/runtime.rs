@@ -49,6 +49,13 @@ pub struct Captured {
 
 tokio::task_local! {
     static CAPTURE: Arc<Mutex<Option<Captured>>>;
+    /// A caller's own key (HTTP bring-your-own-key mode), for the requests of one call only.
+    static CALLER_KEY: crate::config::ApiKey;
+}
+
+/// Run `f` with `key` in place of the configured key, for every request `f` makes.
+pub async fn with_key<F: Future>(key: crate::config::ApiKey, f: F) -> F::Output {
+    CALLER_KEY.scope(key, f).await
 }
 
 /// Run `f` (a generated client call) and return the raw response it received, if any.
@@ -77,7 +84,7 @@ pub fn client(config: &Config) -> Result<Client, ConfigError> {
         let mut value = HeaderValue::from_str(key.expose()).map_err(|_| ConfigError::InvalidKey)?;
         value.set_sensitive(true);
         headers.insert("x-api-key", value);
-    } else if !config.sandbox {
+    } else if !config.sandbox && !config.caller_keys {
         return Err(ConfigError::MissingKey);
     }
     let http = reqwest::Client::builder()
@@ -114,10 +121,16 @@ impl ClientHooks<Runtime> for Client {
     /// up to the size cap and capturing it for the tool result.
     async fn exec(
         &self,
-        request: reqwest::Request,
+        mut request: reqwest::Request,
         info: &OperationInfo,
     ) -> reqwest::Result<reqwest::Response> {
         let runtime = self.inner();
+        let _ = CALLER_KEY.try_with(|key| {
+            if let Ok(mut value) = HeaderValue::from_str(key.expose()) {
+                value.set_sensitive(true);
+                request.headers_mut().insert("x-api-key", value);
+            }
+        });
         if runtime.sandbox {
             return Ok(sandbox_response(&request, info));
         }

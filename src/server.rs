@@ -9,6 +9,8 @@ use rmcp::model::{
 };
 use rmcp::service::RequestContext;
 use rmcp::transport::async_rw::AsyncRwTransport;
+use rmcp::transport::streamable_http_server::session::never::NeverSessionManager;
+use rmcp::transport::streamable_http_server::{StreamableHttpServerConfig, StreamableHttpService};
 use rmcp::{ErrorData, RoleServer, ServerHandler, ServiceExt};
 use serde_json::{Value, json};
 use std::sync::Arc;
@@ -26,6 +28,8 @@ pub struct LeadMagicServer {
     /// Tools exposed, in table order, with their MCP form built once.
     tools: Arc<Vec<(&'static ToolDef, Tool)>>,
     listed: Arc<Vec<Tool>>,
+    /// Bring-your-own-key mode: every call must carry the caller's key.
+    caller_keys: bool,
 }
 
 fn schema_object(text: &'static str) -> Arc<JsonObject> {
@@ -62,7 +66,32 @@ impl LeadMagicServer {
             client: Arc::new(client),
             tools: Arc::new(tools),
             listed: Arc::new(listed),
+            caller_keys: false,
         }
+    }
+
+    /// Require each call to bring its caller's own LeadMagic key (HTTP `--per-request-key`).
+    pub fn with_caller_keys(mut self) -> Self {
+        self.caller_keys = true;
+        self
+    }
+
+    /// The MCP endpoint at `/mcp`: streamable HTTP, stateless (any replica can answer any
+    /// request), plain JSON responses. Host, Origin and auth are checked by `http.rs` in front.
+    pub fn http_router(self, max_body_bytes: usize) -> axum::Router {
+        let config = StreamableHttpServerConfig::default()
+            .with_legacy_session_mode(false)
+            .with_json_response(true)
+            .with_sse_keep_alive(None)
+            .disable_allowed_hosts()
+            .disable_allowed_origins()
+            .with_max_request_body_bytes(max_body_bytes);
+        let service = StreamableHttpService::new(
+            move || Ok(self.clone()),
+            Arc::new(NeverSessionManager::default()),
+            config,
+        );
+        axum::Router::new().nest_service("/mcp", service)
     }
 
     /// Serve MCP on stdin/stdout until stdin closes.
@@ -107,7 +136,7 @@ impl ServerHandler for LeadMagicServer {
     async fn call_tool(
         &self,
         request: CallToolRequestParams,
-        _context: RequestContext<RoleServer>,
+        context: RequestContext<RoleServer>,
     ) -> Result<CallToolResponse, ErrorData> {
         let Some((def, _)) = self
             .tools
@@ -121,7 +150,18 @@ impl ServerHandler for LeadMagicServer {
             ));
         };
         let args = request.arguments.unwrap_or_default();
-        let outcome = crate::call::call(&self.client, def, args).await;
+        let caller_key = context
+            .extensions
+            .get::<http::request::Parts>()
+            .and_then(|parts| parts.extensions.get::<crate::http::CallerKey>())
+            .map(|k| k.0.clone());
+        let outcome = match caller_key {
+            Some(key) => {
+                crate::runtime::with_key(key, crate::call::call(&self.client, def, args)).await
+            }
+            None if self.caller_keys => crate::call::missing_caller_key(),
+            None => crate::call::call(&self.client, def, args).await,
+        };
         let result = if outcome.is_error {
             CallToolResult::structured_error(outcome.structured)
         } else {
@@ -129,6 +169,14 @@ impl ServerHandler for LeadMagicServer {
         };
         Ok(result.into())
     }
+}
+
+/// Protocol revisions this server speaks (for the HTTP `MCP-Protocol-Version` check).
+pub fn protocol_versions() -> Vec<String> {
+    rmcp::model::ProtocolVersion::KNOWN_VERSIONS
+        .iter()
+        .map(|v| v.as_str().to_string())
+        .collect()
 }
 
 /// `tools/list` as JSON, for the CLI and tests (same objects the server sends).

@@ -87,7 +87,8 @@ struct State {
 }
 
 /// A loopback HTTP/1.1 server standing in for api.leadmagic.io. It answers 401 unless the
-/// request carries the expected `X-API-Key`, and 404 for routes it was not told about.
+/// request carries the expected `X-API-Key` (any key when the expected one is empty), and 404
+/// for routes it was not told about.
 pub struct Mock {
     pub addr: SocketAddr,
     state: Arc<Mutex<State>>,
@@ -193,7 +194,7 @@ async fn serve_connection(
         let reply = {
             let mut st = state.lock().unwrap();
             st.requests.push(rec.clone());
-            if rec.header("x-api-key") != Some(key.as_str()) {
+            if !key.is_empty() && rec.header("x-api-key") != Some(key.as_str()) {
                 Reply::json(
                     401,
                     &json!({"success": false, "errors": [{"status": 401, "code": "invalid_api_key"}]}),
@@ -414,4 +415,99 @@ pub fn sample(s: &Value) -> Value {
             }
         },
     }
+}
+
+/// `leadmagic-mcp serve --http` on a free loopback port; killed on drop.
+pub struct HttpServer {
+    pub child: tokio::process::Child,
+    /// `http://127.0.0.1:PORT`
+    pub base: String,
+    pub stderr: Arc<Mutex<String>>,
+}
+
+impl HttpServer {
+    pub async fn start(env: &[(&str, &str)], args: &[&str]) -> HttpServer {
+        let mut cmd = tokio::process::Command::new(binary());
+        cmd.args(["serve", "--http", "127.0.0.1:0"])
+            .args(args)
+            .env_clear()
+            .current_dir(std::env::temp_dir())
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .kill_on_drop(true);
+        for (k, v) in env {
+            cmd.env(k, v);
+        }
+        let mut child = cmd.spawn().expect("spawn leadmagic-mcp serve --http");
+        let mut lines = BufReader::new(child.stderr.take().unwrap()).lines();
+        let stderr = Arc::new(Mutex::new(String::new()));
+        let base = loop {
+            let line = tokio::time::timeout(Duration::from_secs(20), lines.next_line())
+                .await
+                .expect("server start")
+                .unwrap()
+                .expect("server exited before listening");
+            stderr.lock().unwrap().push_str(&line);
+            stderr.lock().unwrap().push('\n');
+            if let Some(rest) = line.split("listening on ").nth(1) {
+                break rest.trim().trim_end_matches("/mcp").to_string();
+            }
+        };
+        let sink = stderr.clone();
+        tokio::spawn(async move {
+            while let Ok(Some(line)) = lines.next_line().await {
+                sink.lock().unwrap().push_str(&line);
+                sink.lock().unwrap().push('\n');
+            }
+        });
+        HttpServer {
+            child,
+            base,
+            stderr,
+        }
+    }
+
+    pub fn mcp_url(&self) -> String {
+        format!("{}/mcp", self.base)
+    }
+}
+
+/// A plain HTTP client for the tests (rustls needs its crypto provider installed once).
+pub fn http_client() -> reqwest::Client {
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap()
+}
+
+/// POST one JSON-RPC message to /mcp with the usual MCP headers plus `extra`.
+pub async fn post_mcp(
+    client: &reqwest::Client,
+    url: &str,
+    body: &Value,
+    extra: &[(&str, &str)],
+) -> (u16, Value) {
+    let mut req = client
+        .post(url)
+        .header("content-type", "application/json")
+        .header("accept", "application/json, text/event-stream")
+        .body(body.to_string());
+    if !extra
+        .iter()
+        .any(|(k, _)| k.eq_ignore_ascii_case("mcp-protocol-version"))
+    {
+        req = req.header("mcp-protocol-version", "2025-06-18");
+    }
+    for (k, v) in extra {
+        req = req.header(*k, *v);
+    }
+    let resp = req.send().await.unwrap();
+    let status = resp.status().as_u16();
+    let text = resp.text().await.unwrap();
+    (
+        status,
+        serde_json::from_str(&text).unwrap_or(Value::String(text)),
+    )
 }
