@@ -3,7 +3,7 @@
 //!
 //! Input schemas are portable across mainstream clients: `$ref`s inlined, no type arrays, no
 //! `nullable`, no `additionalProperties: false`, every array has `items`. Output schemas are
-//! lenient and shallow: top-level fields with their types, null allowed, extra fields allowed.
+//! lenient and shallow: top-level field names, any value, extra fields allowed.
 
 use super::GenError;
 use super::preflight::{Operation, deref};
@@ -316,8 +316,10 @@ pub fn output_kind(doc: &Value, op: &Operation) -> OutputKind {
     }
 }
 
-/// The lenient output schema: top-level fields only, any of them may be null or absent, and
-/// unknown fields are allowed (LeadMagic adds fields and mixes naming styles).
+/// The lenient output schema: the top-level field names, each accepting any value (null
+/// included), none required, unknown fields allowed: LeadMagic adds fields, mixes naming styles
+/// and sends nulls. Types are left out on purpose: clients validate `structuredContent` against
+/// this schema, and every byte here is paid for in the model's context on every request.
 pub fn output_schema(doc: &Value, op: &Operation) -> Value {
     match output_kind(doc, op) {
         OutputKind::Empty => json!({ "type": "object" }),
@@ -337,13 +339,13 @@ pub fn output_schema(doc: &Value, op: &Operation) -> Value {
             let s = &op.success.media.as_ref().unwrap().1;
             let p = portable(doc, s, 0);
             let mut props = Map::new();
-            for (k, v) in p
+            let names = p
                 .get("properties")
                 .and_then(Value::as_object)
                 .into_iter()
-                .flatten()
-            {
-                props.insert(k.clone(), lenient_type(v));
+                .flatten();
+            for (name, _) in names {
+                props.insert(name.clone(), json!({}));
             }
             if props.is_empty() {
                 json!({ "type": "object" })
@@ -351,16 +353,6 @@ pub fn output_schema(doc: &Value, op: &Operation) -> Value {
                 json!({ "type": "object", "properties": props })
             }
         }
-    }
-}
-
-/// `{"type": [T, "null"]}` for a known single type, `{}` otherwise.
-fn lenient_type(v: &Value) -> Value {
-    match v.get("type").and_then(Value::as_str) {
-        // Integers are widened: fractional credits occur where whole numbers are documented.
-        Some("integer") | Some("number") => json!({ "type": ["number", "null"] }),
-        Some(t) => json!({ "type": [t, "null"] }),
-        None => json!({}),
     }
 }
 

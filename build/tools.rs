@@ -55,6 +55,8 @@ pub struct ToolDef {
     pub op: Operation,
     pub title: String,
     pub description: String,
+    /// First sentence, the "give one of" rule and the cost: for small-context clients.
+    pub compact_description: String,
     pub input_schema: Value,
     pub output_schema: Value,
     pub output: OutputKind,
@@ -366,16 +368,24 @@ pub fn build_tool_defs(
             .as_ref()
             .map(|(_, b)| schema::any_of_required(doc, b))
             .unwrap_or_default();
-        let mut description = short_description(op);
+        let long = short_description(op);
+        let first = match long.find(". ") {
+            Some(i) => long[..=i].to_string(),
+            None => long.clone(),
+        };
+        let mut rules = String::new();
         if !any_of_required.is_empty() {
-            description.push(' ');
-            description.push_str(&groups_sentence(&any_of_required));
+            rules.push(' ');
+            rules.push_str(&groups_sentence(&any_of_required));
         }
-        description.push(' ');
-        description.push_str(&cost_sentence(&credits));
+        rules.push(' ');
+        rules.push_str(&cost_sentence(&credits));
+        let description = format!("{long}{rules}");
+        let compact_description = format!("{first}{rules}");
         defs.push(ToolDef {
             title: title(op),
             description,
+            compact_description,
             input_schema: schema::input_schema(doc, op)?,
             output_schema: schema::output_schema(doc, op),
             output: schema::output_kind(doc, op),
@@ -397,6 +407,7 @@ fn tool_entry(d: &ToolDef) -> TokenStream {
     let operation_id = &d.op.operation_id;
     let title = &d.title;
     let description = &d.description;
+    let compact_description = &d.compact_description;
     let toolset = &d.op.toolset;
     let method = &d.op.method;
     let path = &d.op.path;
@@ -427,6 +438,7 @@ fn tool_entry(d: &ToolDef) -> TokenStream {
             client_method: #client_method,
             title: #title,
             description: #description,
+            compact_description: #compact_description,
             toolset: #toolset,
             method: #method,
             path: #path,

@@ -31,6 +31,9 @@ struct Cli {
     /// Refuse any call whose worst-case cost would push this process's spend over N credits.
     #[arg(long, global = true, env = "LEADMAGIC_MAX_CREDITS", value_name = "N")]
     max_credits: Option<f64>,
+    /// Smaller tool definitions for small-context clients (short descriptions, no output schemas).
+    #[arg(long, global = true, env = "LEADMAGIC_COMPACT")]
+    compact: bool,
     /// Log request and response bodies at debug level, with emails, phones and URLs masked.
     #[arg(long, global = true, env = "LEADMAGIC_LOG_BODIES")]
     log_bodies: bool,
@@ -109,6 +112,14 @@ fn connect(cli: &Cli, caller_keys: bool) -> Result<leadmagic_mcp::Client, String
     leadmagic_mcp::connect(&config).map_err(|e| e.to_string())
 }
 
+fn profile(cli: &Cli) -> server::Profile {
+    if cli.compact {
+        server::Profile::Compact
+    } else {
+        server::Profile::Full
+    }
+}
+
 fn fail(message: impl std::fmt::Display) -> ExitCode {
     eprintln!("leadmagic-mcp: {message}");
     ExitCode::from(2)
@@ -141,8 +152,9 @@ async fn main() -> ExitCode {
     {
         Command::Tools { json } => {
             if json {
-                let text = serde_json::to_string_pretty(&server::tools_json(&selection))
-                    .unwrap_or_default();
+                let text =
+                    serde_json::to_string_pretty(&server::tools_json(&selection, profile(&cli)))
+                        .unwrap_or_default();
                 return print_stdout(&text);
             }
             let mut lines = vec![format!(
@@ -192,7 +204,7 @@ async fn main() -> ExitCode {
                 Ok(c) => c,
                 Err(e) => return fail(e),
             };
-            let mut mcp = server::LeadMagicServer::new(client, &selection);
+            let mut mcp = server::LeadMagicServer::new(client, &selection, profile(&cli));
             let Some(addr) = args.http else {
                 return match mcp.serve_stdio().await {
                     Ok(()) => ExitCode::SUCCESS,

@@ -4,7 +4,7 @@ use crate::generated::Client;
 use crate::tools::{Selection, ToolDef};
 use rmcp::model::{
     CallToolRequestParams, CallToolResponse, CallToolResult, Implementation, JsonObject,
-    ListToolsResult, MetaObject, PaginatedRequestParams, ServerCapabilities, ServerConfig, Tool,
+    ListToolsResult, PaginatedRequestParams, ServerCapabilities, ServerConfig, Tool,
     ToolAnnotations,
 };
 use rmcp::service::RequestContext;
@@ -36,14 +36,37 @@ fn schema_object(text: &'static str) -> Arc<JsonObject> {
     Arc::new(serde_json::from_str(text).expect("generated schemas are JSON objects"))
 }
 
+/// How much of each tool definition `tools/list` carries.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Profile {
+    /// Title, full description (with the cost), input and output schemas, all four annotations.
+    #[default]
+    Full,
+    /// For small-context clients: short description (with the "give one of" rule and the cost),
+    /// input schema without descriptions or bounds, annotations that differ from the defaults.
+    Compact,
+}
+
 /// The MCP form of one tool definition.
-pub fn mcp_tool(t: &'static ToolDef) -> Tool {
+pub fn mcp_tool(t: &'static ToolDef, profile: Profile) -> Tool {
     let a = t.annotations;
-    let mut meta = MetaObject::new();
-    meta.insert(
-        "leadmagic/credits".into(),
-        json!({ "cost": t.cost(), "billed": t.is_billed(), "toolset": t.toolset }),
-    );
+    if profile == Profile::Compact {
+        let input: JsonObject = match crate::tools::compact_schema(crate::validate::input_schema(t))
+        {
+            Value::Object(m) => m,
+            _ => JsonObject::new(),
+        };
+        // Omitted hints mean the spec defaults: not read-only, destructive, not idempotent, open world.
+        let hints = ToolAnnotations::from_raw(
+            None,
+            a.read_only.then_some(true),
+            (!a.destructive).then_some(false),
+            a.idempotent.then_some(true),
+            (!a.open_world).then_some(false),
+        );
+        return Tool::new(t.name, t.compact_description, Arc::new(input)).with_annotations(hints);
+    }
+    // The cost is stated in the description, where every client shows it to the model.
     Tool::new(t.name, t.description, schema_object(t.input_schema))
         .with_title(t.title)
         .with_raw_output_schema(schema_object(t.output_schema))
@@ -54,13 +77,14 @@ pub fn mcp_tool(t: &'static ToolDef) -> Tool {
                 .idempotent(a.idempotent)
                 .open_world(a.open_world),
         )
-        .with_meta(meta)
 }
 
 impl LeadMagicServer {
-    pub fn new(client: Client, selection: &Selection) -> Self {
-        let tools: Vec<(&'static ToolDef, Tool)> =
-            selection.tools().map(|t| (t, mcp_tool(t))).collect();
+    pub fn new(client: Client, selection: &Selection, profile: Profile) -> Self {
+        let tools: Vec<(&'static ToolDef, Tool)> = selection
+            .tools()
+            .map(|t| (t, mcp_tool(t, profile)))
+            .collect();
         let listed = tools.iter().map(|(_, t)| t.clone()).collect();
         LeadMagicServer {
             client: Arc::new(client),
@@ -180,7 +204,7 @@ pub fn protocol_versions() -> Vec<String> {
 }
 
 /// `tools/list` as JSON, for the CLI and tests (same objects the server sends).
-pub fn tools_json(selection: &Selection) -> Value {
-    let tools: Vec<Tool> = selection.tools().map(mcp_tool).collect();
+pub fn tools_json(selection: &Selection, profile: Profile) -> Value {
+    let tools: Vec<Tool> = selection.tools().map(|t| mcp_tool(t, profile)).collect();
     json!({ "tools": tools })
 }

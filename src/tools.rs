@@ -52,6 +52,8 @@ pub struct ToolDef {
     pub client_method: &'static str,
     pub title: &'static str,
     pub description: &'static str,
+    /// First sentence, the "give one of" rule and the cost (compact profile).
+    pub compact_description: &'static str,
     /// First tag of the operation.
     pub toolset: &'static str,
     pub method: &'static str,
@@ -236,6 +238,45 @@ impl Selection {
 
     pub fn tools(&self) -> impl Iterator<Item = &'static ToolDef> + '_ {
         TOOLS.iter().filter(|t| self.includes(t))
+    }
+}
+
+/// The compact profile of an input schema: names, types, enums, nesting and what is required;
+/// no descriptions, formats or bounds (the server still enforces them).
+pub fn compact_schema(schema: &Value) -> Value {
+    match schema {
+        Value::Object(map) => {
+            let mut out = Map::new();
+            for (k, v) in map {
+                match k.as_str() {
+                    "type" | "required" | "enum" => {
+                        out.insert(k.clone(), v.clone());
+                    }
+                    "items" | "additionalProperties" if v.is_object() => {
+                        out.insert(k.clone(), compact_schema(v));
+                    }
+                    "anyOf" => {
+                        let branches = v
+                            .as_array()
+                            .into_iter()
+                            .flatten()
+                            .map(compact_schema)
+                            .collect();
+                        out.insert(k.clone(), Value::Array(branches));
+                    }
+                    "properties" => {
+                        let props = v.as_object().into_iter().flatten();
+                        let props = props
+                            .map(|(name, s)| (name.clone(), compact_schema(s)))
+                            .collect();
+                        out.insert(k.clone(), Value::Object(props));
+                    }
+                    _ => {}
+                }
+            }
+            Value::Object(out)
+        }
+        other => other.clone(),
     }
 }
 

@@ -1,0 +1,166 @@
+//! The tool surface is stable and small: `tools/list` matches its reviewed snapshot, stays within
+//! its token budget (bytes / 4), and no tool grows more than 20 % without a snapshot update.
+//! `EXPECTORATE=overwrite cargo test --test tool_surface` refreshes the snapshots.
+
+use leadmagic_mcp::server::{Profile, tools_json};
+use leadmagic_mcp::tools::{Selection, TOOLS};
+use serde_json::Value;
+
+/// Average tokens per tool, counted as bytes / 4 of the compact JSON a client receives.
+const FULL_BUDGET: f64 = 210.0;
+const COMPACT_BUDGET: f64 = 110.0;
+
+fn listed(profile: Profile) -> Vec<Value> {
+    tools_json(&Selection::default(), profile)["tools"]
+        .as_array()
+        .unwrap()
+        .clone()
+}
+
+fn bytes(v: &Value) -> usize {
+    serde_json::to_string(v).unwrap().len()
+}
+
+fn skip() -> bool {
+    let other = std::env::var_os("LEADMAGIC_OPENAPI").is_some();
+    if other {
+        eprintln!(
+            "skipped: LEADMAGIC_OPENAPI is set; the snapshots describe openapi/leadmagic.yaml"
+        );
+    }
+    other
+}
+
+#[test]
+fn token_budgets_hold() {
+    if skip() {
+        return;
+    }
+    for (profile, budget) in [
+        (Profile::Full, FULL_BUDGET),
+        (Profile::Compact, COMPACT_BUDGET),
+    ] {
+        let tools = listed(profile);
+        let total = bytes(&serde_json::json!({ "tools": tools }));
+        let per_tool = total as f64 / 4.0 / tools.len() as f64;
+        eprintln!(
+            "{profile:?}: {total} bytes, {} tools, {per_tool:.1} tokens per tool",
+            tools.len()
+        );
+        assert!(
+            per_tool <= budget,
+            "{profile:?} tools/list is {per_tool:.1} tokens per tool; budget {budget}"
+        );
+    }
+}
+
+#[test]
+fn compact_profile_keeps_what_is_required() {
+    for (full, compact) in listed(Profile::Full).iter().zip(listed(Profile::Compact)) {
+        assert_eq!(full["name"], compact["name"]);
+        assert_eq!(
+            full["inputSchema"]["required"], compact["inputSchema"]["required"],
+            "{}",
+            full["name"]
+        );
+        let full_props: Vec<&String> = full["inputSchema"]["properties"]
+            .as_object()
+            .unwrap()
+            .keys()
+            .collect();
+        let compact_props: Vec<&String> = compact["inputSchema"]["properties"]
+            .as_object()
+            .unwrap()
+            .keys()
+            .collect();
+        assert_eq!(full_props, compact_props);
+        let def = TOOLS.iter().find(|t| t.name == full["name"]).unwrap();
+        for group in def.any_of_required {
+            assert!(
+                compact["description"]
+                    .as_str()
+                    .unwrap()
+                    .contains(&group.join(" + ")),
+                "{}: one-of rule kept",
+                def.name
+            );
+        }
+        assert!(
+            compact["description"].as_str().unwrap().contains("Cost:")
+                || compact["description"].as_str().unwrap().ends_with("Free.")
+        );
+        // Omitted hints mean the spec defaults, so the meaning is unchanged.
+        let hint = |v: &Value, name: &str, default: bool| {
+            v["annotations"][name].as_bool().unwrap_or(default)
+        };
+        for (name, default) in [
+            ("readOnlyHint", false),
+            ("destructiveHint", true),
+            ("idempotentHint", false),
+            ("openWorldHint", true),
+        ] {
+            assert_eq!(
+                hint(full, name, default),
+                hint(&compact, name, default),
+                "{}: {name}",
+                def.name
+            );
+        }
+    }
+}
+
+#[test]
+fn billed_tools_are_read_only_but_not_idempotent() {
+    for t in listed(Profile::Full) {
+        let def = TOOLS.iter().find(|d| d.name == t["name"]).unwrap();
+        if def.is_billed() && def.annotations.read_only {
+            assert_eq!(
+                t["annotations"]["idempotentHint"], false,
+                "{}: a repeat bills again",
+                def.name
+            );
+            assert_eq!(t["annotations"]["destructiveHint"], false);
+        }
+    }
+}
+
+#[test]
+fn tools_list_matches_its_snapshot() {
+    if skip() {
+        return;
+    }
+    let path = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/tests/snapshots/tools_list.json"
+    );
+    let current = serde_json::json!({ "tools": listed(Profile::Full) });
+    let text = serde_json::to_string_pretty(&current).unwrap() + "\n";
+    let old_text = std::fs::read_to_string(path).unwrap_or_default();
+    if text == old_text {
+        return;
+    }
+    if std::env::var("EXPECTORATE").is_ok_and(|v| v == "overwrite") {
+        std::fs::write(path, text).unwrap();
+        return;
+    }
+    let old: Value = serde_json::from_str(&old_text).unwrap_or(Value::Null);
+    let old_tools = old["tools"].as_array().cloned().unwrap_or_default();
+    let mut grown = Vec::new();
+    for t in current["tools"].as_array().unwrap() {
+        if let Some(o) = old_tools.iter().find(|o| o["name"] == t["name"]) {
+            let (before, after) = (bytes(o), bytes(t));
+            if after as f64 > before as f64 * 1.2 {
+                grown.push(format!("{} grew from {before} to {after} bytes", t["name"]));
+            }
+        }
+    }
+    panic!(
+        "tools/list changed (tool descriptions are prompts: review every change).{}\n\
+         Review, then run `EXPECTORATE=overwrite cargo test --test tool_surface` and commit tests/snapshots/.",
+        if grown.is_empty() {
+            String::new()
+        } else {
+            format!(" Over 20 % growth: {}.", grown.join("; "))
+        }
+    );
+}
