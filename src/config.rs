@@ -108,7 +108,7 @@ impl Config {
             timeout: Duration::from_secs(30),
             connect_timeout: Duration::from_secs(10),
             sandbox: false,
-            max_body_bytes: 4 << 20,
+            max_body_bytes: 1 << 20,
             retry: crate::retry::Policy::default(),
             rate_limit_per_minute: DEFAULT_RATE_LIMIT,
             max_credits: None,

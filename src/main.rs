@@ -87,11 +87,32 @@ fn init_logging() {
     let requested = std::env::var("LEADMAGIC_LOG")
         .or_else(|_| std::env::var("RUST_LOG"))
         .unwrap_or_else(|_| "warn".into());
-    // Third-party crates never go past info: their debug output includes request details.
-    let filter = EnvFilter::try_new(format!(
-        "{requested},hyper=info,hyper_util=info,reqwest=info,h2=info,rustls=info,rmcp=info"
-    ))
-    .unwrap_or_else(|_| EnvFilter::new("warn"));
+    // Third-party crates never go past info (their debug output includes request details), and
+    // never above the level asked for.
+    let global = requested
+        .split(',')
+        .find(|d| !d.contains('='))
+        .unwrap_or("warn")
+        .trim();
+    let cap = match global.to_ascii_lowercase().as_str() {
+        "trace" | "debug" | "info" => "info".to_string(),
+        other => other.to_string(),
+    };
+    let caps: Vec<String> = [
+        "hyper",
+        "hyper_util",
+        "reqwest",
+        "h2",
+        "rustls",
+        "rmcp",
+        "axum",
+        "tower_http",
+    ]
+    .iter()
+    .map(|c| format!("{c}={cap}"))
+    .collect();
+    let filter = EnvFilter::try_new(format!("{requested},{}", caps.join(",")))
+        .unwrap_or_else(|_| EnvFilter::new("warn"));
     tracing_subscriber::fmt()
         .with_writer(std::io::stderr)
         .with_ansi(false)
@@ -133,10 +154,23 @@ fn print_stdout(text: &str) -> ExitCode {
     }
 }
 
-#[tokio::main]
-async fn main() -> ExitCode {
-    let mut cli = Cli::parse();
+fn main() -> ExitCode {
+    let cli = Cli::parse();
     init_logging();
+    // stdio serves one client: one thread is enough and starts faster with less memory.
+    let http = matches!(&cli.command, Some(Command::Serve(a)) if a.http.is_some());
+    let mut builder = if http {
+        tokio::runtime::Builder::new_multi_thread()
+    } else {
+        tokio::runtime::Builder::new_current_thread()
+    };
+    match builder.enable_all().build() {
+        Ok(rt) => rt.block_on(run(cli)),
+        Err(e) => fail(format!("cannot start the async runtime: {e}")),
+    }
+}
+
+async fn run(mut cli: Cli) -> ExitCode {
     let selection = Selection {
         toolsets: cli.toolsets.as_deref().map(split_list).unwrap_or_default(),
         tools: cli.tools.as_deref().map(split_list).unwrap_or_default(),

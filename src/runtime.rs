@@ -77,8 +77,17 @@ fn store(c: Captured) {
 /// Build the typed client: the key travels in a sensitive `X-API-Key` default header, redirects
 /// are never followed (they would carry the key to another host), timeouts are set.
 pub fn client(config: &Config) -> Result<Client, ConfigError> {
-    // rustls needs a process-wide crypto provider; ring keeps the build free of C toolchains.
-    let _ = rustls::crypto::ring::default_provider().install_default();
+    // ring keeps the build free of C toolchains and of aws-lc. Mozilla's roots are compiled in:
+    // loading the system store instead reads and parses ~150 files at every start.
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let roots = rustls::RootCertStore {
+        roots: webpki_roots::TLS_SERVER_ROOTS.to_vec(),
+    };
+    let tls = rustls::ClientConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .map_err(|e| ConfigError::Client(e.to_string()))?
+        .with_root_certificates(roots)
+        .with_no_client_auth();
     let mut headers = HeaderMap::new();
     if let Some(key) = &config.api_key {
         let mut value = HeaderValue::from_str(key.expose()).map_err(|_| ConfigError::InvalidKey)?;
@@ -88,6 +97,7 @@ pub fn client(config: &Config) -> Result<Client, ConfigError> {
         return Err(ConfigError::MissingKey);
     }
     let http = reqwest::Client::builder()
+        .tls_backend_preconfigured(tls)
         .default_headers(headers)
         .user_agent(USER_AGENT)
         .redirect(reqwest::redirect::Policy::none())
@@ -257,7 +267,12 @@ async fn read_bounded(
     mut response: reqwest::Response,
     cap: usize,
 ) -> reqwest::Result<(Bytes, bool)> {
-    let mut buf = BytesMut::new();
+    // Sized once from Content-Length (never beyond the cap), so the buffer does not regrow.
+    let expected = response
+        .content_length()
+        .unwrap_or(8 * 1024)
+        .min(cap as u64) as usize;
+    let mut buf = BytesMut::with_capacity(expected);
     while let Some(chunk) = response.chunk().await? {
         let room = cap.saturating_sub(buf.len());
         if chunk.len() > room {

@@ -106,6 +106,7 @@ impl Mock {
                 let Ok((socket, _)) = listener.accept().await else {
                     return;
                 };
+                let _ = socket.set_nodelay(true);
                 let st = st.clone();
                 let key = key.clone();
                 tokio::spawn(async move {
@@ -216,17 +217,19 @@ async fn serve_connection(
         if !reply.delay.is_zero() {
             tokio::time::sleep(reply.delay).await;
         }
-        let mut head = format!(
+        // One write per response: split writes meet Nagle + delayed ACK (40 ms stalls).
+        let mut out = format!(
             "HTTP/1.1 {} Mock\r\ncontent-length: {}\r\n",
             reply.status,
             reply.body.len()
-        );
+        )
+        .into_bytes();
         for (k, v) in &reply.headers {
-            head.push_str(&format!("{k}: {v}\r\n"));
+            out.extend_from_slice(format!("{k}: {v}\r\n").as_bytes());
         }
-        head.push_str("\r\n");
-        write.write_all(head.as_bytes()).await?;
-        write.write_all(&reply.body).await?;
+        out.extend_from_slice(b"\r\n");
+        out.extend_from_slice(&reply.body);
+        write.write_all(&out).await?;
         write.flush().await?;
     }
 }
