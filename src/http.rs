@@ -115,6 +115,7 @@ pub fn app(server: LeadMagicServer, options: HttpOptions) -> Router {
 /// Bind and serve until SIGINT/SIGTERM; in-flight requests finish, new connections are refused.
 pub async fn serve(server: LeadMagicServer, options: HttpOptions) -> Result<(), String> {
     options.check()?;
+    let shutdown = shutdown_signal()?;
     let listener = tokio::net::TcpListener::bind(options.addr)
         .await
         .map_err(|e| format!("cannot listen on {}: {e}", options.addr))?;
@@ -123,26 +124,27 @@ pub async fn serve(server: LeadMagicServer, options: HttpOptions) -> Result<(), 
     tracing::warn!("listening on http://{local}/mcp");
     eprintln!("leadmagic-mcp: listening on http://{local}/mcp");
     axum::serve(listener, app(server, options))
-        .with_graceful_shutdown(shutdown_signal())
+        .with_graceful_shutdown(shutdown)
         .await
         .map_err(|e| e.to_string())
 }
 
-async fn shutdown_signal() {
-    let ctrl_c = async {
-        let _ = tokio::signal::ctrl_c().await;
-    };
+/// Install the SIGINT/SIGTERM handlers now (before anyone can learn the port), and return the
+/// future that completes on the first signal.
+fn shutdown_signal() -> Result<impl Future<Output = ()>, String> {
     #[cfg(unix)]
-    let term = async {
-        if let Ok(mut s) = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
-        {
-            s.recv().await;
-        }
-    };
-    #[cfg(not(unix))]
-    let term = std::future::pending::<()>();
-    tokio::select! { _ = ctrl_c => {}, _ = term => {} }
-    tracing::warn!("shutting down: finishing in-flight requests");
+    let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+        .map_err(|e| format!("cannot watch SIGTERM: {e}"))?;
+    #[cfg(unix)]
+    let mut int = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::interrupt())
+        .map_err(|e| format!("cannot watch SIGINT: {e}"))?;
+    Ok(async move {
+        #[cfg(unix)]
+        tokio::select! { _ = term.recv() => {}, _ = int.recv() => {} }
+        #[cfg(not(unix))]
+        let _ = tokio::signal::ctrl_c().await;
+        tracing::warn!("shutting down: finishing in-flight requests");
+    })
 }
 
 fn plain(status: StatusCode, message: &'static str) -> Response {

@@ -91,6 +91,16 @@ async fn secure_defaults_host_origin_size_and_health() {
     .await;
     assert_eq!(status, 400, "unknown MCP-Protocol-Version");
 
+    let batch = json!([
+        call(8, "get_credit_balance", json!({})),
+        call(9, "get_credit_balance", json!({}))
+    ]);
+    let (status, _) = post_mcp(&client, &mcp, &batch, &[]).await;
+    assert!(
+        (400..500).contains(&status),
+        "JSON-RPC batches are rejected: {status}"
+    );
+
     let health = client
         .get(format!("{}/healthz", server.base))
         .send()
