@@ -221,7 +221,7 @@ async fn main() {
     let mut sent = 0u64;
     let mut done = 0u64;
     let mut next_id = 10_000u64;
-    let mut send = |p_id: u64| json!({"jsonrpc": "2.0", "id": p_id, "method": "tools/call", "params": {"name": TOOL, "arguments": args}});
+    let send = |p_id: u64| json!({"jsonrpc": "2.0", "id": p_id, "method": "tools/call", "params": {"name": TOOL, "arguments": args}});
     for _ in 0..8 {
         p.send(&send(next_id)).await;
         next_id += 1;
