@@ -120,7 +120,9 @@ impl LeadMagicServer {
 
     /// Serve MCP on stdin/stdout until stdin closes.
     pub async fn serve_stdio(self) -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
-        let (stdin, stdout) = rmcp::transport::stdio();
+        // On Linux, when the client gave us pipes, read and write them on the IO reactor instead
+        // of tokio's blocking pool: no thread hand-off per message (elsewhere: plain stdio).
+        let (stdin, stdout) = rmcp::transport::stdio_pipes();
         let transport =
             AsyncRwTransport::new_server(stdin, stdout).with_max_line_length(MAX_STDIO_LINE);
         let running = self.serve(transport).await?;
