@@ -262,18 +262,39 @@ fn jitter() -> f64 {
     (x >> 11) as f64 / (1u64 << 53) as f64
 }
 
-/// Read at most `cap` bytes of the body; the rest is not buffered.
+/// An event stream never ends by itself: a tool call returns the events of this window.
+pub const EVENT_STREAM_WINDOW: std::time::Duration = std::time::Duration::from_secs(5);
+
+/// Read at most `cap` bytes of the body; the rest is not buffered. An event stream is read for
+/// `EVENT_STREAM_WINDOW` at most. The flag says the body was cut.
 async fn read_bounded(
     mut response: reqwest::Response,
     cap: usize,
 ) -> reqwest::Result<(Bytes, bool)> {
+    let streaming = response
+        .headers()
+        .get(reqwest::header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.starts_with("text/event-stream"));
+    let deadline = tokio::time::Instant::now() + EVENT_STREAM_WINDOW;
     // Sized once from Content-Length (never beyond the cap), so the buffer does not regrow.
     let expected = response
         .content_length()
         .unwrap_or(8 * 1024)
         .min(cap as u64) as usize;
     let mut buf = BytesMut::with_capacity(expected);
-    while let Some(chunk) = response.chunk().await? {
+    loop {
+        let chunk = if streaming {
+            match tokio::time::timeout_at(deadline, response.chunk()).await {
+                Ok(chunk) => chunk?,
+                Err(_) => return Ok((buf.freeze(), true)),
+            }
+        } else {
+            response.chunk().await?
+        };
+        let Some(chunk) = chunk else {
+            return Ok((buf.freeze(), false));
+        };
         let room = cap.saturating_sub(buf.len());
         if chunk.len() > room {
             buf.extend_from_slice(&chunk[..room]);
@@ -281,7 +302,6 @@ async fn read_bounded(
         }
         buf.extend_from_slice(&chunk);
     }
-    Ok((buf.freeze(), false))
 }
 
 fn rebuild(
@@ -332,4 +352,52 @@ fn sandbox_response(request: &reqwest::Request, info: &OperationInfo) -> reqwest
         headers,
         body,
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+    /// A server that answers with `head` and `body`, then keeps the connection open.
+    async fn open_ended(head: &'static str, body: &'static [u8]) -> String {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        tokio::spawn(async move {
+            let (mut socket, _) = listener.accept().await.unwrap();
+            let mut request = [0u8; 1024];
+            let _ = socket.read(&mut request).await;
+            socket.write_all(head.as_bytes()).await.unwrap();
+            socket.write_all(body).await.unwrap();
+            tokio::time::sleep(std::time::Duration::from_secs(60)).await;
+        });
+        let _ = rustls::crypto::ring::default_provider().install_default(); // for reqwest::get
+        format!("http://{addr}/")
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn an_event_stream_is_read_for_a_bounded_window() {
+        let url = open_ended(
+            "HTTP/1.1 200 OK\r\ncontent-type: text/event-stream\r\n\r\n",
+            b"data: one\n\n",
+        )
+        .await;
+        let response = reqwest::get(&url).await.unwrap();
+        let (body, cut) = read_bounded(response, 1 << 20).await.unwrap();
+        assert_eq!(&body[..], b"data: one\n\n");
+        assert!(cut, "the window ended the read");
+    }
+
+    #[tokio::test]
+    async fn a_body_is_cut_at_the_cap() {
+        let url = open_ended(
+            "HTTP/1.1 200 OK\r\ncontent-length: 10\r\n\r\n",
+            b"0123456789",
+        )
+        .await;
+        let response = reqwest::get(&url).await.unwrap();
+        let (body, cut) = read_bounded(response, 4).await.unwrap();
+        assert_eq!(&body[..], b"0123");
+        assert!(cut);
+    }
 }
