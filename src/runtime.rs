@@ -177,9 +177,7 @@ impl ClientHooks<Runtime> for Client {
                 Ok(r) => r,
                 Err(e) => match decide(retry::classify(&e), None) {
                     Decision::RetryAfter(wait) => {
-                        log_retry(info, attempt, wait, "transport");
-                        tokio::time::sleep(wait).await;
-                        attempt += 1;
+                        wait_before_retry(info, &mut attempt, wait, "transport").await;
                         continue;
                     }
                     Decision::Stop => return Err(e),
@@ -194,19 +192,15 @@ impl ClientHooks<Runtime> for Client {
             if let Decision::RetryAfter(wait) =
                 decide(Outcome::Status(status.as_u16()), Some(&headers))
             {
-                log_retry(info, attempt, wait, status.as_str());
                 drop(response);
-                tokio::time::sleep(wait).await;
-                attempt += 1;
+                wait_before_retry(info, &mut attempt, wait, status.as_str()).await;
                 continue;
             }
             let (body, truncated) = match read_bounded(response, runtime.max_body_bytes).await {
                 Ok(read) => read,
                 Err(e) => match decide(retry::classify(&e), None) {
                     Decision::RetryAfter(wait) => {
-                        log_retry(info, attempt, wait, "body");
-                        tokio::time::sleep(wait).await;
-                        attempt += 1;
+                        wait_before_retry(info, &mut attempt, wait, "body").await;
                         continue;
                     }
                     Decision::Stop => return Err(e),
@@ -227,14 +221,22 @@ impl ClientHooks<Runtime> for Client {
     }
 }
 
-fn log_retry(info: &OperationInfo, attempt: u32, wait: std::time::Duration, why: &str) {
+async fn wait_before_retry(
+    info: &OperationInfo,
+    attempt: &mut u32,
+    wait: std::time::Duration,
+    why: &str,
+) {
+    let wait_ms = wait.as_millis() as u64;
     tracing::info!(
         operation = info.operation_id,
-        attempt = attempt + 1,
-        wait_ms = wait.as_millis() as u64,
+        attempt = *attempt + 1,
+        wait_ms,
         why,
         "retrying"
     );
+    tokio::time::sleep(wait).await;
+    *attempt += 1;
 }
 
 /// A request without its body (only used when a body cannot be cloned; then no retry happens).
