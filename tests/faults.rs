@@ -156,7 +156,7 @@ fn rows() -> Vec<Row> {
             free: ("invalid_response", 1),
         },
         Row {
-            fault: "200 with a 6 MiB body (cap 4 MiB)",
+            fault: "200 with a 6 MiB body (cap 1 MiB)",
             replies: vec![Reply::raw(200, "application/json", vec![b' '; 6 << 20])],
             billed: ("invalid_response", 1),
             free: ("invalid_response", 1),
