@@ -125,7 +125,12 @@ impl LeadMagicServer {
         let (stdin, stdout) = rmcp::transport::stdio_pipes();
         let transport =
             AsyncRwTransport::new_server(stdin, stdout).with_max_line_length(MAX_STDIO_LINE);
-        let running = self.serve(transport).await?;
+        let running = match self.serve(transport).await {
+            Ok(running) => running,
+            // The client went away before initializing (e.g. a probe): a normal end, not an error.
+            Err(rmcp::service::ServerInitializeError::ConnectionClosed(_)) => return Ok(()),
+            Err(e) => return Err(e.into()),
+        };
         let reason = running.waiting().await?;
         tracing::debug!(?reason, "stdio session ended");
         Ok(())
