@@ -102,8 +102,13 @@ pub struct Config {
 impl Config {
     /// A configuration for the production API with the given key.
     pub fn new(api_key: ApiKey) -> Self {
+        Config::base(Some(api_key))
+    }
+
+    /// Defaults shared by every mode.
+    fn base(api_key: Option<ApiKey>) -> Self {
         Config {
-            api_key: Some(api_key),
+            api_key,
             base_url: DEFAULT_BASE_URL.into(),
             timeout: Duration::from_secs(30),
             connect_timeout: Duration::from_secs(10),
@@ -120,15 +125,9 @@ impl Config {
     /// The built-in sandbox: no key, no network.
     pub fn sandbox() -> Self {
         Config {
-            api_key: None,
             sandbox: true,
-            ..Config::new(ApiKey(SecretString::from("")))
+            ..Config::base(None)
         }
-    }
-
-    fn with_sandbox(mut self, sandbox: bool) -> Self {
-        self.sandbox = sandbox;
-        self
     }
 
     /// Read `LEADMAGIC_API_KEY`, `LEADMAGIC_BASE_URL`, `LEADMAGIC_TIMEOUT_SECS` from the process
@@ -151,11 +150,9 @@ impl Config {
             Config::sandbox()
         } else if caller_keys {
             Config {
-                api_key: None,
                 caller_keys: true,
-                ..Config::sandbox()
+                ..Config::base(None)
             }
-            .with_sandbox(false)
         } else {
             Config::new(ApiKey::new(get(KEY_VAR).ok_or(ConfigError::MissingKey)?)?)
         };

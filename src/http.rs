@@ -279,26 +279,18 @@ async fn caller_key(
     mut request: Request<Body>,
     next: Next,
 ) -> Response {
+    // Without a server token, `Authorization: Bearer` may carry the caller's key instead.
+    let from_bearer = match shared.options.token {
+        None => bearer(request.headers()).and_then(|t| HeaderValue::from_str(t).ok()),
+        Some(_) => None,
+    };
     let headers = request.headers_mut();
     let from_header = headers.remove(KEY_HEADER);
-    let from_bearer = if shared.options.token.is_none() {
-        headers.remove(header::AUTHORIZATION)
-    } else {
-        None
-    };
+    if shared.options.token.is_none() {
+        headers.remove(header::AUTHORIZATION);
+    }
     if shared.options.per_request_key {
-        let raw = from_header.or_else(|| {
-            from_bearer.and_then(|v| {
-                let v = v.to_str().ok()?.to_string();
-                let token = v
-                    .split_once(' ')
-                    .filter(|(s, _)| s.eq_ignore_ascii_case("bearer"))?
-                    .1
-                    .trim()
-                    .to_string();
-                HeaderValue::from_str(&token).ok()
-            })
-        });
+        let raw = from_header.or(from_bearer);
         if let Some(raw) = raw {
             match raw.to_str().ok().map(ApiKey::new) {
                 Some(Ok(key)) => {

@@ -159,11 +159,16 @@ impl ClientHooks<Runtime> for Client {
         if request.try_clone().is_none() {
             policy.max_attempts = 1; // a streaming body cannot be sent twice
         }
+        let mut original = Some(request);
         let started = Instant::now();
         let mut attempt = 0;
         loop {
             runtime.limiter.acquire().await;
-            let this_try = request.try_clone().unwrap_or_else(|| clone_head(&request));
+            // A copy while another attempt may follow; the request itself on the last one.
+            let copy = original.as_ref().and_then(reqwest::Request::try_clone);
+            let Some(this_try) = copy.or_else(|| original.take()) else {
+                unreachable!("a request that cannot be cloned is sent once (max_attempts = 1)")
+            };
             let decide = |outcome: Outcome, headers: Option<&HeaderMap>| {
                 let ctx = retry::Context {
                     billed,
@@ -237,13 +242,6 @@ async fn wait_before_retry(
     );
     tokio::time::sleep(wait).await;
     *attempt += 1;
-}
-
-/// A request without its body (only used when a body cannot be cloned; then no retry happens).
-fn clone_head(request: &reqwest::Request) -> reqwest::Request {
-    let mut r = reqwest::Request::new(request.method().clone(), request.url().clone());
-    *r.headers_mut() = request.headers().clone();
-    r
 }
 
 /// A uniform value in [0, 1) for backoff jitter (xorshift; no need for a CSPRNG here).
