@@ -83,12 +83,41 @@ enum Command {
 }
 
 fn init_logging() {
-    use tracing_subscriber::EnvFilter;
+    use tracing_subscriber::filter::Targets;
+    use tracing_subscriber::prelude::*;
     let requested = std::env::var("LEADMAGIC_LOG")
         .or_else(|_| std::env::var("RUST_LOG"))
         .unwrap_or_else(|_| "warn".into());
-    // Third-party crates never go past info (their debug output includes request details), and
-    // never above the level asked for.
+    // `target=level` directives only (no span filters): `Targets` needs no regex engine, which
+    // keeps regex-automata out of the release build. An unreadable setting falls back to warn.
+    let filter: Targets = log_directives(&requested)
+        .parse()
+        .unwrap_or_else(|_| Targets::new().with_default(tracing::Level::WARN));
+    tracing_subscriber::registry()
+        .with(
+            tracing_subscriber::fmt::layer()
+                .with_writer(std::io::stderr)
+                .with_ansi(false),
+        )
+        .with(filter)
+        .init();
+}
+
+/// Crates whose debug output includes request details: never logged past info.
+const CAPPED_CRATES: [&str; 8] = [
+    "hyper",
+    "hyper_util",
+    "reqwest",
+    "h2",
+    "rustls",
+    "rmcp",
+    "axum",
+    "tower_http",
+];
+
+/// The filter directives for a `LEADMAGIC_LOG` setting: the caller's own, except those naming a
+/// capped crate, which get the lower of the global level and info.
+fn log_directives(requested: &str) -> String {
     let global = requested
         .split(',')
         .find(|d| !d.contains('='))
@@ -98,26 +127,21 @@ fn init_logging() {
         "trace" | "debug" | "info" => "info".to_string(),
         other => other.to_string(),
     };
-    let caps: Vec<String> = [
-        "hyper",
-        "hyper_util",
-        "reqwest",
-        "h2",
-        "rustls",
-        "rmcp",
-        "axum",
-        "tower_http",
-    ]
-    .iter()
-    .map(|c| format!("{c}={cap}"))
-    .collect();
-    let filter = EnvFilter::try_new(format!("{requested},{}", caps.join(",")))
-        .unwrap_or_else(|_| EnvFilter::new("warn"));
-    tracing_subscriber::fmt()
-        .with_writer(std::io::stderr)
-        .with_ansi(false)
-        .with_env_filter(filter)
-        .init();
+    let names_capped = |directive: &str| {
+        let target = directive.split('=').next().unwrap_or("").trim();
+        CAPPED_CRATES.iter().any(|c| {
+            target
+                .strip_prefix(c)
+                .is_some_and(|rest| rest.is_empty() || rest.starts_with("::"))
+        })
+    };
+    requested
+        .split(',')
+        .filter(|d| !d.trim().is_empty() && !(d.contains('=') && names_capped(d)))
+        .map(str::to_string)
+        .chain(CAPPED_CRATES.iter().map(|c| format!("{c}={cap}")))
+        .collect::<Vec<_>>()
+        .join(",")
 }
 
 /// The typed client from the environment plus the command-line settings.
@@ -267,5 +291,37 @@ async fn run(mut cli: Cli) -> ExitCode {
                 Err(e) => fail(e),
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::log_directives;
+    use tracing::Level;
+    use tracing_subscriber::filter::Targets;
+
+    fn filter(requested: &str) -> Targets {
+        log_directives(requested).parse().expect("directives parse")
+    }
+
+    #[test]
+    fn third_party_crates_are_capped_at_info_even_when_asked_for_more() {
+        let f = filter("trace,hyper=trace,rmcp::service=debug");
+        assert!(f.would_enable("leadmagic_mcp::runtime", &Level::TRACE));
+        for target in ["hyper", "hyper::proto::h1", "rmcp::service", "reqwest"] {
+            assert!(f.would_enable(target, &Level::INFO), "{target}");
+            assert!(!f.would_enable(target, &Level::DEBUG), "{target}");
+        }
+    }
+
+    #[test]
+    fn the_cap_is_never_above_the_global_level() {
+        let f = filter("warn");
+        assert!(f.would_enable("rmcp", &Level::WARN));
+        assert!(!f.would_enable("rmcp", &Level::INFO));
+        assert!(!f.would_enable("leadmagic_mcp", &Level::INFO));
+        let quiet = filter("leadmagic_mcp=debug");
+        assert!(quiet.would_enable("leadmagic_mcp::call", &Level::DEBUG));
+        assert!(!quiet.would_enable("rustls", &Level::INFO));
     }
 }
