@@ -89,7 +89,7 @@ pub struct Config {
     pub max_body_bytes: usize,
     /// When to send a request again (never a billed one whose outcome is unknown).
     pub retry: crate::retry::Policy,
-    /// Client-side request rate, per minute, across all tools.
+    /// Client-side request rate, per minute, across all tools; 0 = no client-side limit.
     pub rate_limit_per_minute: u32,
     /// Credits this process may spend; `None` = no limit.
     pub max_credits: Option<f64>,
@@ -167,19 +167,24 @@ impl Config {
             config.connect_timeout = seconds(CONNECT_TIMEOUT_VAR, &t)?;
         }
         if let Some(r) = get(RATE_LIMIT_VAR) {
-            config.rate_limit_per_minute = r
-                .trim()
-                .parse()
-                .ok()
-                .filter(|n| (1..=100_000).contains(n))
-                .ok_or_else(|| {
-                    ConfigError::Setting(format!(
-                        "{RATE_LIMIT_VAR}: {r:?} is not a count per minute (1-100000)"
-                    ))
-                })?;
+            config.rate_limit_per_minute = parse_rate_limit(&r).ok_or_else(|| {
+                ConfigError::Setting(format!(
+                    "{RATE_LIMIT_VAR}: {r:?} is not a count per minute (1-100000) or \"off\""
+                ))
+            })?;
         }
         Ok(config)
     }
+}
+
+/// Requests per minute; `off` (or 0) turns the client-side limit off, for a gateway that already
+/// limits or a benchmark against a mock.
+fn parse_rate_limit(r: &str) -> Option<u32> {
+    let r = r.trim();
+    if r.eq_ignore_ascii_case("off") {
+        return Some(0);
+    }
+    r.parse().ok().filter(|n| (0..=100_000).contains(n))
 }
 
 fn seconds(var: &str, t: &str) -> Result<Duration, ConfigError> {
@@ -281,6 +286,16 @@ mod tests {
         assert!(check_base_url("http://10.0.0.1").is_err());
         assert!(check_base_url("ftp://api.leadmagic.io").is_err());
         assert!(check_base_url("https://user:pw@api.leadmagic.io").is_err());
+    }
+
+    #[test]
+    fn rate_limit_setting() {
+        assert_eq!(parse_rate_limit("600"), Some(600));
+        assert_eq!(parse_rate_limit(" off "), Some(0));
+        assert_eq!(parse_rate_limit("0"), Some(0));
+        assert_eq!(parse_rate_limit("100001"), None);
+        assert_eq!(parse_rate_limit("fast"), None);
+        assert_eq!(parse_rate_limit("-1"), None);
     }
 
     #[test]

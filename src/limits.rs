@@ -5,9 +5,11 @@ use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
 /// A token bucket refilled at `per_minute` tokens a minute, holding at most `burst`, that can
-/// also be paused until a time the server names (`RateLimit-Remaining: 0`).
+/// also be paused until a time the server names (`RateLimit-Remaining: 0`). A rate of 0 turns the
+/// bucket off; the pause still applies.
 #[derive(Debug)]
 pub struct Limiter {
+    unlimited: bool,
     per_minute: f64,
     burst: f64,
     state: Mutex<Bucket>,
@@ -22,9 +24,11 @@ struct Bucket {
 
 impl Limiter {
     pub fn new(per_minute: u32) -> Self {
+        let unlimited = per_minute == 0;
         let per_minute = f64::from(per_minute.max(1));
         let burst = (per_minute / 6.0).clamp(1.0, 50.0);
         Limiter {
+            unlimited,
             per_minute,
             burst,
             state: Mutex::new(Bucket {
@@ -43,6 +47,9 @@ impl Limiter {
                 return Some(until - now);
             }
             b.paused_until = None;
+        }
+        if self.unlimited {
+            return None;
         }
         let refill =
             now.saturating_duration_since(b.refilled_at).as_secs_f64() * self.per_minute / 60.0;
@@ -164,6 +171,21 @@ mod tests {
         assert_eq!(
             l.check(t0 + Duration::from_secs(2)),
             Some(Duration::from_secs(3))
+        );
+        assert_eq!(l.check(t0 + Duration::from_secs(5)), None);
+    }
+
+    #[test]
+    fn rate_zero_turns_the_bucket_off_but_not_the_pause() {
+        let l = Limiter::new(0);
+        let t0 = Instant::now();
+        for _ in 0..10_000 {
+            assert_eq!(l.check(t0), None);
+        }
+        l.pause(t0, Duration::from_secs(5));
+        assert_eq!(
+            l.check(t0 + Duration::from_secs(1)),
+            Some(Duration::from_secs(4))
         );
         assert_eq!(l.check(t0 + Duration::from_secs(5)), None);
     }
