@@ -10,6 +10,7 @@ mod common;
 
 use common::{CANARY_KEY, HttpServer, McpProcess, Mock, Reply, http_client, post_mcp};
 use serde_json::{Value, json};
+use std::io::{BufRead, Read, Write};
 use std::time::{Duration, Instant};
 
 const TOOL: &str = "validate_email";
@@ -85,15 +86,102 @@ fn spawn(mock: &Mock, extra: &[&str]) -> McpProcess {
     let env = [
         ("LEADMAGIC_API_KEY", CANARY_KEY),
         ("LEADMAGIC_BASE_URL", url.as_str()),
-        ("LEADMAGIC_RATE_LIMIT", "100000"),
+        ("LEADMAGIC_RATE_LIMIT", "off"),
     ];
     McpProcess::spawn(&env, extra)
 }
 
 struct Row(String, String, String);
 
-#[tokio::main(flavor = "multi_thread", worker_threads = 2)]
-async fn main() {
+/// Set in the environment of the floor process (this same executable, run as a server).
+const FLOOR_VAR: &str = "LEADMAGIC_BENCH_FLOOR";
+
+/// The floor: the least a stdio server does per call on this machine. A blocking loop that reads a
+/// JSON-RPC line, sends the same HTTP request to the mock on a kept-alive socket, reads the answer
+/// and writes a JSON-RPC line: no runtime, no validation, no retry, no logging.
+fn run_floor() {
+    let base = std::env::var("LEADMAGIC_BASE_URL").expect("LEADMAGIC_BASE_URL");
+    let key = std::env::var("LEADMAGIC_API_KEY").expect("LEADMAGIC_API_KEY");
+    let mut upstream = std::net::TcpStream::connect(base.trim_start_matches("http://")).unwrap();
+    upstream.set_nodelay(true).unwrap();
+    let mut reader = std::io::BufReader::new(upstream.try_clone().unwrap());
+    let mut out = std::io::stdout().lock();
+    for line in std::io::stdin().lock().lines() {
+        let msg: Value = serde_json::from_str(&line.unwrap()).unwrap();
+        let Some(id) = msg.get("id") else { continue };
+        let result = if msg["method"] == "tools/call" {
+            let body = msg["params"]["arguments"].to_string();
+            let request = format!(
+                "POST {ROUTE} HTTP/1.1\r\nhost: 127.0.0.1\r\nx-api-key: {key}\r\n\
+                 content-type: application/json\r\ncontent-length: {}\r\n\r\n{body}",
+                body.len()
+            );
+            upstream.write_all(request.as_bytes()).unwrap();
+            let mut length = 0;
+            loop {
+                let mut header = String::new();
+                reader.read_line(&mut header).unwrap();
+                if header == "\r\n" {
+                    break;
+                }
+                if let Some((name, value)) = header.split_once(':') {
+                    if name.eq_ignore_ascii_case("content-length") {
+                        length = value.trim().parse().unwrap();
+                    }
+                }
+            }
+            let mut answer = vec![0; length];
+            reader.read_exact(&mut answer).unwrap();
+            let answer: Value = serde_json::from_slice(&answer).unwrap();
+            json!({"content": [{"type": "text", "text": answer.to_string()}], "structuredContent": answer, "isError": false})
+        } else {
+            json!({})
+        };
+        let reply = json!({"jsonrpc": "2.0", "id": id, "result": result});
+        out.write_all(format!("{reply}\n").as_bytes()).unwrap();
+        out.flush().unwrap();
+    }
+}
+
+/// Sequential calls on a started process: (sorted latencies, CPU per call, wall time).
+async fn sequential_calls(
+    p: &mut McpProcess,
+    calls: usize,
+    args: &Value,
+    ticks: f64,
+) -> (Vec<Duration>, Duration, Duration) {
+    for _ in 0..50 {
+        p.call(TOOL, args.clone()).await; // warm-up
+    }
+    let pid = p.child.id().unwrap();
+    let cpu0 = cpu_time(pid, ticks);
+    let mut lat = Vec::with_capacity(calls);
+    let t_all = Instant::now();
+    for _ in 0..calls {
+        let t = Instant::now();
+        let r = p.call(TOOL, args.clone()).await;
+        lat.push(t.elapsed());
+        assert_eq!(r["result"]["isError"], false, "{r}");
+    }
+    let wall = t_all.elapsed();
+    let cpu = cpu_time(pid, ticks).saturating_sub(cpu0);
+    lat.sort();
+    (lat, cpu / calls as u32, wall)
+}
+
+fn main() {
+    if std::env::var_os(FLOOR_VAR).is_some() {
+        return run_floor();
+    }
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap()
+        .block_on(bench());
+}
+
+async fn bench() {
     let mut rows: Vec<Row> = Vec::new();
     let mock = Mock::start(CANARY_KEY).await;
     mock.on("POST", ROUTE, ok_reply());
@@ -145,22 +233,8 @@ async fn main() {
         "<= 8 MiB".into(),
     ));
 
-    for _ in 0..50 {
-        p.call(TOOL, args.clone()).await; // warm-up
-    }
     let calls = if quick() { 300 } else { 2000 };
-    let cpu0 = cpu_time(pid, ticks);
-    let mut lat = Vec::with_capacity(calls);
-    let t_all = Instant::now();
-    for _ in 0..calls {
-        let t = Instant::now();
-        let r = p.call(TOOL, args.clone()).await;
-        lat.push(t.elapsed());
-        assert_eq!(r["result"]["isError"], false, "{r}");
-    }
-    let wall = t_all.elapsed();
-    let cpu = cpu_time(pid, ticks).saturating_sub(cpu0);
-    lat.sort();
+    let (lat, cpu_per_call, wall) = sequential_calls(&mut p, calls, &args, ticks).await;
     let (_, peak_after_calls) = memory_kib(pid);
     rows.push(Row(
         format!("peak RSS after {calls} calls"),
@@ -208,11 +282,45 @@ async fn main() {
         "server CPU per call (user + system)".into(),
         format!(
             "{} ({} calls, {:.0} calls/s sequential)",
-            ms(cpu / calls as u32),
+            ms(cpu_per_call),
             calls,
             calls as f64 / wall.as_secs_f64()
         ),
         "<= 0.05 ms".into(),
+    ));
+
+    // The floor: a do-almost-nothing blocking process in the server's place, same client, same
+    // mock. What it costs is the machine's (pipe and loopback TCP wake-ups), not the server's.
+    let exe = std::env::current_exe().unwrap();
+    let url = mock.url();
+    let floor_env = [
+        (FLOOR_VAR, "1"),
+        ("LEADMAGIC_API_KEY", CANARY_KEY),
+        ("LEADMAGIC_BASE_URL", url.as_str()),
+    ];
+    let mut floor = McpProcess::spawn_program(exe.to_str().unwrap(), &floor_env, &[]);
+    floor.initialize().await;
+    let (floor_lat, floor_cpu, _) = sequential_calls(&mut floor, calls, &args, ticks).await;
+    floor.finish().await;
+    let f50 = percentile(&floor_lat, 0.5);
+    rows.push(Row(
+        "floor (minimal blocking process, same exchange): p50 / overhead / CPU per call".into(),
+        format!(
+            "{} / {} / {}",
+            ms(f50),
+            ms(f50.saturating_sub(d50)),
+            ms(floor_cpu)
+        ),
+        "-".into(),
+    ));
+    rows.push(Row(
+        "server above the floor: latency p50 / CPU per call".into(),
+        format!(
+            "{} / {}",
+            ms(p50.saturating_sub(f50)),
+            ms(cpu_per_call.saturating_sub(floor_cpu))
+        ),
+        "-".into(),
     ));
 
     // 3. Pipelined throughput: 8 requests in flight on one stdio connection.
@@ -297,7 +405,7 @@ async fn main() {
     let env = [
         ("LEADMAGIC_API_KEY", CANARY_KEY),
         ("LEADMAGIC_BASE_URL", url.as_str()),
-        ("LEADMAGIC_RATE_LIMIT", "100000"),
+        ("LEADMAGIC_RATE_LIMIT", "off"),
     ];
     let server = HttpServer::start(&env, &["--max-concurrency", "64"]).await;
     let hpid = server.child.id().unwrap();

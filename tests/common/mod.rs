@@ -251,10 +251,15 @@ pub fn binary() -> &'static str {
 impl McpProcess {
     /// Start the server with exactly these environment variables (plus PATH), in a temp dir.
     pub fn spawn(env: &[(&str, &str)], args: &[&str]) -> McpProcess {
+        Self::spawn_program(binary(), env, args)
+    }
+
+    /// Same, for another program speaking MCP on stdio (the benchmark's floor process).
+    pub fn spawn_program(program: &str, env: &[(&str, &str)], args: &[&str]) -> McpProcess {
         let dir =
             std::env::temp_dir().join(format!("lm-test-{}-{}", std::process::id(), rand_suffix()));
         std::fs::create_dir_all(&dir).unwrap();
-        let mut cmd = tokio::process::Command::new(binary());
+        let mut cmd = tokio::process::Command::new(program);
         cmd.args(args)
             .env_clear()
             .env("PATH", std::env::var("PATH").unwrap_or_default())
@@ -284,8 +289,12 @@ impl McpProcess {
     }
 
     pub async fn send_raw(&mut self, line: &str) {
-        self.stdin.write_all(line.as_bytes()).await.unwrap();
-        self.stdin.write_all(b"\n").await.unwrap();
+        // One write per message, newline included, as the official SDK clients do (two writes
+        // would wake the server twice per message).
+        let mut framed = String::with_capacity(line.len() + 1);
+        framed.push_str(line);
+        framed.push('\n');
+        self.stdin.write_all(framed.as_bytes()).await.unwrap();
         self.stdin.flush().await.unwrap();
     }
 
