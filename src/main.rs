@@ -137,7 +137,8 @@ fn log_directives(requested: &str) -> String {
     };
     requested
         .split(',')
-        .filter(|d| !d.trim().is_empty() && !(d.contains('=') && names_capped(d)))
+        .filter(|d| !d.trim().is_empty())
+        .filter(|d| !(d.contains('=') && names_capped(d)))
         .map(str::to_string)
         .chain(CAPPED_CRATES.iter().map(|c| format!("{c}={cap}")))
         .collect::<Vec<_>>()
