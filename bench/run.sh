@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The whole performance table in one command: a clean release build (timed, into its own target
 # directory), the stripped binary size, then `cargo bench --bench perf` (startup, memory, per-call
-# overhead, CPU per call, throughput, tools/list size, HTTP load) against the loopback mock.
+# overhead and CPU per call beside a floor process, throughput, tools/list size, HTTP load) against
+# the loopback mock.
 # Usage: bash bench/run.sh            (PERF_QUICK=1 for a short run; SKIP_CLEAN_BUILD=1 to skip the build)
 set -euo pipefail
 cd "$(dirname "$0")/.."

@@ -1,6 +1,7 @@
 //! Whole-process performance of the real binary against the loopback mock, printed as a table:
-//! startup, memory, per-call overhead, CPU per call, pipelined throughput, `tools/list` size, and
-//! an HTTP load run. Loopback only; every loop is bounded in count and time.
+//! startup, memory, per-call overhead, CPU per call (beside a floor process making the same
+//! exchange), pipelined throughput, `tools/list` size, and an HTTP load run. The client-side rate
+//! limit is off, so the server is measured, not the bucket. Loopback only; every loop is bounded.
 //!
 //! `cargo bench --bench perf` (or `bash bench/run.sh`, which adds build time and binary size).
 //! Set `PERF_QUICK=1` for a short run.
