@@ -120,8 +120,7 @@ pub async fn serve(server: LeadMagicServer, options: HttpOptions) -> Result<(), 
         .await
         .map_err(|e| format!("cannot listen on {}: {e}", options.addr))?;
     let local = listener.local_addr().map_err(|e| e.to_string())?;
-    // The one line a supervisor (or a test) reads to learn the port.
-    tracing::warn!("listening on http://{local}/mcp");
+    // The one line a supervisor (or a test) reads to learn the port, whatever the log level.
     eprintln!("leadmagic-mcp: listening on http://{local}/mcp");
     axum::serve(listener, app(server, options))
         .with_graceful_shutdown(shutdown)

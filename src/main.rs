@@ -1,5 +1,6 @@
 //! `leadmagic-mcp`: the MCP server (stdio) and a small CLI around the same tool table.
 
+use clap::builder::BoolishValueParser;
 use clap::{Parser, Subcommand};
 use leadmagic_mcp::tools::{Selection, split_list};
 use leadmagic_mcp::{Config, call, http, server, tools};
@@ -9,6 +10,7 @@ use std::process::ExitCode;
 #[derive(Parser)]
 #[command(
     name = "leadmagic-mcp",
+    args_conflicts_with_subcommands = true,
     version,
     about = "MCP server and CLI for the LeadMagic B2B data API (one tool per API operation).",
     after_help = "The API key is read from LEADMAGIC_API_KEY (or a .env file), never from the command line.\n\
@@ -17,7 +19,7 @@ use std::process::ExitCode;
 )]
 struct Cli {
     /// Answer every call from the built-in sandbox (sample data; no key, no network, no credits).
-    #[arg(long, global = true, env = "LEADMAGIC_SANDBOX")]
+    #[arg(long, global = true, env = "LEADMAGIC_SANDBOX", value_parser = BoolishValueParser::new())]
     sandbox: bool,
     /// Only expose these toolsets (comma-separated first tags, e.g. people,companies).
     #[arg(long, global = true, env = "LEADMAGIC_TOOLSETS", value_name = "LIST")]
@@ -26,26 +28,30 @@ struct Cli {
     #[arg(long, global = true, env = "LEADMAGIC_TOOLS", value_name = "LIST")]
     tools: Option<String>,
     /// Only expose tools hinted read-only.
-    #[arg(long, global = true, env = "LEADMAGIC_READ_ONLY")]
+    #[arg(long, global = true, env = "LEADMAGIC_READ_ONLY", value_parser = BoolishValueParser::new())]
     read_only: bool,
     /// Refuse any call whose worst-case cost would push this process's spend over N credits.
     #[arg(long, global = true, env = "LEADMAGIC_MAX_CREDITS", value_name = "N")]
     max_credits: Option<f64>,
     /// Smaller tool definitions for small-context clients (short descriptions, no output schemas).
-    #[arg(long, global = true, env = "LEADMAGIC_COMPACT")]
+    #[arg(long, global = true, env = "LEADMAGIC_COMPACT", value_parser = BoolishValueParser::new())]
     compact: bool,
     /// Log request and response bodies at debug level, with emails, phones and URLs masked.
-    #[arg(long, global = true, env = "LEADMAGIC_LOG_BODIES")]
+    #[arg(long, global = true, env = "LEADMAGIC_LOG_BODIES", value_parser = BoolishValueParser::new())]
     log_bodies: bool,
+    /// `serve`'s settings also apply without a subcommand (serving is the default), so their
+    /// environment variables are read either way.
+    #[command(flatten)]
+    serve: ServeArgs,
     #[command(subcommand)]
     command: Option<Command>,
 }
 
-#[derive(clap::Args, Default)]
+#[derive(clap::Args, Clone)]
 struct ServeArgs {
     /// Serve streamable HTTP at http://ADDR/mcp instead of stdio (default 127.0.0.1:8787). A
     /// non-loopback address needs LEADMAGIC_MCP_TOKEN (callers send `Authorization: Bearer`).
-    #[arg(long, env = "LEADMAGIC_HTTP_ADDR", value_name = "ADDR", num_args = 0..=1, default_missing_value = leadmagic_mcp::http::DEFAULT_ADDR)]
+    #[arg(long, env = http::ADDR_VAR, value_name = "ADDR", num_args = 0..=1, default_missing_value = http::DEFAULT_ADDR)]
     http: Option<std::net::SocketAddr>,
     /// Host names accepted in the Host header (comma-separated; default localhost,127.0.0.1,::1).
     #[arg(long, env = "LEADMAGIC_ALLOWED_HOSTS", value_name = "LIST")]
@@ -55,7 +61,7 @@ struct ServeArgs {
     allowed_origins: Option<String>,
     /// Each HTTP request brings its caller's own LeadMagic key in `x-leadmagic-key`; no server key
     /// is used.
-    #[arg(long, env = "LEADMAGIC_PER_REQUEST_KEY")]
+    #[arg(long, env = "LEADMAGIC_PER_REQUEST_KEY", value_parser = BoolishValueParser::new())]
     per_request_key: bool,
     /// Most HTTP requests handled at once; others wait.
     #[arg(long, env = "LEADMAGIC_MAX_CONCURRENCY", default_value_t = 64)]
@@ -180,22 +186,26 @@ fn print_stdout(text: &str) -> ExitCode {
 }
 
 fn main() -> ExitCode {
-    let cli = Cli::parse();
+    let mut cli = Cli::parse();
     init_logging();
+    let command = cli
+        .command
+        .take()
+        .unwrap_or_else(|| Command::Serve(cli.serve.clone()));
     // stdio serves one client: one thread is enough and starts faster with less memory.
-    let http = matches!(&cli.command, Some(Command::Serve(a)) if a.http.is_some());
+    let http = matches!(&command, Command::Serve(a) if a.http.is_some());
     let mut builder = if http {
         tokio::runtime::Builder::new_multi_thread()
     } else {
         tokio::runtime::Builder::new_current_thread()
     };
     match builder.enable_all().build() {
-        Ok(rt) => rt.block_on(run(cli)),
+        Ok(rt) => rt.block_on(run(cli, command)),
         Err(e) => fail(format!("cannot start the async runtime: {e}")),
     }
 }
 
-async fn run(mut cli: Cli) -> ExitCode {
+async fn run(cli: Cli, command: Command) -> ExitCode {
     let selection = Selection {
         toolsets: cli.toolsets.as_deref().map(split_list).unwrap_or_default(),
         tools: cli.tools.as_deref().map(split_list).unwrap_or_default(),
@@ -204,11 +214,7 @@ async fn run(mut cli: Cli) -> ExitCode {
     if let Err(e) = selection.validate() {
         return fail(e);
     }
-    match cli
-        .command
-        .take()
-        .unwrap_or(Command::Serve(ServeArgs::default()))
-    {
+    match command {
         Command::Tools { json } => {
             if json {
                 let text =

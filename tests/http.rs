@@ -11,6 +11,45 @@ fn call(id: u64, tool: &str, args: Value) -> Value {
     json!({"jsonrpc": "2.0", "id": id, "method": "tools/call", "params": {"name": tool, "arguments": args}})
 }
 
+/// No subcommand means `serve`, and its settings still come from the environment; boolean
+/// variables accept 1/yes/on as well as true.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn serve_settings_come_from_the_environment_without_a_subcommand() {
+    let server = HttpServer::start_argv(
+        &[
+            ("LEADMAGIC_HTTP_ADDR", "127.0.0.1:0"),
+            ("LEADMAGIC_SANDBOX", "1"),
+            ("LEADMAGIC_READ_ONLY", "yes"),
+        ],
+        &[],
+    )
+    .await;
+    let client = http_client();
+    let mcp = server.mcp_url();
+    let (status, body) = post_mcp(
+        &client,
+        &mcp,
+        &call(1, "validate_email", json!({"email": "jane@example.org"})),
+        &[],
+    )
+    .await;
+    assert_eq!(status, 200, "{body}");
+    assert!(
+        body["result"]["structuredContent"]["_sandbox"].is_string(),
+        "sandbox answer expected: {body}"
+    );
+    let list = json!({"jsonrpc": "2.0", "id": 2, "method": "tools/list", "params": {}});
+    let (_, listed) = post_mcp(&client, &mcp, &list, &[]).await;
+    let tools = listed["result"]["tools"].as_array().expect("tools");
+    assert!(!tools.is_empty());
+    assert!(
+        tools
+            .iter()
+            .all(|t| t["annotations"]["readOnlyHint"] == true),
+        "LEADMAGIC_READ_ONLY=yes keeps read-only tools only"
+    );
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn secure_defaults_host_origin_size_and_health() {
     let mock = Mock::start(CANARY_KEY).await;

@@ -439,9 +439,17 @@ pub struct HttpServer {
 
 impl HttpServer {
     pub async fn start(env: &[(&str, &str)], args: &[&str]) -> HttpServer {
+        let argv: Vec<&str> = ["serve", "--http", "127.0.0.1:0"]
+            .into_iter()
+            .chain(args.iter().copied())
+            .collect();
+        Self::start_argv(env, &argv).await
+    }
+
+    /// Same, with exactly this command line (the address may come from the environment).
+    pub async fn start_argv(env: &[(&str, &str)], argv: &[&str]) -> HttpServer {
         let mut cmd = tokio::process::Command::new(binary());
-        cmd.args(["serve", "--http", "127.0.0.1:0"])
-            .args(args)
+        cmd.args(argv)
             .env_clear()
             .current_dir(std::env::temp_dir())
             .stdin(Stdio::null())
