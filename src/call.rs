@@ -81,8 +81,8 @@ pub async fn call(client: &Client, tool: &ToolDef, args: Map<String, Value>) -> 
     let reported = captured.as_ref().and_then(reported_credits);
     // Whether LeadMagic may have charged without saying how much.
     let maybe_charged = match (&result, &captured) {
-        (_, Some(c)) => (200..300).contains(&c.status) || (c.status >= 500 && c.status != 503),
-        (Err(CallError::Upstream(_)), None) => true,
+        (_, Some(c)) => errors::status_may_charge(c.status, &c.headers),
+        (Err(CallError::Upstream(e)), None) => errors::transport_may_charge(e),
         _ => false,
     };
     let mut outcome = match (result, captured) {

@@ -155,7 +155,7 @@ pub fn from_status(status: u16, headers: &HeaderMap, body: &[u8], billed: bool) 
             "LeadMagic is rate limiting this account.".to_string(),
             "Wait before calling again; retry_after_s says how long when known.".to_string(),
         ),
-        500..=599 if billed && !(status == 503 && headers.contains_key("retry-after")) => (
+        500..=599 if billed && status_may_charge(status, headers) => (
             Kind::OutcomeUnknown,
             format!("LeadMagic failed with HTTP {status}; the call may have been charged."),
             "Check get_credit_balance or the usage report before repeating a billed call.".to_string(),
@@ -185,28 +185,54 @@ pub fn from_status(status: u16, headers: &HeaderMap, body: &[u8], billed: bool) 
     e
 }
 
-/// A failure before any response arrived. Uses only the error's classification, never its text.
-pub fn from_transport(error: &progenitor_client::Error, billed: bool) -> ToolError {
-    let reqwest_error = match error {
+/// Whether LeadMagic may have charged for an answer with this status: any success, and any 5xx
+/// except a 503 that says when to come back (the API's "not processed, try later").
+pub fn status_may_charge(status: u16, headers: &HeaderMap) -> bool {
+    (200..300).contains(&status)
+        || ((500..600).contains(&status) && !(status == 503 && headers.contains_key("retry-after")))
+}
+
+fn transport_error(error: &progenitor_client::Error) -> Option<&reqwest::Error> {
+    match error {
         progenitor_client::Error::CommunicationError(e)
         | progenitor_client::Error::ResponseBodyError(e) => Some(e),
         _ => None,
-    };
+    }
+}
+
+/// Whether a call that got no answer may have been charged: only if the request went out.
+pub fn transport_may_charge(error: &progenitor_client::Error) -> bool {
+    transport_error(error).is_some_and(|e| {
+        matches!(
+            crate::retry::classify(e),
+            crate::retry::Outcome::Timeout | crate::retry::Outcome::Dropped
+        )
+    })
+}
+
+/// A failure before any response arrived. Uses only the error's classification, never its text.
+pub fn from_transport(error: &progenitor_client::Error, billed: bool) -> ToolError {
+    use crate::retry::{Outcome, classify};
     let maybe_charged = if billed {
         "; the call may have been charged"
     } else {
         ""
     };
-    match reqwest_error {
-        Some(e) if e.is_timeout() => ToolError::new(
+    match transport_error(error).map(classify) {
+        Some(Outcome::Timeout) => ToolError::new(
             Kind::Timeout,
             format!("LeadMagic did not answer in time{maybe_charged}."),
             "Try again later; check get_credit_balance before repeating a billed call.",
         ),
-        Some(e) if e.is_connect() => ToolError::new(
+        Some(Outcome::NotSent) => ToolError::new(
             Kind::UpstreamUnavailable,
             "Could not connect to LeadMagic (nothing was sent).",
             "Check the network and LEADMAGIC_BASE_URL, then try again.",
+        ),
+        Some(Outcome::Tls) => ToolError::new(
+            Kind::UpstreamUnavailable,
+            "Could not set up a secure connection to LeadMagic (nothing was sent).",
+            "Check LEADMAGIC_BASE_URL, and whether a proxy intercepts TLS on this network.",
         ),
         Some(_) if billed => ToolError::new(
             Kind::OutcomeUnknown,

@@ -163,23 +163,34 @@ pub fn exhausted_for(headers: &HeaderMap, now: SystemTime) -> Option<Duration> {
     (remaining == 0).then(|| rate_limit_reset(headers, now).unwrap_or(Duration::from_secs(1)))
 }
 
-/// Classify a transport error without reading its text.
+/// Classify a transport error without reading its text. A connect error is checked first: a
+/// connect timeout is both, and nothing was sent.
 pub fn classify(error: &reqwest::Error) -> Outcome {
+    if error.is_connect() {
+        // `is_connect` is also true for TLS failures, which must not be retried.
+        return if caused_by_tls(error) {
+            Outcome::Tls
+        } else {
+            Outcome::NotSent
+        };
+    }
     if error.is_timeout() {
         return Outcome::Timeout;
     }
-    if error.is_connect() {
-        // `is_connect` is also true for TLS failures, which must not be retried.
-        let mut source = std::error::Error::source(error);
-        while let Some(s) = source {
-            if s.downcast_ref::<rustls::Error>().is_some() {
-                return Outcome::Tls;
-            }
-            source = s.source();
-        }
-        return Outcome::NotSent;
-    }
     Outcome::Dropped
+}
+
+/// Whether a rustls error is in the chain. tokio-rustls and hyper-rustls wrap it in `io::Error`s,
+/// whose `source()` skips the wrapped error, so those are opened with `get_ref`.
+fn caused_by_tls(error: &(dyn std::error::Error + 'static)) -> bool {
+    if error.downcast_ref::<rustls::Error>().is_some() {
+        return true;
+    }
+    let wrapped = error
+        .downcast_ref::<std::io::Error>()
+        .and_then(std::io::Error::get_ref)
+        .is_some_and(|inner| caused_by_tls(inner));
+    wrapped || error.source().is_some_and(caused_by_tls)
 }
 
 #[cfg(test)]

@@ -271,7 +271,50 @@ async fn refused_connection_is_retried_and_reported() {
             2,
             "{tool}: two retries after the first refusal:\n{stderr}"
         );
+        assert_eq!(
+            result["_credits"]["used"], 0.0,
+            "nothing sent, nothing spent"
+        );
         assert_clean("refused", &stdout, &stderr);
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn tls_failure_is_not_retried_and_nothing_is_counted_as_spent() {
+    // An https base URL whose server answers the TLS hello with plain HTTP.
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let connections = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let counter = connections.clone();
+    tokio::spawn(async move {
+        use tokio::io::AsyncWriteExt;
+        while let Ok((mut socket, _)) = listener.accept().await {
+            counter.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+            let _ = socket.write_all(b"HTTP/1.1 200 OK\r\n\r\n").await;
+        }
+    });
+    for (tool, _, _) in [BILLED, FREE] {
+        let before = connections.load(std::sync::atomic::Ordering::SeqCst);
+        let (result, stdout, stderr) = call(
+            &format!("https://127.0.0.1:{port}"),
+            tool,
+            &args_for(tool),
+            &[("LEADMAGIC_LOG", "trace")],
+        )
+        .await;
+        assert_eq!(result["kind"], "upstream_unavailable", "{tool}: {result}");
+        let message = result["message"].as_str().unwrap();
+        assert!(
+            message.contains("secure connection") && message.contains("nothing was sent"),
+            "{tool}: {message}"
+        );
+        assert_eq!(
+            connections.load(std::sync::atomic::Ordering::SeqCst) - before,
+            1,
+            "{tool}: a TLS failure is not retried:\n{stderr}"
+        );
+        assert_eq!(result["_credits"]["used"], 0.0);
+        assert_clean("tls", &stdout, &stderr);
     }
 }
 
