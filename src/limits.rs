@@ -81,7 +81,7 @@ impl Limiter {
 }
 
 /// Credits this process may spend (`--max-credits`), and what it has spent.
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub struct Budget {
     max: Option<f64>,
     state: Mutex<Spend>,
@@ -136,10 +136,6 @@ impl Budget {
         s.reserved = (s.reserved - worst_case).max(0.0);
         s.spent += actual.max(0.0);
         s.spent
-    }
-
-    pub fn spent(&self) -> f64 {
-        self.state.lock().unwrap_or_else(|p| p.into_inner()).spent
     }
 }
 

@@ -141,12 +141,13 @@ impl ClientHooks<Runtime> for Client {
                 request.headers_mut().insert("x-api-key", value);
             }
         });
-        if runtime.sandbox {
-            return Ok(sandbox_response(&request, info));
-        }
         let tool = crate::tools::TOOLS
             .iter()
             .find(|t| t.client_method == info.operation_id);
+        if runtime.sandbox {
+            // The request was built and validated exactly as a real one would be.
+            return Ok(sandbox_response(tool));
+        }
         let billed = tool.is_none_or(|t| t.is_billed());
         if runtime.log_bodies {
             let body = request
@@ -156,7 +157,7 @@ impl ClientHooks<Runtime> for Client {
             tracing::debug!(operation = info.operation_id, body = %crate::redact::mask(&String::from_utf8_lossy(body)), "request body");
         }
         let mut policy = runtime.policy.clone();
-        if request.try_clone().is_none() {
+        if request.body().is_some_and(|b| b.as_bytes().is_none()) {
             policy.max_attempts = 1; // a streaming body cannot be sent twice
         }
         let mut original = Some(request);
@@ -165,8 +166,12 @@ impl ClientHooks<Runtime> for Client {
         loop {
             runtime.limiter.acquire().await;
             // A copy while another attempt may follow; the request itself on the last one.
-            let copy = original.as_ref().and_then(reqwest::Request::try_clone);
-            let Some(this_try) = copy.or_else(|| original.take()) else {
+            let this_try = if attempt + 1 >= policy.max_attempts {
+                original.take()
+            } else {
+                original.as_ref().and_then(reqwest::Request::try_clone)
+            };
+            let Some(this_try) = this_try else {
                 unreachable!("a request that cannot be cloned is sent once (max_attempts = 1)")
             };
             let decide = |outcome: Outcome, headers: Option<&HeaderMap>| {
@@ -321,10 +326,7 @@ fn rebuild(
 }
 
 /// The sandbox answers from the document's examples (or from its schemas), in process.
-fn sandbox_response(request: &reqwest::Request, info: &OperationInfo) -> reqwest::Response {
-    let tool = crate::tools::TOOLS
-        .iter()
-        .find(|t| t.client_method == info.operation_id);
+fn sandbox_response(tool: Option<&crate::tools::ToolDef>) -> reqwest::Response {
     let (status, content_type, body) = match tool {
         Some(t) => (200, t.sample_content_type, t.sample_body),
         None => (404, "application/json", r#"{"message":"unknown route"}"#),
@@ -337,7 +339,6 @@ fn sandbox_response(request: &reqwest::Request, info: &OperationInfo) -> reqwest
         );
     }
     headers.insert(SANDBOX_HEADER, HeaderValue::from_static("true"));
-    let _ = request; // the request was built and validated exactly as a real one would be
     let body = Bytes::from_static(body.as_bytes());
     store(Captured {
         status,

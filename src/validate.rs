@@ -30,10 +30,11 @@ fn schemas() -> &'static [Value] {
 
 /// The parsed input schema of a tool.
 pub fn input_schema(tool: &ToolDef) -> &'static Value {
+    // By name, not address: a copied definition must not fall back to another tool's schema.
     let i = crate::tools::TOOLS
         .iter()
-        .position(|t| std::ptr::eq(t, tool))
-        .unwrap_or(0);
+        .position(|t| t.name == tool.name)
+        .unwrap_or_else(|| panic!("{} is not in the generated tool table", tool.name));
     &schemas()[i]
 }
 
