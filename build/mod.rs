@@ -12,6 +12,15 @@ pub mod tools;
 use serde_json::Value;
 use std::fmt;
 
+/// An `anyOf`/`oneOf` branch that only says which fields are required ("one of these
+/// identifiers"). `{}` counts: it requires nothing.
+pub fn is_constraint_only(branch: &Value) -> bool {
+    branch.as_object().is_some_and(|o| {
+        o.keys()
+            .all(|k| matches!(k.as_str(), "required" | "description" | "title"))
+    })
+}
+
 /// A generator failure that names the operation, the place in the document and what to do.
 #[derive(Debug, Clone, PartialEq)]
 pub struct GenError {

@@ -3,8 +3,8 @@
 //!
 //! The original document is never changed: tool schemas are built from it (see `schema.rs`).
 
-use super::GenError;
 use super::preflight::Operation;
+use super::{GenError, is_constraint_only};
 use serde_json::{Map, Value, json};
 use std::collections::BTreeSet;
 
@@ -153,13 +153,6 @@ pub fn schema(v: &mut Value, side: Side) {
             _ => {}
         }
     }
-}
-
-fn is_constraint_only(branch: &Value) -> bool {
-    branch.as_object().is_some_and(|o| {
-        o.keys()
-            .all(|k| matches!(k.as_str(), "required" | "description" | "title"))
-    })
 }
 
 /// 3.1 numeric `exclusiveMinimum: n` -> 3.0 `minimum: n` + `exclusiveMinimum: true`; the stricter

@@ -5,8 +5,8 @@
 //! `nullable`, no `additionalProperties: false`, every array has `items`. Output schemas are
 //! lenient and shallow: top-level field names, any value, extra fields allowed.
 
-use super::GenError;
 use super::preflight::{Operation, deref};
+use super::{GenError, is_constraint_only};
 use serde_json::{Map, Value, json};
 
 const MAX_INLINE_DEPTH: usize = 8;
@@ -91,17 +91,27 @@ pub fn portable(doc: &Value, s: &Value, depth: usize) -> Value {
             obj.remove(ex);
         }
     }
-    // oneOf/anyOf: drop null branches and constraint-only branches; one branch left -> inline it.
+    // oneOf/anyOf: drop null branches and constraint-only branches (the tool checks "give one
+    // of" itself); one branch left -> inline it. A branch that accepts anything (`{}`) makes
+    // the whole alternative no constraint at all.
     let mut alternatives: Vec<Value> = Vec::new();
     for key in ["oneOf", "anyOf"] {
         if let Some(Value::Array(branches)) = obj.remove(key) {
-            for b in branches {
-                let b_resolved = deref(doc, &b).cloned().unwrap_or(json!({}));
-                if b_resolved.get("type") == Some(&json!("null")) || is_constraint_only(&b_resolved)
-                {
+            let resolved: Vec<Value> = branches
+                .iter()
+                .map(|b| deref(doc, b).cloned().unwrap_or(json!({})))
+                .collect();
+            if resolved
+                .iter()
+                .any(|b| b.as_object().is_some_and(Map::is_empty))
+            {
+                continue;
+            }
+            for b in resolved {
+                if b.get("type") == Some(&json!("null")) || is_constraint_only(&b) {
                     continue;
                 }
-                alternatives.push(portable(doc, &b_resolved, depth + 1));
+                alternatives.push(portable(doc, &b, depth + 1));
             }
         }
     }
@@ -173,14 +183,6 @@ fn merge_into(obj: &mut Map<String, Value>, part: Map<String, Value>) {
     }
 }
 
-fn is_constraint_only(branch: &Value) -> bool {
-    branch.as_object().is_some_and(|o| {
-        !o.is_empty()
-            && o.keys()
-                .all(|k| matches!(k.as_str(), "required" | "description" | "title"))
-    })
-}
-
 /// Groups of fields of which the caller must give at least one group ("one of these
 /// identifiers"), from constraint-only `anyOf`/`oneOf` branches of the request body.
 pub fn any_of_required(doc: &Value, body: &Value) -> Vec<Vec<String>> {
@@ -203,6 +205,13 @@ pub fn any_of_required(doc: &Value, body: &Value) -> Vec<Vec<String>> {
             let Some(branches) = branches.filter(|b| b.iter().all(is_constraint_only)) else {
                 continue;
             };
+            // A branch that requires nothing is always met: no group to enforce.
+            if branches
+                .iter()
+                .any(|b| b["required"].as_array().is_none_or(Vec::is_empty))
+            {
+                continue;
+            }
             for b in branches {
                 let names = b["required"].as_array().into_iter().flatten();
                 groups.push(names.filter_map(Value::as_str).map(str::to_owned).collect());

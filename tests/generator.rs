@@ -367,6 +367,45 @@ fn one_of_these_identifiers_becomes_groups() {
 }
 
 #[test]
+fn an_alternative_that_accepts_anything_constrains_nothing() {
+    let g = generate(
+        &format!(
+            r##"  /v1/company:
+    post:
+      operationId: company
+      {A}
+      x-leadmagic-credits: {{ amount: 1, per: call }}
+      requestBody:
+        content:
+          application/json:
+            schema:
+              type: object
+              properties:
+                company_domain: {{ type: string }}
+                company_name: {{ type: string }}
+                size:
+                  anyOf:
+                    - {{ type: integer }}
+                    - {{}}
+              anyOf:
+                - required: [company_domain]
+                - {{}}
+      responses:
+        "200": {{ description: ok, content: {{ application/json: {{ schema: {{ type: object }} }} }} }}"##
+        ),
+        NO_COMPONENTS,
+    );
+    assert!(g.tools.contains("any_of_required: &[]"), "{}", g.tools);
+    assert!(!g.tools.contains("Give one of"));
+    let input = schema_field(&g, "company", "input_schema");
+    assert!(input.get("anyOf").is_none());
+    assert!(
+        input["properties"]["size"].get("type").is_none(),
+        "size accepts anything, as the document says: {input}"
+    );
+}
+
+#[test]
 fn preflight_missing_operation_id() {
     let e = fail(
         r##"  /v1/x:
