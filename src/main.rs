@@ -10,7 +10,6 @@ use std::process::ExitCode;
 #[derive(Parser)]
 #[command(
     name = "leadmagic-mcp",
-    args_conflicts_with_subcommands = true,
     version,
     about = "MCP server and CLI for the LeadMagic B2B data API (one tool per API operation).",
     after_help = "The API key is read from LEADMAGIC_API_KEY (or a .env file), never from the command line.\n\
