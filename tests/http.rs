@@ -229,10 +229,13 @@ async fn per_request_keys_stay_with_their_caller() {
         ),
     );
     let url = mock.url();
-    // A server key is set too: in this mode it must never be used.
+    // A server key is set too: in this mode it must never be used. Trace logs with bodies, so
+    // the scan for keys below has logs to scan.
     let env = [
         ("LEADMAGIC_API_KEY", CANARY_KEY),
         ("LEADMAGIC_BASE_URL", url.as_str()),
+        ("LEADMAGIC_LOG", "trace"),
+        ("LEADMAGIC_LOG_BODIES", "1"),
     ];
     let server = HttpServer::start(&env, &["--per-request-key"]).await;
     let client = http_client();
@@ -291,6 +294,7 @@ async fn per_request_keys_stay_with_their_caller() {
     );
     assert_eq!(mock.total(), 40);
     let logs = server.stderr.lock().unwrap().clone();
+    assert!(logs.contains("request body"), "bodies were logged");
     assert!(
         !logs.contains("caller_alpha")
             && !logs.contains("caller_bravo")

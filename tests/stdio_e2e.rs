@@ -78,7 +78,11 @@ async fn every_tool_reaches_its_route_once_and_keeps_every_field() {
         calls.push((t, args, path));
     }
 
-    let mut server = spawn(&mock, &[]);
+    // At trace level with bodies logged, so the key scan below has logs to scan.
+    let mut env = env_for(&mock);
+    env.push(("LEADMAGIC_LOG", "trace".into()));
+    let env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    let mut server = McpProcess::spawn(&env, &["--log-bodies"]);
     let init = server.initialize().await;
     assert_eq!(init["result"]["serverInfo"]["name"], "leadmagic-mcp");
     assert!(init["result"]["capabilities"]["tools"].is_object());
@@ -185,6 +189,7 @@ async fn every_tool_reaches_its_route_once_and_keeps_every_field() {
         let v: Value = serde_json::from_str(&line).expect("stdout carries JSON-RPC only");
         assert_eq!(v["jsonrpc"], "2.0");
     }
+    assert!(stderr.contains("request body"), "bodies were logged");
     assert!(!stderr.contains(CANARY_KEY));
 }
 
