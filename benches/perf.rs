@@ -440,6 +440,7 @@ async fn bench() {
         herrors += e;
     }
     hlat.sort();
+    assert_eq!(herrors, 0, "every HTTP call under load succeeds");
     let (rss_after, peak) = memory_kib(hpid);
     rows.push(Row(
         format!("HTTP load: {clients} clients x {secs} s"),

@@ -354,7 +354,8 @@ async fn budget_refuses_with_zero_requests_and_results_report_spend() {
     mock.on(
         "POST",
         "/v1/people/email-validation",
-        ok().header("x-credits-consumed", "0.25"),
+        // The header (0.2) wins over the body's credits_consumed (0.25).
+        ok().header("x-credits-consumed", "0.2"),
     );
     mock.on(
         "POST",
@@ -374,12 +375,14 @@ async fn budget_refuses_with_zero_requests_and_results_report_spend() {
     let first = server.call("validate_email", email.clone()).await;
     assert_eq!(
         first["result"]["structuredContent"]["_credits"],
-        json!({"used": 0.25, "session_total": 0.25, "reported": true, "budget_remaining": 0.25})
+        json!({"used": 0.2, "session_total": 0.2, "reported": true, "budget_remaining": 0.3})
     );
+    // Without the header, the body's credits_consumed is the report.
+    mock.on("POST", "/v1/people/email-validation", ok());
     let second = server.call("validate_email", email.clone()).await;
     assert_eq!(
-        second["result"]["structuredContent"]["_credits"]["session_total"],
-        0.5
+        second["result"]["structuredContent"]["_credits"],
+        json!({"used": 0.25, "session_total": 0.45, "reported": true, "budget_remaining": 0.05})
     );
     // 100 employees at 0.05 = 5 credits worst case: refused before sending.
     let big = server
