@@ -21,6 +21,8 @@ pub const SANDBOX_HEADER: &str = "x-leadmagic-sandbox";
 #[derive(Clone, Debug)]
 pub struct Runtime {
     sandbox: bool,
+    /// Whole-request timeout of one attempt (also the client's default).
+    timeout: std::time::Duration,
     max_body_bytes: usize,
     log_bodies: bool,
     policy: Policy,
@@ -107,6 +109,7 @@ pub fn client(config: &Config) -> Result<Client, ConfigError> {
         .map_err(|e| ConfigError::Client(e.without_url().to_string()))?;
     let runtime = Runtime {
         sandbox: config.sandbox,
+        timeout: config.timeout,
         max_body_bytes: config.max_body_bytes,
         log_bodies: config.log_bodies,
         policy: config.retry.clone(),
@@ -171,9 +174,12 @@ impl ClientHooks<Runtime> for Client {
             } else {
                 original.as_ref().and_then(reqwest::Request::try_clone)
             };
-            let Some(this_try) = this_try else {
+            let Some(mut this_try) = this_try else {
                 unreachable!("a request that cannot be cloned is sent once (max_attempts = 1)")
             };
+            // Attempts and waits together stay within the policy's deadline.
+            let left = policy.deadline.saturating_sub(started.elapsed());
+            *this_try.timeout_mut() = Some(runtime.timeout.min(left));
             let decide = |outcome: Outcome, headers: Option<&HeaderMap>| {
                 let ctx = retry::Context {
                     billed,

@@ -467,3 +467,33 @@ async fn oversized_or_malformed_stdin_lines_do_not_stop_the_server() {
         "the oversized request got no answer"
     );
 }
+
+/// A retried free call stays within the retry deadline: the next attempt gets only the time left.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn retries_end_within_the_deadline() {
+    let mock = Mock::start(CANARY_KEY).await;
+    mock.on("GET", "/v1/credits", ok().delayed(Duration::from_secs(3)));
+    let mut config = leadmagic_mcp::Config::new(leadmagic_mcp::ApiKey::new(CANARY_KEY).unwrap());
+    config.base_url = mock.url();
+    config.timeout = Duration::from_secs(1);
+    config.retry.deadline = Duration::from_millis(1500);
+    let client = leadmagic_mcp::connect(&config).unwrap();
+    let tool = leadmagic_mcp::tools::TOOLS
+        .iter()
+        .find(|t| t.name == "get_credit_balance")
+        .unwrap();
+    let started = Instant::now();
+    let outcome = leadmagic_mcp::call::call(&client, tool, serde_json::Map::new()).await;
+    let took = started.elapsed();
+    assert_eq!(
+        outcome.structured["kind"], "timeout",
+        "{:?}",
+        outcome.structured
+    );
+    assert_eq!(mock.total(), 2, "a second attempt was made");
+    // Without the cap the second attempt alone would run its full second (about 2.1 s in all).
+    assert!(
+        took < Duration::from_millis(1900),
+        "ended {took:?} after the start; the deadline is 1.5 s"
+    );
+}
