@@ -175,8 +175,7 @@ pub fn from_status(status: u16, headers: &HeaderMap, body: &[u8], billed: bool) 
     e.status = Some(status);
     e.request_id = request_id(headers, parsed.as_ref());
     if status == 429 || status == 503 {
-        e.retry_after_s = crate::retry::retry_after(headers, std::time::SystemTime::now())
-            .or_else(|| crate::retry::rate_limit_reset(headers, std::time::SystemTime::now()))
+        e.retry_after_s = crate::retry::rate_limited_for(headers, std::time::SystemTime::now())
             .map(|d| d.as_secs_f64().ceil() as u64);
     }
     if let Some(code) = code {

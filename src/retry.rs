@@ -93,8 +93,8 @@ pub fn decide(
         Outcome::Timeout | Outcome::Dropped if !billed => Some(backoff(policy, attempt, jitter)),
         Outcome::Timeout | Outcome::Dropped => None,
         Outcome::Status(429) => Some(
-            server_wait
-                .or_else(|| headers.and_then(|h| rate_limit_reset(h, now)))
+            headers
+                .and_then(|h| rate_limited_for(h, now))
                 .unwrap_or_else(|| backoff(policy, attempt, jitter)),
         ),
         Outcome::Status(503) if server_wait.is_some() => server_wait,
@@ -118,6 +118,11 @@ pub fn backoff(policy: &Policy, attempt: u32, jitter: &mut dyn FnMut() -> f64) -
         .saturating_mul(1u32 << attempt.min(16))
         .min(policy.cap);
     ceiling.mul_f64(jitter().clamp(0.0, 1.0))
+}
+
+/// How long a 429 asks us to wait: `Retry-After`, else the rate-limit window's reset.
+pub fn rate_limited_for(headers: &HeaderMap, now: SystemTime) -> Option<Duration> {
+    retry_after(headers, now).or_else(|| rate_limit_reset(headers, now))
 }
 
 /// `Retry-After` (RFC 9110 10.2.3): delta-seconds or an HTTP-date. A past date means 0; negative,
