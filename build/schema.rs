@@ -2,7 +2,8 @@
 //! formats and descriptions).
 //!
 //! Input schemas are portable across mainstream clients: `$ref`s inlined, no type arrays, no
-//! `nullable`, no `additionalProperties: false`, every array has `items`. Output schemas are
+//! `nullable`, every array has `items`, and `additionalProperties: false` only at the top, where
+//! the server enforces it (unknown arguments are refused before anything is sent). Output schemas are
 //! lenient and shallow: top-level field names, any value, extra fields allowed.
 
 use super::preflight::{Operation, deref};
@@ -282,7 +283,9 @@ pub fn input_schema(doc: &Value, op: &Operation) -> Result<Value, GenError> {
             required.push(json!("body"));
         }
     }
-    let mut schema = json!({ "type": "object", "properties": properties });
+    // The server refuses arguments the tool does not take, so the schema says so.
+    let mut schema =
+        json!({ "type": "object", "properties": properties, "additionalProperties": false });
     if !required.is_empty() {
         schema["required"] = Value::Array(required);
     }

@@ -1,12 +1,22 @@
 //! The typed client without the MCP server: validate one email address.
 //! `LEADMAGIC_API_KEY=... cargo run --example validate_email -- jane@example.org`
-use leadmagic_mcp::{ApiKey, Config, connect, types};
+use leadmagic_mcp::{Config, connect, types};
 
 #[tokio::main]
-async fn main() -> Result<(), Box<dyn std::error::Error>> {
-    let client = connect(&Config::new(ApiKey::new(std::env::var(
-        "LEADMAGIC_API_KEY",
-    )?)?))?;
+async fn main() -> std::process::ExitCode {
+    match run().await {
+        Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(e) => {
+            // Display, not Debug: `main` returning an error would print its Debug form.
+            eprintln!("validate_email: {e}");
+            std::process::ExitCode::FAILURE
+        }
+    }
+}
+
+async fn run() -> Result<(), Box<dyn std::error::Error>> {
+    // The key from LEADMAGIC_API_KEY or ./.env, as the server reads it.
+    let client = connect(&Config::from_env(false, false)?)?;
     let email = std::env::args()
         .nth(1)
         .unwrap_or_else(|| "jane@example.org".into());

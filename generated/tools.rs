@@ -11,7 +11,7 @@ pub static TOOLS: [ToolDef; 27usize] = [
         toolset: "ads",
         method: "POST",
         path: "/v1/ads/b2b-ads-details",
-        input_schema: "{\"properties\":{\"ad_url\":{\"description\":\"The ad library URL, its /ad-library/detail/{id} path, or the bare numeric id (the link field of a search_b2b_ads result).\",\"minLength\":1,\"type\":\"string\"}},\"required\":[\"ad_url\"],\"type\":\"object\"}",
+        input_schema: "{\"additionalProperties\":false,\"properties\":{\"ad_url\":{\"description\":\"The ad library URL, its /ad-library/detail/{id} path, or the bare numeric id (the link field of a search_b2b_ads result).\",\"minLength\":1,\"type\":\"string\"}},\"required\":[\"ad_url\"],\"type\":\"object\"}",
         output_schema: "{\"properties\":{\"ad_details\":{},\"company\":{},\"credits_consumed\":{},\"message\":{}},\"type\":\"object\"}",
         any_of_required: &[],
         annotations: Annotations {
@@ -42,7 +42,7 @@ pub static TOOLS: [ToolDef; 27usize] = [
         toolset: "ads",
         method: "POST",
         path: "/v1/ads/b2b-ads-search",
-        input_schema: "{\"properties\":{\"company_domain\":{\"description\":\"Web domain, e.g. example.com.\",\"format\":\"hostname\",\"maxLength\":253,\"type\":\"string\"},\"company_name\":{\"minLength\":1,\"type\":\"string\"},\"limit\":{\"description\":\"Most ads to return; caps the spend. All ads when absent.\",\"maximum\":100,\"minimum\":1,\"type\":\"integer\"}},\"type\":\"object\"}",
+        input_schema: "{\"additionalProperties\":false,\"properties\":{\"company_domain\":{\"description\":\"Web domain, e.g. example.com.\",\"format\":\"hostname\",\"maxLength\":253,\"type\":\"string\"},\"company_name\":{\"minLength\":1,\"type\":\"string\"},\"limit\":{\"description\":\"Most ads to return; caps the spend. All ads when absent.\",\"maximum\":100,\"minimum\":1,\"type\":\"integer\"}},\"type\":\"object\"}",
         output_schema: "{\"properties\":{\"ads\":{},\"ads_count\":{},\"company\":{},\"credits_consumed\":{},\"message\":{}},\"type\":\"object\"}",
         any_of_required: &[&["company_domain"], &["company_name"]],
         annotations: Annotations {
@@ -73,7 +73,7 @@ pub static TOOLS: [ToolDef; 27usize] = [
         toolset: "ads",
         method: "POST",
         path: "/v1/ads/google-ads-search",
-        input_schema: "{\"properties\":{\"company_domain\":{\"description\":\"Web domain, e.g. example.com.\",\"format\":\"hostname\",\"maxLength\":253,\"type\":\"string\"},\"company_name\":{\"minLength\":1,\"type\":\"string\"},\"limit\":{\"description\":\"Most ads to return; caps the spend. All ads when absent.\",\"maximum\":100,\"minimum\":1,\"type\":\"integer\"}},\"type\":\"object\"}",
+        input_schema: "{\"additionalProperties\":false,\"properties\":{\"company_domain\":{\"description\":\"Web domain, e.g. example.com.\",\"format\":\"hostname\",\"maxLength\":253,\"type\":\"string\"},\"company_name\":{\"minLength\":1,\"type\":\"string\"},\"limit\":{\"description\":\"Most ads to return; caps the spend. All ads when absent.\",\"maximum\":100,\"minimum\":1,\"type\":\"integer\"}},\"type\":\"object\"}",
         output_schema: "{\"properties\":{\"ads\":{},\"ads_count\":{},\"credits_consumed\":{},\"message\":{}},\"type\":\"object\"}",
         any_of_required: &[&["company_domain"], &["company_name"]],
         annotations: Annotations {
@@ -104,7 +104,7 @@ pub static TOOLS: [ToolDef; 27usize] = [
         toolset: "ads",
         method: "POST",
         path: "/v1/ads/meta-ads-search",
-        input_schema: "{\"properties\":{\"company_domain\":{\"description\":\"Web domain, e.g. example.com.\",\"format\":\"hostname\",\"maxLength\":253,\"type\":\"string\"},\"company_name\":{\"minLength\":1,\"type\":\"string\"},\"limit\":{\"description\":\"Most ads to return; caps the spend. All ads when absent.\",\"maximum\":100,\"minimum\":1,\"type\":\"integer\"}},\"type\":\"object\"}",
+        input_schema: "{\"additionalProperties\":false,\"properties\":{\"company_domain\":{\"description\":\"Web domain, e.g. example.com.\",\"format\":\"hostname\",\"maxLength\":253,\"type\":\"string\"},\"company_name\":{\"minLength\":1,\"type\":\"string\"},\"limit\":{\"description\":\"Most ads to return; caps the spend. All ads when absent.\",\"maximum\":100,\"minimum\":1,\"type\":\"integer\"}},\"type\":\"object\"}",
         output_schema: "{\"properties\":{\"ads\":{},\"ads_count\":{},\"credits_consumed\":{},\"message\":{}},\"type\":\"object\"}",
         any_of_required: &[&["company_domain"], &["company_name"]],
         annotations: Annotations {
@@ -135,7 +135,7 @@ pub static TOOLS: [ToolDef; 27usize] = [
         toolset: "analytics",
         method: "GET",
         path: "/v1/analytics/day/{date}",
-        input_schema: "{\"properties\":{\"date\":{\"description\":\"The day, as YYYY-MM-DD.\",\"format\":\"date\",\"type\":\"string\"}},\"required\":[\"date\"],\"type\":\"object\"}",
+        input_schema: "{\"additionalProperties\":false,\"properties\":{\"date\":{\"description\":\"The day, as YYYY-MM-DD.\",\"format\":\"date\",\"type\":\"string\"}},\"required\":[\"date\"],\"type\":\"object\"}",
         output_schema: "{\"properties\":{\"date\":{},\"products\":{},\"summary\":{}},\"type\":\"object\"}",
         any_of_required: &[],
         annotations: Annotations {
@@ -166,7 +166,7 @@ pub static TOOLS: [ToolDef; 27usize] = [
         toolset: "analytics",
         method: "GET",
         path: "/v1/analytics/usage",
-        input_schema: "{\"properties\":{\"days\":{\"description\":\"How many days back to report (the server uses 30 when absent).\",\"maximum\":90,\"minimum\":1,\"type\":\"integer\"}},\"type\":\"object\"}",
+        input_schema: "{\"additionalProperties\":false,\"properties\":{\"days\":{\"description\":\"How many days back to report (the server uses 30 when absent).\",\"maximum\":90,\"minimum\":1,\"type\":\"integer\"}},\"type\":\"object\"}",
         output_schema: "{\"properties\":{\"daily\":{},\"period\":{},\"summary\":{}},\"type\":\"object\"}",
         any_of_required: &[],
         annotations: Annotations {
@@ -197,7 +197,7 @@ pub static TOOLS: [ToolDef; 27usize] = [
         toolset: "companies",
         method: "POST",
         path: "/v1/companies/company-funding",
-        input_schema: "{\"properties\":{\"company_domain\":{\"description\":\"Web domain, e.g. example.com.\",\"format\":\"hostname\",\"maxLength\":253,\"type\":\"string\"},\"company_name\":{\"minLength\":1,\"type\":\"string\"}},\"type\":\"object\"}",
+        input_schema: "{\"additionalProperties\":false,\"properties\":{\"company_domain\":{\"description\":\"Web domain, e.g. example.com.\",\"format\":\"hostname\",\"maxLength\":253,\"type\":\"string\"},\"company_name\":{\"minLength\":1,\"type\":\"string\"}},\"type\":\"object\"}",
         output_schema: "{\"properties\":{\"acquisitions\":{},\"basicInfo\":{},\"companySize\":{},\"credits_consumed\":{},\"financialInfo\":{},\"fundingHistory\":{},\"industryAndSectors\":{},\"keyHighlights\":{},\"leadership\":{},\"message\":{},\"news\":{},\"pressReleases\":{},\"socialMedia\":{},\"summarySection\":{},\"topCompetitors\":{}},\"type\":\"object\"}",
         any_of_required: &[&["company_domain"], &["company_name"]],
         annotations: Annotations {
@@ -228,7 +228,7 @@ pub static TOOLS: [ToolDef; 27usize] = [
         toolset: "companies",
         method: "POST",
         path: "/v1/companies/company-search",
-        input_schema: "{\"properties\":{\"company_domain\":{\"description\":\"Web domain, e.g. example.com.\",\"format\":\"hostname\",\"maxLength\":253,\"type\":\"string\"},\"company_name\":{\"minLength\":1,\"type\":\"string\"},\"profile_url\":{\"description\":\"Profile URL or slug.\",\"minLength\":1,\"type\":\"string\"}},\"type\":\"object\"}",
+        input_schema: "{\"additionalProperties\":false,\"properties\":{\"company_domain\":{\"description\":\"Web domain, e.g. example.com.\",\"format\":\"hostname\",\"maxLength\":253,\"type\":\"string\"},\"company_name\":{\"minLength\":1,\"type\":\"string\"},\"profile_url\":{\"description\":\"Profile URL or slug.\",\"minLength\":1,\"type\":\"string\"}},\"type\":\"object\"}",
         output_schema: "{\"properties\":{\"acquisitions_count\":{},\"b2b_profile_url\":{},\"companyId\":{},\"companyName\":{},\"competitors\":{},\"credits_consumed\":{},\"description\":{},\"employeeCount\":{},\"employeeCountRange\":{},\"employee_range\":{},\"facebook_url\":{},\"followerCount\":{},\"foundedOn\":{},\"founded_year\":{},\"funding_rounds\":{},\"headquarter\":{},\"industry\":{},\"last_funding_amount\":{},\"last_funding_date\":{},\"last_funding_round\":{},\"locations\":{},\"logo_url\":{},\"message\":{},\"ownership_status\":{},\"revenue\":{},\"revenue_formatted\":{},\"specialities\":{},\"stock_ticker\":{},\"tagline\":{},\"total_funding\":{},\"twitter_url\":{},\"universalName\":{},\"url\":{},\"websiteUrl\":{}},\"type\":\"object\"}",
         any_of_required: &[&["company_domain"], &["company_name"], &["profile_url"]],
         annotations: Annotations {
@@ -259,7 +259,7 @@ pub static TOOLS: [ToolDef; 27usize] = [
         toolset: "companies",
         method: "POST",
         path: "/v1/companies/competitors-search",
-        input_schema: "{\"properties\":{\"company_domain\":{\"description\":\"Web domain, e.g. example.com.\",\"format\":\"hostname\",\"maxLength\":253,\"type\":\"string\"},\"company_name\":{\"minLength\":1,\"type\":\"string\"},\"company_url\":{\"description\":\"Profile URL or slug.\",\"minLength\":1,\"type\":\"string\"},\"profile_url\":{\"description\":\"Profile URL or slug.\",\"minLength\":1,\"type\":\"string\"}},\"type\":\"object\"}",
+        input_schema: "{\"additionalProperties\":false,\"properties\":{\"company_domain\":{\"description\":\"Web domain, e.g. example.com.\",\"format\":\"hostname\",\"maxLength\":253,\"type\":\"string\"},\"company_name\":{\"minLength\":1,\"type\":\"string\"},\"company_url\":{\"description\":\"Profile URL or slug.\",\"minLength\":1,\"type\":\"string\"},\"profile_url\":{\"description\":\"Profile URL or slug.\",\"minLength\":1,\"type\":\"string\"}},\"type\":\"object\"}",
         output_schema: "{\"properties\":{\"competitors\":{},\"credits_consumed\":{},\"message\":{}},\"type\":\"object\"}",
         any_of_required: &[
             &["company_domain"],
@@ -295,7 +295,7 @@ pub static TOOLS: [ToolDef; 27usize] = [
         toolset: "companies",
         method: "POST",
         path: "/v1/companies/technographics",
-        input_schema: "{\"properties\":{\"company_domain\":{\"description\":\"Web domain, e.g. example.com.\",\"format\":\"hostname\",\"maxLength\":253,\"type\":\"string\"}},\"required\":[\"company_domain\"],\"type\":\"object\"}",
+        input_schema: "{\"additionalProperties\":false,\"properties\":{\"company_domain\":{\"description\":\"Web domain, e.g. example.com.\",\"format\":\"hostname\",\"maxLength\":253,\"type\":\"string\"}},\"required\":[\"company_domain\"],\"type\":\"object\"}",
         output_schema: "{\"properties\":{\"credits_consumed\":{},\"data\":{},\"message\":{}},\"type\":\"object\"}",
         any_of_required: &[],
         annotations: Annotations {
@@ -326,7 +326,7 @@ pub static TOOLS: [ToolDef; 27usize] = [
         toolset: "credits",
         method: "GET",
         path: "/v1/credits",
-        input_schema: "{\"properties\":{},\"type\":\"object\"}",
+        input_schema: "{\"additionalProperties\":false,\"properties\":{},\"type\":\"object\"}",
         output_schema: "{\"properties\":{\"credit_freeze_message\":{},\"credit_freeze_plan_hint\":{},\"credits\":{},\"credits_frozen\":{},\"credits_liquid\":{},\"is_frozen\":{}},\"type\":\"object\"}",
         any_of_required: &[],
         annotations: Annotations {
@@ -357,7 +357,7 @@ pub static TOOLS: [ToolDef; 27usize] = [
         toolset: "jobs",
         method: "GET",
         path: "/v1/jobs/company-types",
-        input_schema: "{\"properties\":{},\"type\":\"object\"}",
+        input_schema: "{\"additionalProperties\":false,\"properties\":{},\"type\":\"object\"}",
         output_schema: "{\"properties\":{\"items\":{\"type\":\"array\"}},\"type\":\"object\"}",
         any_of_required: &[],
         annotations: Annotations {
@@ -388,7 +388,7 @@ pub static TOOLS: [ToolDef; 27usize] = [
         toolset: "jobs",
         method: "GET",
         path: "/v1/jobs/countries",
-        input_schema: "{\"properties\":{},\"type\":\"object\"}",
+        input_schema: "{\"additionalProperties\":false,\"properties\":{},\"type\":\"object\"}",
         output_schema: "{\"properties\":{\"items\":{\"type\":\"array\"}},\"type\":\"object\"}",
         any_of_required: &[],
         annotations: Annotations {
@@ -419,7 +419,7 @@ pub static TOOLS: [ToolDef; 27usize] = [
         toolset: "jobs",
         method: "GET",
         path: "/v1/jobs/industries",
-        input_schema: "{\"properties\":{},\"type\":\"object\"}",
+        input_schema: "{\"additionalProperties\":false,\"properties\":{},\"type\":\"object\"}",
         output_schema: "{\"properties\":{\"items\":{\"type\":\"array\"}},\"type\":\"object\"}",
         any_of_required: &[],
         annotations: Annotations {
@@ -450,7 +450,7 @@ pub static TOOLS: [ToolDef; 27usize] = [
         toolset: "jobs",
         method: "GET",
         path: "/v1/jobs/job-types",
-        input_schema: "{\"properties\":{},\"type\":\"object\"}",
+        input_schema: "{\"additionalProperties\":false,\"properties\":{},\"type\":\"object\"}",
         output_schema: "{\"properties\":{\"items\":{\"type\":\"array\"}},\"type\":\"object\"}",
         any_of_required: &[],
         annotations: Annotations {
@@ -481,7 +481,7 @@ pub static TOOLS: [ToolDef; 27usize] = [
         toolset: "jobs",
         method: "POST",
         path: "/v1/jobs/jobs-finder",
-        input_schema: "{\"properties\":{\"city_name\":{\"type\":\"string\"},\"company_industry_id\":{\"description\":\"From list_job_industries.\",\"minimum\":1,\"type\":\"integer\"},\"company_name\":{\"minLength\":1,\"type\":\"string\"},\"company_type_id\":{\"description\":\"From list_job_company_types.\",\"minimum\":1,\"type\":\"integer\"},\"company_website\":{\"type\":\"string\"},\"country_id\":{\"description\":\"ISO country code from list_job_countries, e.g. US.\",\"maxLength\":2,\"minLength\":2,\"type\":\"string\"},\"experience_level\":{\"enum\":[\"entry\",\"mid\",\"senior\",\"executive\"],\"type\":\"string\"},\"has_remote\":{\"type\":\"boolean\"},\"job_description\":{\"description\":\"Keywords to match in the description.\",\"type\":\"string\"},\"job_title\":{\"type\":\"string\"},\"job_type_id\":{\"description\":\"From list_job_types.\",\"minimum\":1,\"type\":\"integer\"},\"location\":{\"type\":\"string\"},\"max_employees\":{\"minimum\":0,\"type\":\"integer\"},\"min_employees\":{\"minimum\":0,\"type\":\"integer\"},\"page\":{\"minimum\":1,\"type\":\"integer\"},\"per_page\":{\"description\":\"Jobs per page (server default 20); each returned job is billed.\",\"maximum\":50,\"minimum\":1,\"type\":\"integer\"},\"posted_after\":{\"format\":\"date\",\"type\":\"string\"},\"posted_before\":{\"format\":\"date\",\"type\":\"string\"},\"posted_within\":{\"description\":\"Days.\",\"maximum\":365,\"minimum\":1,\"type\":\"integer\"},\"region_id\":{\"description\":\"From list_job_regions.\",\"minimum\":1,\"type\":\"integer\"}},\"type\":\"object\"}",
+        input_schema: "{\"additionalProperties\":false,\"properties\":{\"city_name\":{\"type\":\"string\"},\"company_industry_id\":{\"description\":\"From list_job_industries.\",\"minimum\":1,\"type\":\"integer\"},\"company_name\":{\"minLength\":1,\"type\":\"string\"},\"company_type_id\":{\"description\":\"From list_job_company_types.\",\"minimum\":1,\"type\":\"integer\"},\"company_website\":{\"type\":\"string\"},\"country_id\":{\"description\":\"ISO country code from list_job_countries, e.g. US.\",\"maxLength\":2,\"minLength\":2,\"type\":\"string\"},\"experience_level\":{\"enum\":[\"entry\",\"mid\",\"senior\",\"executive\"],\"type\":\"string\"},\"has_remote\":{\"type\":\"boolean\"},\"job_description\":{\"description\":\"Keywords to match in the description.\",\"type\":\"string\"},\"job_title\":{\"type\":\"string\"},\"job_type_id\":{\"description\":\"From list_job_types.\",\"minimum\":1,\"type\":\"integer\"},\"location\":{\"type\":\"string\"},\"max_employees\":{\"minimum\":0,\"type\":\"integer\"},\"min_employees\":{\"minimum\":0,\"type\":\"integer\"},\"page\":{\"minimum\":1,\"type\":\"integer\"},\"per_page\":{\"description\":\"Jobs per page (server default 20); each returned job is billed.\",\"maximum\":50,\"minimum\":1,\"type\":\"integer\"},\"posted_after\":{\"format\":\"date\",\"type\":\"string\"},\"posted_before\":{\"format\":\"date\",\"type\":\"string\"},\"posted_within\":{\"description\":\"Days.\",\"maximum\":365,\"minimum\":1,\"type\":\"integer\"},\"region_id\":{\"description\":\"From list_job_regions.\",\"minimum\":1,\"type\":\"integer\"}},\"type\":\"object\"}",
         output_schema: "{\"properties\":{\"count\":{},\"credits_consumed\":{},\"next\":{},\"page\":{},\"per_page\":{},\"previous\":{},\"results\":{},\"total_count\":{},\"total_pages\":{}},\"type\":\"object\"}",
         any_of_required: &[],
         annotations: Annotations {
@@ -512,7 +512,7 @@ pub static TOOLS: [ToolDef; 27usize] = [
         toolset: "jobs",
         method: "GET",
         path: "/v1/jobs/regions",
-        input_schema: "{\"properties\":{},\"type\":\"object\"}",
+        input_schema: "{\"additionalProperties\":false,\"properties\":{},\"type\":\"object\"}",
         output_schema: "{\"properties\":{\"items\":{\"type\":\"array\"}},\"type\":\"object\"}",
         any_of_required: &[],
         annotations: Annotations {
@@ -543,7 +543,7 @@ pub static TOOLS: [ToolDef; 27usize] = [
         toolset: "people",
         method: "POST",
         path: "/v1/people/b2b-profile",
-        input_schema: "{\"properties\":{\"personal_email\":{\"format\":\"email\",\"maxLength\":254,\"type\":\"string\"},\"work_email\":{\"format\":\"email\",\"maxLength\":254,\"type\":\"string\"}},\"type\":\"object\"}",
+        input_schema: "{\"additionalProperties\":false,\"properties\":{\"personal_email\":{\"format\":\"email\",\"maxLength\":254,\"type\":\"string\"},\"work_email\":{\"format\":\"email\",\"maxLength\":254,\"type\":\"string\"}},\"type\":\"object\"}",
         output_schema: "{\"properties\":{\"credits_consumed\":{},\"message\":{},\"profile_url\":{}},\"type\":\"object\"}",
         any_of_required: &[&["work_email"], &["personal_email"]],
         annotations: Annotations {
@@ -574,7 +574,7 @@ pub static TOOLS: [ToolDef; 27usize] = [
         toolset: "people",
         method: "POST",
         path: "/v1/people/b2b-profile-email",
-        input_schema: "{\"properties\":{\"profile_url\":{\"description\":\"Profile URL or slug.\",\"minLength\":1,\"type\":\"string\"}},\"required\":[\"profile_url\"],\"type\":\"object\"}",
+        input_schema: "{\"additionalProperties\":false,\"properties\":{\"profile_url\":{\"description\":\"Profile URL or slug.\",\"minLength\":1,\"type\":\"string\"}},\"required\":[\"profile_url\"],\"type\":\"object\"}",
         output_schema: "{\"properties\":{\"credits_consumed\":{},\"email\":{},\"message\":{},\"profile_url\":{},\"status\":{},\"work_email\":{}},\"type\":\"object\"}",
         any_of_required: &[],
         annotations: Annotations {
@@ -605,7 +605,7 @@ pub static TOOLS: [ToolDef; 27usize] = [
         toolset: "people",
         method: "POST",
         path: "/v1/people/email-finder",
-        input_schema: "{\"properties\":{\"company_name\":{\"minLength\":1,\"type\":\"string\"},\"domain\":{\"description\":\"Web domain, e.g. example.com.\",\"format\":\"hostname\",\"maxLength\":253,\"type\":\"string\"},\"first_name\":{\"minLength\":1,\"type\":\"string\"},\"full_name\":{\"description\":\"Whole name\",\"minLength\":1,\"type\":\"string\"},\"last_name\":{\"minLength\":1,\"type\":\"string\"}},\"type\":\"object\"}",
+        input_schema: "{\"additionalProperties\":false,\"properties\":{\"company_name\":{\"minLength\":1,\"type\":\"string\"},\"domain\":{\"description\":\"Web domain, e.g. example.com.\",\"format\":\"hostname\",\"maxLength\":253,\"type\":\"string\"},\"first_name\":{\"minLength\":1,\"type\":\"string\"},\"full_name\":{\"description\":\"Whole name\",\"minLength\":1,\"type\":\"string\"},\"last_name\":{\"minLength\":1,\"type\":\"string\"}},\"type\":\"object\"}",
         output_schema: "{\"properties\":{\"company_facebook_url\":{},\"company_founded\":{},\"company_industry\":{},\"company_linkedin_id\":{},\"company_linkedin_url\":{},\"company_location\":{},\"company_name\":{},\"company_profile_id\":{},\"company_profile_url\":{},\"company_size\":{},\"company_twitter_url\":{},\"company_type\":{},\"credits_consumed\":{},\"domain\":{},\"email\":{},\"employment_verified\":{},\"first_name\":{},\"has_mx\":{},\"is_domain_catch_all\":{},\"last_name\":{},\"message\":{},\"mx_provider\":{},\"mx_record\":{},\"mx_records_full\":{},\"mx_security_gateway\":{},\"status\":{}},\"type\":\"object\"}",
         any_of_required: &[
             &["first_name", "domain"],
@@ -641,7 +641,7 @@ pub static TOOLS: [ToolDef; 27usize] = [
         toolset: "people",
         method: "POST",
         path: "/v1/people/email-validation",
-        input_schema: "{\"properties\":{\"email\":{\"format\":\"email\",\"maxLength\":254,\"type\":\"string\"},\"first_name\":{\"minLength\":1,\"type\":\"string\"},\"last_name\":{\"minLength\":1,\"type\":\"string\"}},\"required\":[\"email\"],\"type\":\"object\"}",
+        input_schema: "{\"additionalProperties\":false,\"properties\":{\"email\":{\"format\":\"email\",\"maxLength\":254,\"type\":\"string\"},\"first_name\":{\"minLength\":1,\"type\":\"string\"},\"last_name\":{\"minLength\":1,\"type\":\"string\"}},\"required\":[\"email\"],\"type\":\"object\"}",
         output_schema: "{\"properties\":{\"company_facebook_url\":{},\"company_founded\":{},\"company_industry\":{},\"company_linkedin_id\":{},\"company_linkedin_url\":{},\"company_location\":{},\"company_name\":{},\"company_size\":{},\"company_twitter_url\":{},\"company_type\":{},\"credits_consumed\":{},\"email\":{},\"email_status\":{},\"is_domain_catch_all\":{},\"message\":{},\"mx_gateway\":{},\"mx_gateway_type\":{},\"mx_provider\":{},\"mx_record\":{},\"mx_security_gateway\":{}},\"type\":\"object\"}",
         any_of_required: &[],
         annotations: Annotations {
@@ -672,7 +672,7 @@ pub static TOOLS: [ToolDef; 27usize] = [
         toolset: "people",
         method: "POST",
         path: "/v1/people/employee-finder",
-        input_schema: "{\"properties\":{\"company_domain\":{\"description\":\"Web domain, e.g. example.com.\",\"format\":\"hostname\",\"maxLength\":253,\"type\":\"string\"},\"company_name\":{\"minLength\":1,\"type\":\"string\"},\"limit\":{\"description\":\"Most employees to return (the server uses 10 when absent); each one is billed.\",\"maximum\":100,\"minimum\":1,\"type\":\"integer\"}},\"type\":\"object\"}",
+        input_schema: "{\"additionalProperties\":false,\"properties\":{\"company_domain\":{\"description\":\"Web domain, e.g. example.com.\",\"format\":\"hostname\",\"maxLength\":253,\"type\":\"string\"},\"company_name\":{\"minLength\":1,\"type\":\"string\"},\"limit\":{\"description\":\"Most employees to return (the server uses 10 when absent); each one is billed.\",\"maximum\":100,\"minimum\":1,\"type\":\"integer\"}},\"type\":\"object\"}",
         output_schema: "{\"properties\":{\"credits_consumed\":{},\"employees\":{},\"message\":{},\"returned_count\":{},\"total_count\":{}},\"type\":\"object\"}",
         any_of_required: &[&["company_domain"], &["company_name"]],
         annotations: Annotations {
@@ -703,7 +703,7 @@ pub static TOOLS: [ToolDef; 27usize] = [
         toolset: "people",
         method: "POST",
         path: "/v1/people/job-change-detector",
-        input_schema: "{\"properties\":{\"company_domain\":{\"description\":\"Web domain, e.g. example.com.\",\"format\":\"hostname\",\"maxLength\":253,\"type\":\"string\"},\"company_name\":{\"minLength\":1,\"type\":\"string\"},\"profile_url\":{\"description\":\"Profile URL or slug.\",\"minLength\":1,\"type\":\"string\"}},\"required\":[\"profile_url\"],\"type\":\"object\"}",
+        input_schema: "{\"additionalProperties\":false,\"properties\":{\"company_domain\":{\"description\":\"Web domain, e.g. example.com.\",\"format\":\"hostname\",\"maxLength\":253,\"type\":\"string\"},\"company_name\":{\"minLength\":1,\"type\":\"string\"},\"profile_url\":{\"description\":\"Profile URL or slug.\",\"minLength\":1,\"type\":\"string\"}},\"required\":[\"profile_url\"],\"type\":\"object\"}",
         output_schema: "{\"properties\":{\"credits_consumed\":{},\"current_company\":{},\"current_position\":{},\"employee_name\":{},\"expected_company\":{},\"job_change_detected\":{},\"profile_found\":{},\"profile_url\":{},\"resolution_reason\":{},\"status\":{},\"summary\":{},\"tenure_stats\":{},\"work_history\":{}},\"type\":\"object\"}",
         any_of_required: &[&["company_domain"], &["company_name"]],
         annotations: Annotations {
@@ -734,7 +734,7 @@ pub static TOOLS: [ToolDef; 27usize] = [
         toolset: "people",
         method: "POST",
         path: "/v1/people/mobile-finder",
-        input_schema: "{\"properties\":{\"personal_email\":{\"format\":\"email\",\"maxLength\":254,\"type\":\"string\"},\"profile_url\":{\"description\":\"Profile URL or slug.\",\"minLength\":1,\"type\":\"string\"},\"work_email\":{\"format\":\"email\",\"maxLength\":254,\"type\":\"string\"}},\"type\":\"object\"}",
+        input_schema: "{\"additionalProperties\":false,\"properties\":{\"personal_email\":{\"format\":\"email\",\"maxLength\":254,\"type\":\"string\"},\"profile_url\":{\"description\":\"Profile URL or slug.\",\"minLength\":1,\"type\":\"string\"},\"work_email\":{\"format\":\"email\",\"maxLength\":254,\"type\":\"string\"}},\"type\":\"object\"}",
         output_schema: "{\"properties\":{\"credits_consumed\":{},\"email\":{},\"message\":{},\"mobile_number\":{},\"profile_url\":{}},\"type\":\"object\"}",
         any_of_required: &[&["profile_url"], &["work_email"], &["personal_email"]],
         annotations: Annotations {
@@ -765,7 +765,7 @@ pub static TOOLS: [ToolDef; 27usize] = [
         toolset: "people",
         method: "POST",
         path: "/v1/people/personal-email-finder",
-        input_schema: "{\"properties\":{\"profile_url\":{\"description\":\"Profile URL or slug.\",\"minLength\":1,\"type\":\"string\"}},\"required\":[\"profile_url\"],\"type\":\"object\"}",
+        input_schema: "{\"additionalProperties\":false,\"properties\":{\"profile_url\":{\"description\":\"Profile URL or slug.\",\"minLength\":1,\"type\":\"string\"}},\"required\":[\"profile_url\"],\"type\":\"object\"}",
         output_schema: "{\"properties\":{\"credits_consumed\":{},\"first_personal_email\":{},\"message\":{},\"name\":{},\"personal_email\":{},\"personal_emails\":{},\"profile_url\":{}},\"type\":\"object\"}",
         any_of_required: &[],
         annotations: Annotations {
@@ -796,7 +796,7 @@ pub static TOOLS: [ToolDef; 27usize] = [
         toolset: "people",
         method: "POST",
         path: "/v1/people/profile-search",
-        input_schema: "{\"properties\":{\"extended_response\":{\"description\":\"Also return the profile image URL.\",\"type\":\"boolean\"},\"profile_url\":{\"description\":\"Profile URL or slug.\",\"minLength\":1,\"type\":\"string\"}},\"required\":[\"profile_url\"],\"type\":\"object\"}",
+        input_schema: "{\"additionalProperties\":false,\"properties\":{\"extended_response\":{\"description\":\"Also return the profile image URL.\",\"type\":\"boolean\"},\"profile_url\":{\"description\":\"Profile URL or slug.\",\"minLength\":1,\"type\":\"string\"}},\"required\":[\"profile_url\"],\"type\":\"object\"}",
         output_schema: "{\"properties\":{\"bio\":{},\"certifications\":{},\"company_industry\":{},\"company_name\":{},\"company_website\":{},\"country\":{},\"credits_consumed\":{},\"education\":{},\"first_name\":{},\"followers_range\":{},\"full_name\":{},\"honors\":{},\"last_name\":{},\"location\":{},\"message\":{},\"personal_website\":{},\"professional_title\":{},\"profile_url\":{},\"total_tenure_days\":{},\"total_tenure_months\":{},\"total_tenure_years\":{},\"work_experience\":{}},\"type\":\"object\"}",
         any_of_required: &[],
         annotations: Annotations {
@@ -827,7 +827,7 @@ pub static TOOLS: [ToolDef; 27usize] = [
         toolset: "people",
         method: "POST",
         path: "/v1/people/role-finder",
-        input_schema: "{\"properties\":{\"company_domain\":{\"description\":\"Web domain, e.g. example.com.\",\"format\":\"hostname\",\"maxLength\":253,\"type\":\"string\"},\"company_name\":{\"minLength\":1,\"type\":\"string\"},\"company_profile_url\":{\"description\":\"Profile URL or slug.\",\"minLength\":1,\"type\":\"string\"},\"job_title\":{\"description\":\"The title to look for, e.g. Head of Sales.\",\"minLength\":1,\"type\":\"string\"}},\"required\":[\"job_title\"],\"type\":\"object\"}",
+        input_schema: "{\"additionalProperties\":false,\"properties\":{\"company_domain\":{\"description\":\"Web domain, e.g. example.com.\",\"format\":\"hostname\",\"maxLength\":253,\"type\":\"string\"},\"company_name\":{\"minLength\":1,\"type\":\"string\"},\"company_profile_url\":{\"description\":\"Profile URL or slug.\",\"minLength\":1,\"type\":\"string\"},\"job_title\":{\"description\":\"The title to look for, e.g. Head of Sales.\",\"minLength\":1,\"type\":\"string\"}},\"required\":[\"job_title\"],\"type\":\"object\"}",
         output_schema: "{\"properties\":{\"company_name\":{},\"company_website\":{},\"credits_consumed\":{},\"first_name\":{},\"full_name\":{},\"job_title\":{},\"last_name\":{},\"message\":{},\"name\":{},\"profile_url\":{}},\"type\":\"object\"}",
         any_of_required: &[
             &["company_domain"],

@@ -1,9 +1,11 @@
 //! One tool call, start to finish: validate, dispatch through the typed client, turn the raw
 //! response into a result. Shared by the MCP server and the `call` command.
 
+use crate::config::ApiKey;
 use crate::errors::{self, Kind, ToolError};
 use crate::generated::Client;
-use crate::runtime::{self, Captured};
+use crate::limits::Payer;
+use crate::runtime::{self, Captured, Source};
 use crate::tools::{Args, CallError, Output, ToolDef};
 use progenitor_client::ClientInfo;
 use serde_json::{Map, Value, json};
@@ -53,18 +55,72 @@ pub fn missing_caller_key() -> Outcome {
     ))
 }
 
-/// Run one call. `args` is the JSON-RPC `arguments` object.
+/// Run one call with the server's key. `args` is the JSON-RPC `arguments` object.
 pub async fn call(client: &Client, tool: &ToolDef, args: Map<String, Value>) -> Outcome {
+    run(client, tool, args, Payer::Server).await
+}
+
+/// Run one call with a caller's own key (bring-your-own-key mode): the key is used for this
+/// call's requests only, kept out of everything emitted, and the spend, budget and rate-limit
+/// pauses are that key's own.
+pub async fn call_as(
+    client: &Client,
+    tool: &ToolDef,
+    args: Map<String, Value>,
+    key: ApiKey,
+) -> Outcome {
+    let _filter = crate::secrets::register(key.expose());
+    let payer = Payer::caller(&key);
+    runtime::with_key(key, payer, run(client, tool, args, payer)).await
+}
+
+async fn run(client: &Client, tool: &ToolDef, args: Map<String, Value>, payer: Payer) -> Outcome {
+    let started = std::time::Instant::now();
+    let mut outcome = attempt(client, tool, args, payer).await;
+    // The last line: nothing of a key in use leaves in a result, error or hint.
+    crate::secrets::scrub_value(&mut outcome.structured);
+    let s = &outcome.structured;
+    let used = s.pointer("/_credits/used").and_then(Value::as_f64);
+    let kind = s.get("kind").and_then(Value::as_str).unwrap_or("");
+    let status = s.get("status").and_then(Value::as_u64);
+    let request_id = s.get("request_id").and_then(Value::as_str);
+    tracing::info!(
+        tool = tool.name,
+        operation = tool.operation_id,
+        is_error = outcome.is_error,
+        kind,
+        status,
+        request_id,
+        credits = used,
+        latency_ms = started.elapsed().as_secs_f64() * 1000.0,
+        "tool call"
+    );
+    outcome
+}
+
+async fn attempt(
+    client: &Client,
+    tool: &ToolDef,
+    args: Map<String, Value>,
+    payer: Payer,
+) -> Outcome {
     if let Err(e) = crate::validate::check(tool, &args) {
         return invalid(e);
     }
-    let budget = client.inner().budget();
+    let runtime = client.inner();
+    let sandbox = runtime.is_sandbox();
+    let budget = runtime.budget();
     let worst = worst_case(tool, &args);
-    if let Err(over) = budget.reserve(worst) {
+    // The sandbox spends nothing, so it counts nothing.
+    if !sandbox && let Err(over) = budget.reserve(payer, worst) {
+        let whose = match payer {
+            Payer::Server => "this server",
+            Payer::Caller(_) => "your key on this server",
+        };
         let mut e = ToolError::new(
             Kind::BudgetExceeded,
             format!(
-                "Refused: this call may cost up to {} credits and this session has spent {} of its \
+                "Refused: this call may cost up to {} credits and {whose} has spent {} of its \
                  {}-credit budget (--max-credits); nothing was sent.",
                 round(over.worst_case),
                 round(over.spent),
@@ -75,13 +131,14 @@ pub async fn call(client: &Client, tool: &ToolDef, args: Map<String, Value>) -> 
         e.field = Some(tool.credits.cap_argument.to_string()).filter(|f| !f.is_empty());
         return Outcome::error(e);
     }
-    let started = std::time::Instant::now();
     let (result, captured) =
         runtime::capture(crate::tools::dispatch(client, tool.name, Args::new(args))).await;
     let reported = captured.as_ref().and_then(reported_credits);
     // Whether LeadMagic may have charged without saying how much.
     let maybe_charged = match (&result, &captured) {
-        (_, Some(c)) => errors::status_may_charge(c.status, &c.headers),
+        (_, Some(c)) => {
+            c.source == Source::Upstream && errors::status_may_charge(c.status, &c.headers)
+        }
         (Err(CallError::Upstream(e)), None) => errors::transport_may_charge(e),
         _ => false,
     };
@@ -102,39 +159,32 @@ pub async fn call(client: &Client, tool: &ToolDef, args: Map<String, Value>) -> 
             "Try again.",
         )),
     };
-    // Spend is what the API reported; without a report, the worst case if it may have charged.
-    let fallback = if maybe_charged && tool.is_billed() && worst.is_finite() {
-        worst
+    let credits = if sandbox {
+        json!({ "used": 0, "would_cost": worst.is_finite().then(|| round(worst)) })
     } else {
-        0.0
+        // Spend is what the API reported; without a report, the worst case if it may have charged.
+        let fallback = if maybe_charged && tool.is_billed() && worst.is_finite() {
+            worst
+        } else {
+            0.0
+        };
+        let used = reported.unwrap_or(fallback);
+        let total = budget.settle(payer, worst, used);
+        // Named for what it totals: the whole process, or one caller's key.
+        let total_name = match payer {
+            Payer::Server => "process_total",
+            Payer::Caller(_) => "caller_key_total",
+        };
+        let mut credits = json!({ "used": round(used), "reported": reported.is_some() });
+        credits[total_name] = json!(round(total));
+        if let Some(max) = budget.max() {
+            credits["budget_remaining"] = json!(round((max - total).max(0.0)));
+        }
+        credits
     };
-    let used = reported.unwrap_or(fallback);
-    let total = budget.settle(worst, used);
-    let mut credits = json!({ "used": round(used), "session_total": round(total), "reported": reported.is_some() });
-    if let Some(max) = budget.max() {
-        credits["budget_remaining"] = json!(round((max - total).max(0.0)));
-    }
     if let Value::Object(map) = &mut outcome.structured {
         map.insert("_credits".into(), credits);
     }
-    let kind = outcome
-        .structured
-        .get("kind")
-        .and_then(Value::as_str)
-        .unwrap_or("");
-    let status = outcome.structured.get("status").and_then(Value::as_u64);
-    let request_id = outcome.structured.get("request_id").and_then(Value::as_str);
-    tracing::info!(
-        tool = tool.name,
-        operation = tool.operation_id,
-        is_error = outcome.is_error,
-        kind,
-        status,
-        request_id,
-        credits = used,
-        latency_ms = started.elapsed().as_secs_f64() * 1000.0,
-        "tool call"
-    );
     outcome
 }
 
@@ -184,6 +234,16 @@ fn round(v: f64) -> f64 {
 
 /// Turn the raw response into a result; no field of a JSON body is dropped.
 fn from_captured(tool: &ToolDef, c: Captured) -> Outcome {
+    if let Source::HeldBack(wait) = c.source {
+        let mut e = ToolError::new(
+            Kind::RateLimited,
+            "Held back: LeadMagic said this key's rate-limit window is used up, and waiting for \
+             it would outlast the call's deadline; nothing was sent.",
+            "Call again after retry_after_s seconds.",
+        );
+        e.retry_after_s = Some(errors::retry_after_s(wait));
+        return Outcome::error(e);
+    }
     if !(200..300).contains(&c.status) {
         return Outcome::error(errors::from_status(
             c.status,
@@ -226,9 +286,10 @@ fn from_captured(tool: &ToolDef, c: Captured) -> Outcome {
         },
     };
     clean(&mut structured);
-    if c.sandbox {
+    if c.source == Source::Sandbox {
         structured["_sandbox"] = json!(
-            "Sample data from the built-in sandbox: not a real LeadMagic answer, no credits used."
+            "Sample data from the built-in sandbox: not a real LeadMagic answer; nothing was \
+             sent and no credits were used (_credits.would_cost says what the call could cost)."
         );
     }
     Outcome::ok(structured)

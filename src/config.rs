@@ -47,6 +47,8 @@ impl fmt::Debug for ApiKey {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum ConfigError {
     MissingKey,
+    /// No key in the environment; the text says what the `.env` file had.
+    NoKeyFound(String),
     InvalidKey,
     BaseUrl(String),
     Setting(String),
@@ -61,10 +63,20 @@ impl fmt::Display for ConfigError {
                 "{KEY_VAR} is not set: export your LeadMagic API key as {KEY_VAR} \
                  (or put {KEY_VAR}=... in a .env file); it is never read from the command line"
             ),
+            ConfigError::NoKeyFound(dotenv) => write!(
+                f,
+                "{KEY_VAR} is not set: it is not in the environment, and {dotenv}. Export your \
+                 LeadMagic API key as {KEY_VAR} or put {KEY_VAR}=... in a .env file in the \
+                 working directory; it is never read from the command line"
+            ),
             ConfigError::InvalidKey => {
                 write!(f, "{KEY_VAR} contains characters an API key cannot have")
             }
-            ConfigError::BaseUrl(why) => write!(f, "{BASE_URL_VAR} is not usable: {why}"),
+            ConfigError::BaseUrl(why) => write!(
+                f,
+                "{BASE_URL_VAR} is not usable: {why}. Example: {BASE_URL_VAR}={DEFAULT_BASE_URL} \
+                 (the default), or http://127.0.0.1:8080 for a local mock"
+            ),
             ConfigError::Setting(why) => write!(f, "invalid setting: {why}"),
             ConfigError::Client(why) => write!(f, "cannot build the HTTP client: {why}"),
         }
@@ -135,12 +147,17 @@ impl Config {
     /// With `caller_keys` (HTTP bring-your-own-key) no server key is read or used.
     pub fn from_env(sandbox: bool, caller_keys: bool) -> Result<Self, ConfigError> {
         let dotenv = read_dotenv(Path::new(".env"));
+        for line in &dotenv.malformed {
+            // The line itself is not shown: it may hold a secret.
+            tracing::warn!(".env line {line} is not KEY=value and was ignored");
+        }
         let get = |name: &str| {
             std::env::var(name)
                 .ok()
                 .filter(|v| !v.trim().is_empty())
                 .or_else(|| {
                     dotenv
+                        .entries
                         .iter()
                         .find(|(k, _)| k == name)
                         .map(|(_, v)| v.clone())
@@ -154,9 +171,11 @@ impl Config {
                 ..Config::base(None)
             }
         } else {
-            Config::new(ApiKey::new(get(KEY_VAR).ok_or(ConfigError::MissingKey)?)?)
+            let key = get(KEY_VAR).ok_or_else(|| ConfigError::NoKeyFound(dotenv.describe()))?;
+            Config::new(ApiKey::new(key)?)
         };
-        if let Some(url) = get(BASE_URL_VAR) {
+        // The sandbox never sends anything, so its base URL is never read (nor refused).
+        if !sandbox && let Some(url) = get(BASE_URL_VAR) {
             config.base_url = check_base_url(&url)?;
         }
         if let Some(t) = get(TIMEOUT_VAR) {
@@ -202,7 +221,10 @@ fn seconds(var: &str, t: &str) -> Result<Duration, ConfigError> {
 
 /// HTTPS anywhere; plain HTTP only to a loopback address (a local mock or proxy).
 pub fn check_base_url(raw: &str) -> Result<String, ConfigError> {
-    let url = reqwest::Url::parse(raw.trim()).map_err(|e| ConfigError::BaseUrl(e.to_string()))?;
+    // The parser's message only: the value itself is not repeated (a key pasted into the wrong
+    // variable would be printed).
+    let url = reqwest::Url::parse(raw.trim())
+        .map_err(|e| ConfigError::BaseUrl(format!("it is not an absolute URL ({e})")))?;
     if !url.username().is_empty() || url.password().is_some() {
         return Err(ConfigError::BaseUrl(
             "credentials in the URL are not allowed".into(),
@@ -237,29 +259,71 @@ pub fn check_base_url(raw: &str) -> Result<String, ConfigError> {
     Ok(url.as_str().trim_end_matches('/').to_string())
 }
 
+/// What a `.env` file held: `LEADMAGIC_*` entries, and the lines that were not `KEY=value`.
+#[derive(Debug, Default)]
+struct Dotenv {
+    found: bool,
+    entries: Vec<(String, String)>,
+    /// 1-based numbers of lines that could not be read.
+    malformed: Vec<usize>,
+}
+
+impl Dotenv {
+    /// For the missing-key message: what the `.env` file had instead.
+    fn describe(&self) -> String {
+        let place = std::env::current_dir()
+            .map(|d| d.join(".env").display().to_string())
+            .unwrap_or_else(|_| ".env".into());
+        match (self.found, self.malformed.as_slice()) {
+            (false, _) => format!("there is no {place}"),
+            (true, []) => format!("{place} has no {KEY_VAR} line"),
+            (true, lines) => format!(
+                "{place} has no readable {KEY_VAR} line (lines {} are not KEY=value)",
+                lines
+                    .iter()
+                    .map(usize::to_string)
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ),
+        }
+    }
+}
+
 /// `KEY=value` lines of a .env file (`export`, quotes and `#` comments understood).
-fn read_dotenv(path: &Path) -> Vec<(String, String)> {
+fn read_dotenv(path: &Path) -> Dotenv {
     let Ok(text) = std::fs::read_to_string(path) else {
-        return Vec::new();
+        return Dotenv::default();
     };
-    text.lines()
-        .filter_map(|line| {
-            let line = line.trim();
-            if line.is_empty() || line.starts_with('#') {
-                return None;
-            }
-            let line = line.strip_prefix("export ").unwrap_or(line);
-            let (k, v) = line.split_once('=')?;
-            let v = v.trim();
-            let v = v
-                .strip_prefix('"')
-                .and_then(|v| v.strip_suffix('"'))
-                .or_else(|| v.strip_prefix('\'').and_then(|v| v.strip_suffix('\'')))
-                .unwrap_or(v);
-            Some((k.trim().to_string(), v.to_string()))
-        })
-        .filter(|(k, _)| k.starts_with("LEADMAGIC_"))
-        .collect()
+    let mut dotenv = Dotenv {
+        found: true,
+        ..Dotenv::default()
+    };
+    for (n, line) in text.lines().enumerate() {
+        let line = line.trim();
+        if line.is_empty() || line.starts_with('#') {
+            continue;
+        }
+        let line = line.strip_prefix("export ").unwrap_or(line);
+        let Some((k, v)) = line.split_once('=') else {
+            dotenv.malformed.push(n + 1);
+            continue;
+        };
+        let k = k.trim();
+        if k.is_empty() || !k.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_') {
+            dotenv.malformed.push(n + 1);
+            continue;
+        }
+        let v = v.trim();
+        let v = v
+            .strip_prefix('"')
+            .and_then(|v| v.strip_suffix('"'))
+            .or_else(|| v.strip_prefix('\'').and_then(|v| v.strip_suffix('\'')))
+            .unwrap_or(v);
+        if k.starts_with("LEADMAGIC_") {
+            dotenv.entries.push((k.to_string(), v.to_string()));
+        }
+    }
+    dotenv
 }
 
 #[cfg(test)]
@@ -303,10 +367,12 @@ mod tests {
         let dir = std::env::temp_dir().join(format!("lm-dotenv-{}", std::process::id()));
         std::fs::create_dir_all(&dir).unwrap();
         let f = dir.join(".env");
-        std::fs::write(&f, "# c\nexport LEADMAGIC_API_KEY=\"abc\"\nOTHER=1\nLEADMAGIC_BASE_URL='http://127.0.0.1:1'\n").unwrap();
+        std::fs::write(&f, "# c\nexport LEADMAGIC_API_KEY=\"abc\"\nOTHER=1\nLEADMAGIC_BASE_URL='http://127.0.0.1:1'\nthis line is wrong\nbad key=1\n").unwrap();
         let got = read_dotenv(&f);
+        assert_eq!(got.malformed, vec![5, 6]);
+        assert!(got.describe().contains("lines 5, 6 are not KEY=value"));
         assert_eq!(
-            got,
+            got.entries,
             vec![
                 ("LEADMAGIC_API_KEY".to_string(), "abc".to_string()),
                 (
@@ -315,5 +381,23 @@ mod tests {
                 ),
             ]
         );
+        let _ = std::fs::remove_dir_all(&dir);
+        assert!(
+            read_dotenv(&dir.join(".env"))
+                .describe()
+                .starts_with("there is no")
+        );
+    }
+
+    #[test]
+    fn a_bad_base_url_names_an_example_and_not_itself() {
+        let e = check_base_url("garbage-lm_secret_value")
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.contains("https://api.leadmagic.io") && e.contains("http://127.0.0.1"),
+            "{e}"
+        );
+        assert!(!e.contains("lm_secret"), "{e}");
     }
 }

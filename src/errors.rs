@@ -80,12 +80,22 @@ impl ToolError {
     }
 }
 
-/// A token we are willing to repeat from upstream: short, and only `[A-Za-z0-9_.-]`.
+/// Longest wait `retry_after_s` ever names: an upstream `Retry-After: 4294967295` is a day.
+pub const MAX_RETRY_AFTER_S: u64 = 86_400;
+
+/// A wait as whole seconds for `retry_after_s`, rounded up and capped at a day.
+pub fn retry_after_s(wait: std::time::Duration) -> u64 {
+    (wait.as_secs_f64().ceil() as u64).min(MAX_RETRY_AFTER_S)
+}
+
+/// A token we are willing to repeat from upstream: short, only `[A-Za-z0-9_.-]`, and holding no
+/// part of a key in use (an API echoing the key back would otherwise pass it on as an "id").
 fn safe_token(s: &str) -> Option<String> {
     let ok = !s.is_empty()
         && s.len() <= 64
         && s.chars()
-            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '-' | '.'));
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '-' | '.'))
+        && !crate::secrets::contains_secret(s);
     ok.then(|| s.to_string())
 }
 
@@ -176,7 +186,7 @@ pub fn from_status(status: u16, headers: &HeaderMap, body: &[u8], billed: bool) 
     e.request_id = request_id(headers, parsed.as_ref());
     if status == 429 || status == 503 {
         e.retry_after_s = crate::retry::rate_limited_for(headers, std::time::SystemTime::now())
-            .map(|d| d.as_secs_f64().ceil() as u64);
+            .map(retry_after_s);
     }
     if let Some(code) = code {
         e.hint = format!("{} (code: {code})", e.hint);

@@ -1,7 +1,10 @@
 //! Streamable HTTP transport, safe by default: loopback bind, Host and Origin allow-lists,
-//! bearer-token auth (required off loopback), a concurrency limit, body size cap, `/healthz`,
-//! graceful shutdown, and the opt-in bring-your-own-key mode. The MCP endpoint itself comes from
-//! `server.rs` (the only rmcp importer); this module is plain axum.
+//! bearer-token auth (required off loopback), bounded connections (a cap on open connections,
+//! hyper's header-read timeout, which also ends idle keep-alive connections, and a body-read
+//! timeout), a concurrency limit counted on complete requests only, a body size cap, JSON-RPC
+//! answers to malformed messages, `/healthz`, graceful shutdown, and the opt-in
+//! bring-your-own-key mode. Every response passes the last-line filter (`secrets.rs`). The MCP
+//! endpoint itself comes from `server.rs` (the only rmcp importer); this module is axum and hyper.
 
 use crate::config::ApiKey;
 use crate::server::LeadMagicServer;
@@ -14,6 +17,7 @@ use axum::response::{IntoResponse, Response};
 use secrecy::{ExposeSecret, SecretString};
 use std::net::SocketAddr;
 use std::sync::Arc;
+use std::time::Duration;
 use tokio::sync::Semaphore;
 
 pub const ADDR_VAR: &str = "LEADMAGIC_HTTP_ADDR";
@@ -21,6 +25,11 @@ pub const TOKEN_VAR: &str = "LEADMAGIC_MCP_TOKEN";
 pub const DEFAULT_ADDR: &str = "127.0.0.1:8787";
 /// The header a caller puts its own LeadMagic key in, in bring-your-own-key mode.
 pub const KEY_HEADER: &str = "x-leadmagic-key";
+pub const DEFAULT_MAX_CONNECTIONS: usize = 256;
+pub const DEFAULT_HEADER_TIMEOUT: Duration = Duration::from_secs(10);
+pub const DEFAULT_BODY_TIMEOUT: Duration = Duration::from_secs(30);
+/// How long in-flight requests may take to finish after SIGTERM.
+const SHUTDOWN_GRACE: Duration = Duration::from_secs(30);
 
 #[derive(Debug, Clone)]
 pub struct HttpOptions {
@@ -35,7 +44,14 @@ pub struct HttpOptions {
     /// no server token is set) and use it for that request only.
     pub per_request_key: bool,
     pub max_body_bytes: usize,
+    /// Requests handled at once, counted from the moment a whole body has arrived.
     pub max_concurrency: usize,
+    /// Open connections at once; further clients wait in the listen backlog.
+    pub max_connections: usize,
+    /// A request head must arrive within this; it also ends idle keep-alive connections.
+    pub header_timeout: Duration,
+    /// A request body must arrive within this (408 otherwise).
+    pub body_timeout: Duration,
 }
 
 impl HttpOptions {
@@ -52,6 +68,9 @@ impl HttpOptions {
             per_request_key: false,
             max_body_bytes: 1 << 20,
             max_concurrency: 64,
+            max_connections: DEFAULT_MAX_CONNECTIONS,
+            header_timeout: DEFAULT_HEADER_TIMEOUT,
+            body_timeout: DEFAULT_BODY_TIMEOUT,
         }
     }
 
@@ -94,13 +113,15 @@ pub fn app(server: LeadMagicServer, options: HttpOptions) -> Router {
         options: options.clone(),
         versions: crate::server::protocol_versions(),
     });
+    // Outermost first: Host/Origin, auth, the whole body (bounded in size and time) screened as
+    // JSON-RPC, only then a concurrency slot, the caller's key, and rmcp.
     let mcp = server
         .http_router(options.max_body_bytes)
         .layer(middleware::from_fn_with_state(shared.clone(), caller_key))
         .layer(middleware::from_fn_with_state(shared.clone(), concurrency))
         .layer(middleware::from_fn_with_state(
             shared.clone(),
-            protocol_version,
+            whole_message,
         ))
         .layer(middleware::from_fn_with_state(shared.clone(), bearer_auth));
     Router::new()
@@ -110,6 +131,7 @@ pub fn app(server: LeadMagicServer, options: HttpOptions) -> Router {
         )
         .merge(mcp)
         .layer(middleware::from_fn_with_state(shared, host_and_origin))
+        .layer(middleware::from_fn(last_line))
 }
 
 /// Bind and serve until SIGINT/SIGTERM; in-flight requests finish, new connections are refused.
@@ -122,10 +144,64 @@ pub async fn serve(server: LeadMagicServer, options: HttpOptions) -> Result<(), 
     let local = listener.local_addr().map_err(|e| e.to_string())?;
     // The one line a supervisor (or a test) reads to learn the port, whatever the log level.
     eprintln!("leadmagic-mcp: listening on http://{local}/mcp");
-    axum::serve(listener, app(server, options))
-        .with_graceful_shutdown(shutdown)
+    let app = app(server, options.clone());
+    accept_loop(listener, app, &options, shutdown).await;
+    Ok(())
+}
+
+/// hyper's HTTP/1 server with the limits axum::serve does not expose: at most
+/// `max_connections` open (one permit per connection, taken before `accept`), and hyper's
+/// header-read timeout, which runs whenever a connection waits for a request head, idle
+/// keep-alive time included.
+async fn accept_loop(
+    listener: tokio::net::TcpListener,
+    app: Router,
+    options: &HttpOptions,
+    shutdown: impl Future<Output = ()>,
+) {
+    let connections = Arc::new(Semaphore::new(options.max_connections.max(1)));
+    let graceful = hyper_util::server::graceful::GracefulShutdown::new();
+    let mut http = hyper::server::conn::http1::Builder::new();
+    http.timer(hyper_util::rt::TokioTimer::new())
+        .header_read_timeout(options.header_timeout)
+        .keep_alive(true);
+    tokio::pin!(shutdown);
+    loop {
+        let permit = tokio::select! {
+            permit = connections.clone().acquire_owned() => match permit {
+                Ok(p) => p,
+                Err(_) => break,
+            },
+            () = &mut shutdown => break,
+        };
+        let stream = tokio::select! {
+            accepted = listener.accept() => match accepted {
+                Ok((stream, _)) => stream,
+                Err(e) => {
+                    // E.g. out of file descriptors: back off instead of spinning.
+                    tracing::warn!(error = %e, "accept failed");
+                    tokio::time::sleep(Duration::from_millis(100)).await;
+                    continue;
+                }
+            },
+            () = &mut shutdown => break,
+        };
+        let _ = stream.set_nodelay(true);
+        let service = hyper_util::service::TowerToHyperService::new(app.clone());
+        let connection =
+            graceful.watch(http.serve_connection(hyper_util::rt::TokioIo::new(stream), service));
+        tokio::spawn(async move {
+            let _ = connection.await;
+            drop(permit);
+        });
+    }
+    drop(listener);
+    if tokio::time::timeout(SHUTDOWN_GRACE, graceful.shutdown())
         .await
-        .map_err(|e| e.to_string())
+        .is_err()
+    {
+        tracing::warn!("shutdown: requests still running after the grace period were dropped");
+    }
 }
 
 /// Install the SIGINT/SIGTERM handlers now (before anyone can learn the port), and return the
@@ -155,18 +231,41 @@ fn plain(status: StatusCode, message: &'static str) -> Response {
         .into_response()
 }
 
-/// Host name of a `Host` header value, without the port (IPv6 brackets removed).
-fn host_name(value: &str) -> &str {
-    if let Some(rest) = value.strip_prefix('[') {
-        return rest.split(']').next().unwrap_or("");
-    }
-    value.rsplit_once(':').map_or(value, |(h, port)| {
-        if port.bytes().all(|b| b.is_ascii_digit()) {
-            h
-        } else {
-            value
+/// The host of an RFC 3986 authority (`host[:port]`, IPv6 in brackets), without the port; `None`
+/// when the value is not one. Stricter than the RFC's reg-name (letters, digits, `-` and `.`
+/// only), which no allowed name needs.
+fn authority_host(value: &str) -> Option<&str> {
+    let (host, port) = if let Some(rest) = value.strip_prefix('[') {
+        let (inside, after) = rest.split_once(']')?;
+        inside.parse::<std::net::Ipv6Addr>().ok()?;
+        let port = match after {
+            "" => None,
+            p => Some(p.strip_prefix(':')?),
+        };
+        (inside, port)
+    } else {
+        let (host, port) = match value.split_once(':') {
+            Some((h, p)) => (h, Some(p)),
+            None => (value, None),
+        };
+        let name_ok = !host.is_empty()
+            && host
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'.');
+        if !name_ok {
+            return None;
         }
-    })
+        (host, port)
+    };
+    if let Some(p) = port
+        && (p.is_empty()
+            || p.len() > 5
+            || !p.bytes().all(|b| b.is_ascii_digit())
+            || p.parse::<u16>().is_err())
+    {
+        return None;
+    }
+    Some(host)
 }
 
 fn origin_allowed(origin: &str, allowed: &[String]) -> bool {
@@ -184,18 +283,34 @@ fn origin_allowed(origin: &str, allowed: &[String]) -> bool {
         })
 }
 
-/// DNS-rebinding defence: the Host must be one of ours, and a browser Origin must be allowed.
+/// DNS-rebinding defence: exactly one well-formed Host, one of ours (and the same as the
+/// authority of an absolute-form request target), and at most one browser Origin, allowed.
 async fn host_and_origin(
     State(shared): State<Arc<Shared>>,
     request: Request,
     next: Next,
 ) -> Response {
     let headers = request.headers();
-    let host = headers
-        .get(header::HOST)
-        .and_then(|v| v.to_str().ok())
-        .unwrap_or("");
-    let name = host_name(host);
+    let mut hosts = headers.get_all(header::HOST).iter();
+    let (Some(host), None) = (hosts.next(), hosts.next()) else {
+        return plain(
+            StatusCode::BAD_REQUEST,
+            "exactly one Host header is required\n",
+        );
+    };
+    let Some(name) = host.to_str().ok().and_then(authority_host) else {
+        return plain(StatusCode::BAD_REQUEST, "malformed Host header\n");
+    };
+    if let Some(target) = request.uri().authority()
+        && !target
+            .as_str()
+            .eq_ignore_ascii_case(host.to_str().unwrap_or(""))
+    {
+        return plain(
+            StatusCode::BAD_REQUEST,
+            "the request target names another host than Host\n",
+        );
+    }
     if !shared
         .options
         .allowed_hosts
@@ -204,10 +319,15 @@ async fn host_and_origin(
     {
         return plain(StatusCode::FORBIDDEN, "Host not allowed\n");
     }
-    if let Some(origin) = headers.get(header::ORIGIN) {
-        let origin = origin.to_str().unwrap_or("null");
-        if !origin_allowed(origin, &shared.options.allowed_origins) {
-            return plain(StatusCode::FORBIDDEN, "Origin not allowed\n");
+    let mut origins = headers.get_all(header::ORIGIN).iter();
+    match (origins.next(), origins.next()) {
+        (None, _) => {}
+        (Some(_), Some(_)) => return plain(StatusCode::FORBIDDEN, "more than one Origin\n"),
+        (Some(origin), None) => {
+            let origin = origin.to_str().unwrap_or("null");
+            if !origin_allowed(origin, &shared.options.allowed_origins) {
+                return plain(StatusCode::FORBIDDEN, "Origin not allowed\n");
+            }
         }
     }
     next.run(request).await
@@ -244,31 +364,137 @@ async fn bearer_auth(
     next.run(request).await
 }
 
-/// An unknown `MCP-Protocol-Version` is a 400 (absent means the client predates the header).
-async fn protocol_version(
+fn jsonrpc_error(status: StatusCode, rejection: &crate::jsonrpc::Rejection) -> Response {
+    (
+        status,
+        [(header::CONTENT_TYPE, "application/json")],
+        rejection.to_json(),
+    )
+        .into_response()
+}
+
+/// Read the whole body (bounded in size and time) before anything else happens, screen it as
+/// one JSON-RPC message, and check the protocol version it asks for. Malformed messages get a
+/// 400 with the JSON-RPC error for them (parse error, invalid request, invalid params), an
+/// unsupported protocol version a 400 with `UnsupportedProtocolVersionError` (-32022) listing
+/// what is spoken. rmcp answers those with plain text or with "method not found", and a
+/// protocol-version header it does not know with plain text; `tests/http.rs` holds each case.
+async fn whole_message(
     State(shared): State<Arc<Shared>>,
     request: Request,
     next: Next,
 ) -> Response {
-    for v in request.headers().get_all("mcp-protocol-version") {
-        let known = v
-            .to_str()
-            .is_ok_and(|v| shared.versions.iter().any(|k| k == v));
-        if !known {
-            return plain(
-                StatusCode::BAD_REQUEST,
-                "Unsupported MCP-Protocol-Version\n",
+    use crate::jsonrpc::{INVALID_REQUEST, PARSE_ERROR, Rejection, meta_protocol_version, screen};
+    let (parts, body) = request.into_parts();
+    let limit = shared.options.max_body_bytes;
+    let too_large = || {
+        jsonrpc_error(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            &Rejection::new(
+                serde_json::Value::Null,
+                INVALID_REQUEST,
+                format!("Invalid request: the body is larger than {limit} bytes"),
+            ),
+        )
+    };
+    let declared = parts
+        .headers
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<u64>().ok());
+    if declared.is_some_and(|n| n > limit as u64) {
+        return too_large();
+    }
+    let read = http_body_util::BodyExt::collect(http_body_util::Limited::new(body, limit));
+    let bytes = match tokio::time::timeout(shared.options.body_timeout, read).await {
+        Err(_) => {
+            return jsonrpc_error(
+                StatusCode::REQUEST_TIMEOUT,
+                &Rejection::new(
+                    serde_json::Value::Null,
+                    INVALID_REQUEST,
+                    "Invalid request: the body did not arrive in time",
+                ),
             );
         }
+        Ok(Err(e))
+            if e.downcast_ref::<http_body_util::LengthLimitError>()
+                .is_some() =>
+        {
+            return too_large();
+        }
+        Ok(Err(_)) => {
+            return jsonrpc_error(
+                StatusCode::BAD_REQUEST,
+                &Rejection::new(
+                    serde_json::Value::Null,
+                    PARSE_ERROR,
+                    "Parse error: the body could not be read (malformed chunked encoding?)",
+                ),
+            );
+        }
+        Ok(Ok(collected)) => collected.to_bytes(),
+    };
+    let header_version = match parts.headers.get("mcp-protocol-version") {
+        Some(v) => Some(v.to_str().unwrap_or("")),
+        None => None,
+    };
+    let is_json = parts
+        .headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.split(';').next())
+        .is_some_and(|v| v.trim().eq_ignore_ascii_case("application/json"));
+    // Only a JSON POST carries a message; anything else is rmcp's to answer (405, 415, 406).
+    let mut id = serde_json::Value::Null;
+    let mut meta_version = None;
+    if parts.method == axum::http::Method::POST && is_json {
+        let message = match screen(&bytes) {
+            Ok(m) => m,
+            Err(rejection) => return jsonrpc_error(StatusCode::BAD_REQUEST, &rejection),
+        };
+        if let Err(rejection) = crate::server::check_message(&message) {
+            return jsonrpc_error(StatusCode::BAD_REQUEST, &rejection);
+        }
+        id = message.id();
+        meta_version = meta_protocol_version(&message.value).map(str::to_owned);
     }
-    next.run(request).await
+    for requested in header_version.into_iter().chain(meta_version.as_deref()) {
+        if !shared.versions.iter().any(|k| k == requested) {
+            let rejection = crate::jsonrpc::unsupported_version(id, requested, &shared.versions);
+            return jsonrpc_error(StatusCode::BAD_REQUEST, &rejection);
+        }
+    }
+    next.run(Request::from_parts(parts, Body::from(bytes)))
+        .await
 }
 
+/// A slot of `--max-concurrency`, taken only once the whole body is in (a slow upload holds a
+/// connection, never a slot).
 async fn concurrency(State(shared): State<Arc<Shared>>, request: Request, next: Next) -> Response {
     let Ok(_slot) = shared.slots.acquire().await else {
         return plain(StatusCode::SERVICE_UNAVAILABLE, "Shutting down\n");
     };
     next.run(request).await
+}
+
+/// The last line for HTTP: a response body holding any part of a key in use is scrubbed
+/// (`secrets.rs`). Our responses are small and already complete, so reading them costs little.
+async fn last_line(request: Request, next: Next) -> Response {
+    let response = next.run(request).await;
+    let (mut parts, body) = response.into_parts();
+    let bytes = match http_body_util::BodyExt::collect(body).await {
+        Ok(c) => c.to_bytes(),
+        Err(_) => return plain(StatusCode::INTERNAL_SERVER_ERROR, "response failed\n"),
+    };
+    let text = String::from_utf8_lossy(&bytes);
+    match crate::secrets::scrub_json_text(&text) {
+        std::borrow::Cow::Borrowed(_) => Response::from_parts(parts, Body::from(bytes)),
+        std::borrow::Cow::Owned(clean) => {
+            parts.headers.remove(header::CONTENT_LENGTH);
+            Response::from_parts(parts, Body::from(clean))
+        }
+    }
 }
 
 /// Bring-your-own-key: move the caller's key out of the headers into a request extension, so it
@@ -312,11 +538,28 @@ mod tests {
     use super::*;
 
     #[test]
-    fn host_names() {
-        assert_eq!(host_name("localhost:8787"), "localhost");
-        assert_eq!(host_name("127.0.0.1"), "127.0.0.1");
-        assert_eq!(host_name("[::1]:8787"), "::1");
-        assert_eq!(host_name("evil.example"), "evil.example");
+    fn hosts_are_parsed_as_authorities() {
+        assert_eq!(authority_host("localhost:8787"), Some("localhost"));
+        assert_eq!(authority_host("127.0.0.1"), Some("127.0.0.1"));
+        assert_eq!(authority_host("[::1]:8787"), Some("::1"));
+        assert_eq!(authority_host("[::1]"), Some("::1"));
+        assert_eq!(authority_host("evil.example"), Some("evil.example"));
+        for bad in [
+            "[::1]evil.example",
+            "[::1].evil.example",
+            "[localhost]",
+            "[::1]:",
+            "localhost:",
+            "localhost:99999",
+            "localhost:80:80",
+            "::1",
+            "local host",
+            "user@localhost",
+            "",
+            "localhost/x",
+        ] {
+            assert_eq!(authority_host(bad), None, "{bad:?}");
+        }
     }
 
     #[test]

@@ -11,10 +11,12 @@ pub mod config;
 pub mod errors;
 #[cfg(feature = "server")]
 pub mod http;
+pub mod jsonrpc;
 pub mod limits;
 pub mod redact;
 pub mod retry;
 pub mod runtime;
+pub mod secrets;
 #[cfg(feature = "server")]
 pub mod server;
 pub mod tools;

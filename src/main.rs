@@ -62,9 +62,20 @@ struct ServeArgs {
     /// is used.
     #[arg(long, env = "LEADMAGIC_PER_REQUEST_KEY", value_parser = BoolishValueParser::new())]
     per_request_key: bool,
-    /// Most HTTP requests handled at once; others wait.
+    /// Most HTTP requests handled at once, counted once a request's whole body has arrived;
+    /// others wait.
     #[arg(long, env = "LEADMAGIC_MAX_CONCURRENCY", default_value_t = 64)]
     max_concurrency: usize,
+    /// Most HTTP connections open at once; further clients wait in the listen backlog.
+    #[arg(long, env = "LEADMAGIC_MAX_CONNECTIONS", default_value_t = http::DEFAULT_MAX_CONNECTIONS)]
+    max_connections: usize,
+    /// Seconds a connection may take to send a request head; also how long an idle keep-alive
+    /// connection stays open.
+    #[arg(long, env = "LEADMAGIC_HTTP_HEADER_TIMEOUT_SECS", value_name = "SECS", default_value_t = http::DEFAULT_HEADER_TIMEOUT.as_secs_f64())]
+    header_timeout: f64,
+    /// Seconds a request body may take to arrive (408 after that).
+    #[arg(long, env = "LEADMAGIC_HTTP_BODY_TIMEOUT_SECS", value_name = "SECS", default_value_t = http::DEFAULT_BODY_TIMEOUT.as_secs_f64())]
+    body_timeout: f64,
 }
 
 #[derive(Subcommand)]
@@ -101,12 +112,48 @@ fn init_logging() {
     tracing_subscriber::registry()
         .with(
             tracing_subscriber::fmt::layer()
-                .with_writer(std::io::stderr)
+                .with_writer(ScrubbedStderr)
                 .with_ansi(false),
         )
         .with(filter)
         .init();
 }
+
+/// Log output: each event is formatted whole into a buffer, passes the last-line filter (no
+/// part of a key in use survives, whatever the level or the crate that logged it), then goes to
+/// stderr in one write.
+struct ScrubbedStderr;
+
+impl<'a> tracing_subscriber::fmt::MakeWriter<'a> for ScrubbedStderr {
+    type Writer = ScrubbedEvent;
+    fn make_writer(&'a self) -> ScrubbedEvent {
+        ScrubbedEvent(Vec::with_capacity(256))
+    }
+}
+
+struct ScrubbedEvent(Vec<u8>);
+
+impl Write for ScrubbedEvent {
+    fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
+        self.0.extend_from_slice(bytes);
+        Ok(bytes.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+impl Drop for ScrubbedEvent {
+    fn drop(&mut self) {
+        let text = String::from_utf8_lossy(&self.0);
+        let clean = leadmagic_mcp::secrets::scrub(&text);
+        let _ = std::io::stderr().lock().write_all(clean.as_bytes());
+    }
+}
+
+/// rmcp logs every JSON-RPC error answer (an unknown tool, a bad request) as a warning: they are
+/// the client's mistakes, answered to the client, so only rmcp's errors reach the log.
+const RMCP_SERVICE_CAP: &str = "rmcp::service=error";
 
 /// Crates whose debug output includes request details: never logged past info.
 const CAPPED_CRATES: [&str; 8] = [
@@ -146,6 +193,7 @@ fn log_directives(requested: &str) -> String {
         .filter(|d| !(d.contains('=') && names_capped(d)))
         .map(str::to_string)
         .chain(CAPPED_CRATES.iter().map(|c| format!("{c}={cap}")))
+        .chain(std::iter::once(RMCP_SERVICE_CAP.to_string()))
         .collect::<Vec<_>>()
         .join(",")
 }
@@ -172,11 +220,13 @@ fn profile(cli: &Cli) -> server::Profile {
 }
 
 fn fail(message: impl std::fmt::Display) -> ExitCode {
-    eprintln!("leadmagic-mcp: {message}");
+    let message = message.to_string();
+    eprintln!("leadmagic-mcp: {}", leadmagic_mcp::secrets::scrub(&message));
     ExitCode::from(2)
 }
 
 fn print_stdout(text: &str) -> ExitCode {
+    let text = leadmagic_mcp::secrets::scrub_json_text(text);
     let mut out = std::io::stdout().lock();
     match writeln!(out, "{text}").and_then(|_| out.flush()) {
         Ok(()) => ExitCode::SUCCESS,
@@ -221,26 +271,22 @@ async fn run(cli: Cli, command: Command) -> ExitCode {
                         .unwrap_or_default();
                 return print_stdout(&text);
             }
-            let mut lines = vec![format!(
-                "{:<28} {:<10} {:<32} {}",
-                "TOOL", "TOOLSET", "COST", "TITLE"
-            )];
-            for t in selection.tools() {
-                lines.push(format!(
-                    "{:<28} {:<10} {:<32} {}",
-                    t.name,
-                    t.toolset,
-                    t.cost(),
-                    t.title
-                ));
-            }
-            print_stdout(&lines.join("\n"))
+            print_stdout(&tools_table(&selection))
         }
         Command::Call { tool, args } => {
-            let Some(def) = tools::find(&tool).filter(|t| selection.includes(t)) else {
-                return fail(format!(
-                    "unknown tool `{tool}`; `leadmagic-mcp tools` lists them"
-                ));
+            let def = match tools::find(&tool) {
+                Some(def) if selection.includes(def) => def,
+                Some(_) => {
+                    return fail(format!(
+                        "`{tool}` exists but is not enabled by --toolsets / --tools / --read-only \
+                         (or their LEADMAGIC_ variables); `leadmagic-mcp tools` lists the enabled ones"
+                    ));
+                }
+                None => {
+                    return fail(format!(
+                        "unknown tool `{tool}`; `leadmagic-mcp tools` lists them"
+                    ));
+                }
             };
             let args = match serde_json::from_str::<serde_json::Value>(&args) {
                 Ok(serde_json::Value::Object(map)) => map,
@@ -270,6 +316,15 @@ async fn run(cli: Cli, command: Command) -> ExitCode {
             };
             let mut mcp = server::LeadMagicServer::new(client, &selection, profile(&cli));
             let Some(addr) = args.http else {
+                if std::io::IsTerminal::is_terminal(&std::io::stdin()) {
+                    // Started from a shell by hand: say why nothing happens.
+                    eprintln!(
+                        "leadmagic-mcp: waiting for an MCP client on stdin (JSON-RPC, one message per \
+                         line). This is the server an MCP client starts; to try it by hand, run \
+                         `leadmagic-mcp tools` or `leadmagic-mcp call validate_email --sandbox --args \
+                         '{{\"email\":\"jane@example.org\"}}'`. Ctrl-D ends it."
+                    );
+                }
                 return match mcp.serve_stdio().await {
                     Ok(()) => ExitCode::SUCCESS,
                     Err(e) => fail(format!("MCP session failed: {e}")),
@@ -292,12 +347,60 @@ async fn run(cli: Cli, command: Command) -> ExitCode {
                 .map(secrecy::SecretString::from);
             options.per_request_key = args.per_request_key;
             options.max_concurrency = args.max_concurrency.max(1);
+            options.max_connections = args.max_connections.max(1);
+            for (name, secs, slot) in [
+                (
+                    "--header-timeout",
+                    args.header_timeout,
+                    &mut options.header_timeout,
+                ),
+                (
+                    "--body-timeout",
+                    args.body_timeout,
+                    &mut options.body_timeout,
+                ),
+            ] {
+                if !(0.1..=3600.0).contains(&secs) {
+                    return fail(format!("{name} must be between 0.1 and 3600 seconds"));
+                }
+                *slot = std::time::Duration::from_secs_f64(secs);
+            }
             match http::serve(mcp, options).await {
                 Ok(()) => ExitCode::SUCCESS,
                 Err(e) => fail(e),
             }
         }
     }
+}
+
+/// The `tools` listing: one row per enabled tool, columns as wide as their longest cell.
+fn tools_table(selection: &Selection) -> String {
+    let rows: Vec<[String; 4]> =
+        std::iter::once(["TOOL", "TOOLSET", "COST", "TITLE"].map(String::from))
+            .chain(selection.tools().map(|t| {
+                [
+                    t.name.to_string(),
+                    t.toolset.to_string(),
+                    t.cost(),
+                    t.title.to_string(),
+                ]
+            }))
+            .collect();
+    let width = |col: usize| {
+        rows.iter()
+            .map(|r| r[col].chars().count())
+            .max()
+            .unwrap_or(0)
+    };
+    let (w0, w1, w2) = (width(0), width(1), width(2));
+    rows.iter()
+        .map(|[a, b, c, d]| {
+            format!("{a:<w0$}  {b:<w1$}  {c:<w2$}  {d}")
+                .trim_end()
+                .to_string()
+        })
+        .collect::<Vec<_>>()
+        .join("\n")
 }
 
 #[cfg(test)]
@@ -314,9 +417,32 @@ mod tests {
     fn third_party_crates_are_capped_at_info_even_when_asked_for_more() {
         let f = filter("trace,hyper=trace,rmcp::service=debug");
         assert!(f.would_enable("leadmagic_mcp::runtime", &Level::TRACE));
-        for target in ["hyper", "hyper::proto::h1", "rmcp::service", "reqwest"] {
+        for target in ["hyper", "hyper::proto::h1", "rmcp::transport", "reqwest"] {
             assert!(f.would_enable(target, &Level::INFO), "{target}");
             assert!(!f.would_enable(target, &Level::DEBUG), "{target}");
+        }
+    }
+
+    #[test]
+    fn rmcp_error_answers_are_not_warnings_in_the_log() {
+        let f = filter("info");
+        assert!(!f.would_enable("rmcp::service", &Level::WARN));
+        assert!(f.would_enable("rmcp::service", &Level::ERROR));
+        assert!(f.would_enable("rmcp::transport", &Level::WARN));
+    }
+
+    #[test]
+    fn the_tools_table_columns_fit_their_widest_cell() {
+        let table = super::tools_table(&leadmagic_mcp::tools::Selection::default());
+        let lines: Vec<&str> = table.lines().collect();
+        let cost_at = lines[0].find("COST").unwrap();
+        let title_at = lines[0].find("TITLE").unwrap();
+        for line in &lines[1..] {
+            let chars: Vec<char> = line.chars().collect();
+            assert_eq!(chars[cost_at - 1], ' ', "{line}");
+            assert_eq!(chars[cost_at - 2], ' ', "two spaces before COST: {line}");
+            assert_eq!(chars[title_at - 2], ' ', "two spaces before TITLE: {line}");
+            assert_ne!(chars[title_at], ' ', "{line}");
         }
     }
 

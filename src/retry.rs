@@ -18,7 +18,9 @@ pub struct Policy {
     /// A server-requested wait longer than this is not waited for; the call fails fast saying
     /// how long to wait.
     pub max_server_wait: Duration,
-    /// Attempts plus sleeps stay under this (below the tool-call timeout of clients).
+    /// Attempts plus sleeps stay under this (below the tool-call timeout of clients). Every
+    /// attempt gets its full timeout: one that would not fit is not made. The first attempt
+    /// always fits (the deadline is at least one timeout).
     pub deadline: Duration,
 }
 
@@ -67,6 +69,16 @@ pub struct Context {
     /// Time spent on this call so far.
     pub elapsed: Duration,
     pub now: SystemTime,
+    /// The whole-request timeout each attempt gets.
+    pub attempt_timeout: Duration,
+}
+
+impl Policy {
+    /// The deadline for a call whose attempts time out after `attempt_timeout`: never shorter
+    /// than one full attempt.
+    pub fn deadline_for(&self, attempt_timeout: Duration) -> Duration {
+        self.deadline.max(attempt_timeout)
+    }
 }
 
 /// Decide what to do after an attempt. `jitter` returns a uniform value in [0, 1).
@@ -82,6 +94,7 @@ pub fn decide(
         attempt,
         elapsed,
         now,
+        attempt_timeout,
     } = *ctx;
     if attempt + 1 >= policy.max_attempts {
         return Decision::Stop;
@@ -104,7 +117,12 @@ pub fn decide(
         Outcome::Status(_) => None,
     };
     match wait {
-        Some(w) if w <= policy.max_server_wait && elapsed + w < policy.deadline => {
+        // The next attempt must fit whole: a request sent with less than its timeout could
+        // reach LeadMagic, be billed, and have its answer abandoned.
+        Some(w)
+            if w <= policy.max_server_wait
+                && elapsed + w + attempt_timeout <= policy.deadline_for(attempt_timeout) =>
+        {
             Decision::RetryAfter(w)
         }
         _ => Decision::Stop,
@@ -218,6 +236,7 @@ mod tests {
             attempt,
             elapsed: Duration::ZERO,
             now,
+            attempt_timeout: Duration::from_secs(30),
         };
         decide(&Policy::default(), &ctx, outcome, Some(h), &mut || 0.5)
     }
@@ -315,6 +334,7 @@ mod tests {
             attempt: 0,
             elapsed: Duration::from_secs(49),
             now,
+            attempt_timeout: Duration::from_secs(1),
         };
         let d = decide(
             &Policy::default(),
@@ -324,6 +344,26 @@ mod tests {
             &mut || 0.5,
         );
         assert_eq!(d, Decision::Stop, "past the deadline");
+        // 18 s in, a 2 s wait and a full 30 s attempt end at exactly 50 s: allowed. One more
+        // second and the attempt would have to be cut short, so it is not made.
+        for (elapsed, expected) in [
+            (18, Decision::RetryAfter(Duration::from_secs(2))),
+            (19, Decision::Stop),
+        ] {
+            let ctx = Context {
+                elapsed: Duration::from_secs(elapsed),
+                attempt_timeout: Duration::from_secs(30),
+                ..ctx
+            };
+            let d = decide(
+                &Policy::default(),
+                &ctx,
+                Outcome::Status(429),
+                Some(&h),
+                &mut || 0.5,
+            );
+            assert_eq!(d, expected, "{elapsed} s in");
+        }
     }
 
     #[test]

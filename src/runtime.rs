@@ -6,7 +6,7 @@
 
 use crate::config::{Config, ConfigError};
 use crate::generated::Client;
-use crate::limits::{Budget, Limiter};
+use crate::limits::{Budget, Limiter, Payer};
 use crate::retry::{self, Decision, Outcome, Policy};
 use bytes::{Bytes, BytesMut};
 use progenitor_client::{ClientHooks, ClientInfo, OperationInfo};
@@ -28,13 +28,32 @@ pub struct Runtime {
     policy: Policy,
     limiter: Arc<Limiter>,
     budget: Arc<Budget>,
+    /// Keeps the server's key in the last-line filter (`secrets.rs`) while the client lives.
+    _key_filter: Option<Arc<crate::secrets::Registration>>,
 }
 
 impl Runtime {
-    /// The credit budget of this process (`--max-credits`).
+    /// The credit budget (`--max-credits`), kept per payer.
     pub fn budget(&self) -> &Budget {
         &self.budget
     }
+
+    /// Whether every call is answered by the built-in sandbox.
+    pub fn is_sandbox(&self) -> bool {
+        self.sandbox
+    }
+}
+
+/// Where a captured answer came from.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Source {
+    /// LeadMagic answered.
+    Upstream,
+    /// The built-in sandbox answered; nothing was sent.
+    Sandbox,
+    /// Nothing was sent: the payer's rate-limit window is used up for longer than the call may
+    /// wait. The wait left is attached.
+    HeldBack(std::time::Duration),
 }
 
 /// The raw upstream answer to one request, kept whole for the tool result: typed responses drop
@@ -46,18 +65,19 @@ pub struct Captured {
     pub body: Bytes,
     /// The body was longer than the cap; `body` holds its start only.
     pub truncated: bool,
-    pub sandbox: bool,
+    pub source: Source,
 }
 
 tokio::task_local! {
     static CAPTURE: Arc<Mutex<Option<Captured>>>;
     /// A caller's own key (HTTP bring-your-own-key mode), for the requests of one call only.
-    static CALLER_KEY: crate::config::ApiKey;
+    static CALLER_KEY: (crate::config::ApiKey, Payer);
 }
 
-/// Run `f` with `key` in place of the configured key, for every request `f` makes.
-pub async fn with_key<F: Future>(key: crate::config::ApiKey, f: F) -> F::Output {
-    CALLER_KEY.scope(key, f).await
+/// Run `f` with `key` in place of the configured key, for every request `f` makes; its limits
+/// are `payer`'s.
+pub async fn with_key<F: Future>(key: crate::config::ApiKey, payer: Payer, f: F) -> F::Output {
+    CALLER_KEY.scope((key, payer), f).await
 }
 
 /// Run `f` (a generated client call) and return the raw response it received, if any.
@@ -91,6 +111,10 @@ pub fn client(config: &Config) -> Result<Client, ConfigError> {
         .with_root_certificates(roots)
         .with_no_client_auth();
     let mut headers = HeaderMap::new();
+    let key_filter = config
+        .api_key
+        .as_ref()
+        .map(|k| Arc::new(crate::secrets::register(k.expose())));
     if let Some(key) = &config.api_key {
         let mut value = HeaderValue::from_str(key.expose()).map_err(|_| ConfigError::InvalidKey)?;
         value.set_sensitive(true);
@@ -115,6 +139,7 @@ pub fn client(config: &Config) -> Result<Client, ConfigError> {
         policy: config.retry.clone(),
         limiter: Arc::new(Limiter::new(config.rate_limit_per_minute)),
         budget: Arc::new(Budget::new(config.max_credits)),
+        _key_filter: key_filter,
     };
     Ok(Client::new_with_client(&config.base_url, http, runtime))
 }
@@ -138,12 +163,15 @@ impl ClientHooks<Runtime> for Client {
         info: &OperationInfo,
     ) -> reqwest::Result<reqwest::Response> {
         let runtime = self.inner();
-        let _ = CALLER_KEY.try_with(|key| {
-            if let Ok(mut value) = HeaderValue::from_str(key.expose()) {
-                value.set_sensitive(true);
-                request.headers_mut().insert("x-api-key", value);
-            }
-        });
+        let payer = CALLER_KEY
+            .try_with(|(key, payer)| {
+                if let Ok(mut value) = HeaderValue::from_str(key.expose()) {
+                    value.set_sensitive(true);
+                    request.headers_mut().insert("x-api-key", value);
+                }
+                *payer
+            })
+            .unwrap_or(Payer::Server);
         let tool = crate::tools::TOOLS
             .iter()
             .find(|t| t.client_method == info.operation_id);
@@ -165,27 +193,38 @@ impl ClientHooks<Runtime> for Client {
         }
         let mut original = Some(request);
         let started = Instant::now();
+        // Every attempt runs with its full timeout, so the last one must start by this time.
+        let latest_start = started
+            + policy
+                .deadline_for(runtime.timeout)
+                .saturating_sub(runtime.timeout);
         let mut attempt = 0;
         loop {
-            runtime.limiter.acquire().await;
+            if let Err(wait) = runtime.limiter.acquire_by(payer, latest_start).await {
+                // Waiting would cut the request's timeout short: send nothing, say how long.
+                tracing::info!(
+                    operation = info.operation_id,
+                    wait_ms = wait.as_millis() as u64,
+                    "held back: rate-limit window used up"
+                );
+                return Ok(held_back_response(wait));
+            }
             // A copy while another attempt may follow; the request itself on the last one.
             let this_try = if attempt + 1 >= policy.max_attempts {
                 original.take()
             } else {
                 original.as_ref().and_then(reqwest::Request::try_clone)
             };
-            let Some(mut this_try) = this_try else {
+            let Some(this_try) = this_try else {
                 unreachable!("a request that cannot be cloned is sent once (max_attempts = 1)")
             };
-            // Attempts and waits together stay within the policy's deadline.
-            let left = policy.deadline.saturating_sub(started.elapsed());
-            *this_try.timeout_mut() = Some(runtime.timeout.min(left));
             let decide = |outcome: Outcome, headers: Option<&HeaderMap>| {
                 let ctx = retry::Context {
                     billed,
                     attempt,
                     elapsed: started.elapsed(),
                     now: SystemTime::now(),
+                    attempt_timeout: runtime.timeout,
                 };
                 retry::decide(&policy, &ctx, outcome, headers, &mut jitter)
             };
@@ -203,7 +242,7 @@ impl ClientHooks<Runtime> for Client {
             let version = response.version();
             let headers = response.headers().clone();
             if let Some(wait) = retry::exhausted_for(&headers, SystemTime::now()) {
-                runtime.limiter.pause(Instant::now(), wait);
+                runtime.limiter.pause(payer, Instant::now(), wait);
             }
             if let Decision::RetryAfter(wait) =
                 decide(Outcome::Status(status.as_u16()), Some(&headers))
@@ -230,11 +269,32 @@ impl ClientHooks<Runtime> for Client {
                 headers: headers.clone(),
                 body: body.clone(),
                 truncated,
-                sandbox: false,
+                source: Source::Upstream,
             });
             return Ok(rebuild(status, version, headers, body));
         }
     }
+}
+
+/// The answer for a request that was not sent because the rate-limit window is used up.
+fn held_back_response(wait: std::time::Duration) -> reqwest::Response {
+    let mut headers = HeaderMap::new();
+    if let Ok(v) = HeaderValue::from_str(&crate::errors::retry_after_s(wait).to_string()) {
+        headers.insert(reqwest::header::RETRY_AFTER, v);
+    }
+    store(Captured {
+        status: 429,
+        headers: headers.clone(),
+        body: Bytes::new(),
+        truncated: false,
+        source: Source::HeldBack(wait),
+    });
+    rebuild(
+        reqwest::StatusCode::TOO_MANY_REQUESTS,
+        reqwest::Version::HTTP_11,
+        headers,
+        Bytes::new(),
+    )
 }
 
 async fn wait_before_retry(
@@ -351,7 +411,7 @@ fn sandbox_response(tool: Option<&crate::tools::ToolDef>) -> reqwest::Response {
         headers: headers.clone(),
         body: body.clone(),
         truncated: false,
-        sandbox: true,
+        source: Source::Sandbox,
     });
     rebuild(
         reqwest::StatusCode::from_u16(status).unwrap_or(reqwest::StatusCode::OK),

@@ -7,15 +7,21 @@ use rmcp::model::{
     ListToolsResult, PaginatedRequestParams, ServerCapabilities, ServerConfig, Tool,
     ToolAnnotations,
 };
+use rmcp::model::{ClientJsonRpcMessage, ClientRequest, ServerJsonRpcMessage};
 use rmcp::service::RequestContext;
-use rmcp::transport::async_rw::AsyncRwTransport;
+use rmcp::transport::Transport;
 use rmcp::transport::streamable_http_server::session::never::NeverSessionManager;
 use rmcp::transport::streamable_http_server::{StreamableHttpServerConfig, StreamableHttpService};
 use rmcp::{ErrorData, RoleServer, ServerHandler, ServiceExt};
 use serde_json::{Value, json};
-use std::sync::Arc;
+use std::collections::HashSet;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+use tokio::io::{AsyncBufReadExt, AsyncRead, AsyncWrite, AsyncWriteExt, BufReader};
 
-/// Longest JSON-RPC line accepted on stdin; longer lines are dropped and the server keeps serving.
+/// Longest JSON-RPC message accepted on stdin, in bytes, the newline not counted. A longer line
+/// is not read: it is answered with an invalid-request error (with its id when the start of the
+/// line names one) and the server keeps serving.
 pub const MAX_STDIO_LINE: usize = 1 << 20;
 
 const INSTRUCTIONS: &str = "LeadMagic B2B data: find and validate work emails, mobiles, profiles, \
@@ -123,8 +129,20 @@ impl LeadMagicServer {
         // On Linux, when the client gave us pipes, read and write them on the IO reactor instead
         // of tokio's blocking pool: no thread hand-off per message (elsewhere: plain stdio).
         let (stdin, stdout) = rmcp::transport::stdio_pipes();
-        let transport =
-            AsyncRwTransport::new_server(stdin, stdout).with_max_line_length(MAX_STDIO_LINE);
+        self.serve_lines(stdin, stdout).await
+    }
+
+    /// Serve MCP over any pair of byte streams, one JSON-RPC message per line.
+    pub async fn serve_lines<R, W>(
+        self,
+        read: R,
+        write: W,
+    ) -> Result<(), Box<dyn std::error::Error + Send + Sync>>
+    where
+        R: AsyncRead + Unpin + Send + 'static,
+        W: AsyncWrite + Unpin + Send + 'static,
+    {
+        let transport = LineTransport::new(read, write);
         let running = match self.serve(transport).await {
             Ok(running) => running,
             // The client went away before initializing (e.g. a probe): a normal end, not an error.
@@ -175,8 +193,15 @@ impl ServerHandler for LeadMagicServer {
             .find(|(d, _)| d.name == request.name.as_ref())
         else {
             // An unknown tool is a protocol error (the model cannot fix it by changing arguments).
+            // rmcp's warning for it is capped (main.rs); this is the one log line, at debug.
+            tracing::debug!("tools/call for a tool this server does not list");
+            let message = if crate::tools::find(&request.name).is_some() {
+                format!("tool {} is not enabled on this server", request.name)
+            } else {
+                format!("unknown tool: {}", request.name)
+            };
             return Err(ErrorData::invalid_params(
-                format!("unknown tool: {}", request.name),
+                message,
                 Some(json!({ "tool": request.name })),
             ));
         };
@@ -187,9 +212,7 @@ impl ServerHandler for LeadMagicServer {
             .and_then(|parts| parts.extensions.get::<crate::http::CallerKey>())
             .map(|k| k.0.clone());
         let outcome = match caller_key {
-            Some(key) => {
-                crate::runtime::with_key(key, crate::call::call(&self.client, def, args)).await
-            }
+            Some(key) => crate::call::call_as(&self.client, def, args, key).await,
             None if self.caller_keys => crate::call::missing_caller_key(),
             None => crate::call::call(&self.client, def, args).await,
         };
@@ -214,4 +237,263 @@ pub fn protocol_versions() -> Vec<String> {
 pub fn tools_json(selection: &Selection, profile: Profile) -> Value {
     let tools: Vec<Tool> = selection.tools().map(|t| mcp_tool(t, profile)).collect();
     json!({ "tools": tools })
+}
+
+/// Methods this server answers: a request for one of them that rmcp cannot read has bad params
+/// (rmcp would otherwise take it for an unknown method).
+const SERVED_METHODS: [&str; 5] = [
+    "initialize",
+    "ping",
+    "server/discover",
+    "tools/list",
+    "tools/call",
+];
+
+/// Screen a message the way rmcp will read it: `Ok` with rmcp's form, or the answer to send.
+/// `None` means: drop it silently (a notification or response rmcp cannot read).
+fn parse_for_rmcp(
+    message: crate::jsonrpc::Message,
+) -> Result<ClientJsonRpcMessage, Option<crate::jsonrpc::Rejection>> {
+    use crate::jsonrpc::{INVALID_PARAMS, Kind, Rejection};
+    let id = message.id();
+    let kind = message.kind;
+    let method = message.method().unwrap_or("").to_string();
+    let bad_params = || {
+        Rejection::new(
+            id.clone(),
+            INVALID_PARAMS,
+            format!("Invalid params for {method}: they do not match the MCP schema"),
+        )
+    };
+    match serde_json::from_value::<ClientJsonRpcMessage>(message.value) {
+        Ok(ClientJsonRpcMessage::Request(r))
+            if matches!(r.request, ClientRequest::CustomRequest(_))
+                && SERVED_METHODS.contains(&method.as_str()) =>
+        {
+            Err(Some(bad_params()))
+        }
+        Ok(m) => Ok(m),
+        Err(_) if kind == Kind::Request => Err(Some(bad_params())),
+        Err(_) => Err(None),
+    }
+}
+
+/// Check a message the HTTP transport received before rmcp reads it (see `parse_for_rmcp`).
+pub fn check_message(message: &crate::jsonrpc::Message) -> Result<(), crate::jsonrpc::Rejection> {
+    match parse_for_rmcp(message.clone()) {
+        Err(Some(rejection)) => Err(rejection),
+        _ => Ok(()),
+    }
+}
+
+/// One JSON-RPC message per line, on any byte streams (stdin/stdout for the stdio server):
+/// - lines are bounded (`MAX_STDIO_LINE`) without buffering more than that;
+/// - each line is screened (`jsonrpc.rs`) and a malformed one is answered here: parse error or
+///   invalid request (`"id": null` when no id can be read), invalid params with its id;
+/// - before the session starts, stray notifications and responses are dropped (rmcp would end
+///   the session on them); requests go on, and rmcp answers them;
+/// - every outgoing message passes the last-line filter (`secrets.rs`).
+struct LineTransport<R, W> {
+    read: BufReader<R>,
+    line: Vec<u8>,
+    /// Dropping the rest of a line that was too long, until its newline.
+    discarding: bool,
+    write: Arc<tokio::sync::Mutex<W>>,
+    /// The session has started (an initialize, or a 2026-07-28 request, was answered).
+    started: Arc<AtomicBool>,
+    /// Ids of requests passed on before the session started; an answer to one starts it.
+    opening: Arc<Mutex<HashSet<String>>>,
+    /// Answers written from `receive`, run as tasks so a cancelled `receive` never cuts a line.
+    replies: Vec<tokio::task::JoinHandle<()>>,
+}
+
+enum Line {
+    Whole,
+    TooLong,
+    End,
+}
+
+impl<R, W> LineTransport<R, W>
+where
+    R: AsyncRead + Unpin + Send + 'static,
+    W: AsyncWrite + Unpin + Send + 'static,
+{
+    fn new(read: R, write: W) -> Self {
+        LineTransport {
+            read: BufReader::with_capacity(64 * 1024, read),
+            line: Vec::new(),
+            discarding: false,
+            write: Arc::new(tokio::sync::Mutex::new(write)),
+            started: Arc::new(AtomicBool::new(false)),
+            opening: Arc::new(Mutex::new(HashSet::new())),
+            replies: Vec::new(),
+        }
+    }
+
+    /// Read up to the next newline into `self.line`, never holding more than the limit (plus
+    /// one buffer's worth). Cancel-safe: a partial line stays in `self.line`.
+    async fn read_line(&mut self) -> std::io::Result<Line> {
+        loop {
+            let available = self.read.fill_buf().await?;
+            if available.is_empty() {
+                return Ok(Line::End);
+            }
+            let newline = available.iter().position(|b| *b == b'\n');
+            let take = newline.map_or(available.len(), |i| i + 1);
+            let ended = newline.is_some();
+            if self.discarding {
+                self.read.consume(take);
+                if ended {
+                    self.discarding = false;
+                }
+                continue;
+            }
+            self.line.extend_from_slice(&available[..take]);
+            self.read.consume(take);
+            let content = self.line.len() - usize::from(ended);
+            let content = content - usize::from(ended && self.line.ends_with(b"\r\n"));
+            if content > MAX_STDIO_LINE {
+                self.discarding = !ended;
+                return Ok(Line::TooLong);
+            }
+            if ended {
+                return Ok(Line::Whole);
+            }
+        }
+    }
+
+    fn reply(&mut self, text: String) {
+        self.replies.retain(|h| !h.is_finished());
+        self.replies
+            .push(tokio::spawn(write_line(self.write.clone(), text)));
+    }
+}
+
+async fn write_line<W: AsyncWrite + Unpin>(write: Arc<tokio::sync::Mutex<W>>, text: String) {
+    let mut framed = crate::secrets::scrub_json_text(&text).into_owned();
+    framed.push('\n');
+    let mut w = write.lock().await;
+    if w.write_all(framed.as_bytes()).await.is_ok() {
+        let _ = w.flush().await;
+    }
+}
+
+fn id_key(id: &impl serde::Serialize) -> String {
+    serde_json::to_string(id).unwrap_or_default()
+}
+
+impl<R, W> Transport<RoleServer> for LineTransport<R, W>
+where
+    R: AsyncRead + Unpin + Send + 'static,
+    W: AsyncWrite + Unpin + Send + 'static,
+{
+    type Error = std::io::Error;
+
+    fn send(
+        &mut self,
+        item: ServerJsonRpcMessage,
+    ) -> impl Future<Output = Result<(), Self::Error>> + Send + 'static {
+        if !self.started.load(Ordering::Relaxed) {
+            let answered = match &item {
+                ServerJsonRpcMessage::Response(r) => Some((id_key(&r.id), true)),
+                ServerJsonRpcMessage::Error(e) => e.id.as_ref().map(|id| (id_key(id), false)),
+                _ => None,
+            };
+            if let Some((id, success)) = answered {
+                let mut opening = self.opening.lock().unwrap_or_else(|p| p.into_inner());
+                if opening.remove(&id) && success {
+                    self.started.store(true, Ordering::Relaxed);
+                }
+            }
+        }
+        let write = self.write.clone();
+        async move {
+            let text = serde_json::to_string(&item)?;
+            let mut framed = crate::secrets::scrub_json_text(&text).into_owned();
+            framed.push('\n');
+            let mut w = write.lock().await;
+            w.write_all(framed.as_bytes()).await?;
+            w.flush().await
+        }
+    }
+
+    async fn receive(&mut self) -> Option<ClientJsonRpcMessage> {
+        use crate::jsonrpc::{Kind, screen};
+        loop {
+            let line = match self.read_line().await {
+                Ok(line) => line,
+                Err(e) => {
+                    tracing::debug!(error = %e, "stdin read failed");
+                    Line::End
+                }
+            };
+            match line {
+                Line::End => {
+                    // Answers already queued still go out before the session ends.
+                    for h in self.replies.drain(..) {
+                        let _ = h.await;
+                    }
+                    return None;
+                }
+                Line::TooLong => {
+                    let rejection = crate::jsonrpc::oversized(
+                        &self.line[..self.line.len().min(4096)],
+                        MAX_STDIO_LINE,
+                    );
+                    self.line.clear();
+                    tracing::warn!(
+                        limit = MAX_STDIO_LINE,
+                        "a message over the size limit was refused"
+                    );
+                    self.reply(rejection.to_json());
+                    continue;
+                }
+                Line::Whole => {}
+            }
+            let text = std::mem::take(&mut self.line);
+            if text.iter().all(u8::is_ascii_whitespace) {
+                continue;
+            }
+            let message = match screen(&text) {
+                Ok(m) => m,
+                Err(rejection) => {
+                    tracing::debug!(code = rejection.code, "malformed message answered");
+                    self.reply(rejection.to_json());
+                    continue;
+                }
+            };
+            let started = self.started.load(Ordering::Relaxed);
+            match message.kind {
+                Kind::Notification | Kind::Response if !started => {
+                    tracing::debug!(
+                        method = message.method(),
+                        "message before the session started; ignored"
+                    );
+                    continue;
+                }
+                Kind::Request
+                    if !started
+                        && !matches!(message.method(), Some("ping" | "server/discover")) =>
+                {
+                    self.opening
+                        .lock()
+                        .unwrap_or_else(|p| p.into_inner())
+                        .insert(id_key(&message.id()));
+                }
+                _ => {}
+            }
+            match parse_for_rmcp(message) {
+                Ok(m) => return Some(m),
+                Err(Some(rejection)) => self.reply(rejection.to_json()),
+                Err(None) => tracing::debug!("unreadable notification or response ignored"),
+            }
+        }
+    }
+
+    async fn close(&mut self) -> Result<(), Self::Error> {
+        for h in self.replies.drain(..) {
+            let _ = h.await;
+        }
+        self.write.lock().await.flush().await
+    }
 }

@@ -255,6 +255,10 @@ pub fn compact_schema(schema: &Value) -> Value {
                     "items" | "additionalProperties" if v.is_object() => {
                         out.insert(k.clone(), compact_schema(v));
                     }
+                    // Enforced by the server, so declared in every profile.
+                    "additionalProperties" if v == &Value::Bool(false) => {
+                        out.insert(k.clone(), v.clone());
+                    }
                     "anyOf" => {
                         let branches = v
                             .as_array()

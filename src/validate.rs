@@ -62,7 +62,7 @@ pub fn check(tool: &ToolDef, args: &Map<String, Value>) -> Result<(), ArgError> 
     }
     value(schema, &Value::Object(args.clone()), "")?;
     if !tool.any_of_required.is_empty() {
-        let given = |f: &&str| args.get(*f).is_some_and(|v| !v.is_null());
+        let given = |f: &&str| args.get(*f).is_some_and(is_given);
         if !tool
             .any_of_required
             .iter()
@@ -89,6 +89,16 @@ pub fn check(tool: &ToolDef, args: &Map<String, Value>) -> Result<(), ArgError> 
         }
     }
     Ok(())
+}
+
+/// A value counts as given unless it is null or a blank string (a blank identifier would be
+/// billed and find nothing).
+pub fn is_given(v: &Value) -> bool {
+    match v {
+        Value::Null => false,
+        Value::String(s) => !s.trim().is_empty(),
+        _ => true,
+    }
 }
 
 fn join(path: &str, key: &str) -> String {
@@ -196,8 +206,12 @@ fn value(schema: &Value, v: &Value, path: &str) -> Result<(), ArgError> {
                 .flatten()
             {
                 let Some(name) = r.as_str() else { continue };
-                if map.get(name).is_none_or(Value::is_null) {
-                    return Err(err(&join(path, name), "is required"));
+                match map.get(name) {
+                    Some(v) if is_given(v) => {}
+                    Some(Value::String(_)) => {
+                        return Err(err(&join(path, name), "is required and may not be blank"));
+                    }
+                    _ => return Err(err(&join(path, name), "is required")),
                 }
             }
             for (k, item) in map {
@@ -244,6 +258,12 @@ pub fn is_hidden_char(c: char) -> bool {
 }
 
 fn string(s: &Map<String, Value>, text: &str, path: &str) -> Result<(), ArgError> {
+    if text.trim().is_empty() {
+        return Err(err(
+            path,
+            "is blank: give a value or leave the argument out",
+        ));
+    }
     let chars = text.chars().count();
     let max = s
         .get("maxLength")
@@ -256,10 +276,11 @@ fn string(s: &Map<String, Value>, text: &str, path: &str) -> Result<(), ArgError
             format!("is {chars} characters long; the limit is {max}"),
         ));
     }
+    // Surrounding spaces do not count towards the minimum.
     if let Some(min) = s
         .get("minLength")
         .and_then(Value::as_u64)
-        .filter(|m| (chars as u64) < *m)
+        .filter(|m| (text.trim().chars().count() as u64) < *m)
     {
         return Err(err(path, format!("must be at least {min} characters long")));
     }
@@ -276,8 +297,8 @@ fn string(s: &Map<String, Value>, text: &str, path: &str) -> Result<(), ArgError
         let ok = match format {
             "email" => is_email(text),
             "hostname" => is_hostname(text),
-            "date" => chrono::NaiveDate::parse_from_str(text, "%Y-%m-%d").is_ok(),
-            "date-time" => chrono::DateTime::parse_from_rfc3339(text).is_ok(),
+            "date" => is_date(text),
+            "date-time" => is_date_time(text),
             "uri" | "url" => {
                 reqwest::Url::parse(text).is_ok_and(|u| matches!(u.scheme(), "http" | "https"))
             }
@@ -298,6 +319,28 @@ fn string(s: &Map<String, Value>, text: &str, path: &str) -> Result<(), ArgError
         }
     }
     Ok(())
+}
+
+/// Exactly `YYYY-MM-DD`, a real day (chrono's parser alone also takes surrounding spaces, a
+/// newline inside and years past 9999).
+pub fn is_date(s: &str) -> bool {
+    let b = s.as_bytes();
+    b.len() == 10
+        && b[4] == b'-'
+        && b[7] == b'-'
+        && b.iter()
+            .enumerate()
+            .all(|(i, c)| i == 4 || i == 7 || c.is_ascii_digit())
+        && chrono::NaiveDate::parse_from_str(s, "%Y-%m-%d").is_ok()
+}
+
+/// RFC 3339 with a `T` between date and time, and nothing around it.
+pub fn is_date_time(s: &str) -> bool {
+    s.len() > 10
+        && s.get(..10).is_some_and(is_date)
+        && matches!(s.as_bytes()[10], b'T' | b't')
+        && !s.chars().any(char::is_whitespace)
+        && chrono::DateTime::parse_from_rfc3339(s).is_ok()
 }
 
 /// A practical email check: one `@`, a local part of 1-64 visible characters, a domain with a dot.
@@ -351,6 +394,35 @@ mod tests {
         assert!(!is_hostname("leadmagic.io/path"));
         assert!(!is_hostname("localhost"));
         assert!(!is_hostname("-bad.com"));
+    }
+
+    #[test]
+    fn dates_are_exactly_year_month_day() {
+        assert!(is_date("2024-01-15"));
+        assert!(is_date("2024-02-29"));
+        for bad in [
+            " 2024-01-15",
+            "2024-01-15 ",
+            "2024-01-\n5",
+            "+10000-01-01",
+            "2024-1-15",
+            "2023-02-29",
+            "20240115",
+            "2024/01/15",
+        ] {
+            assert!(!is_date(bad), "{bad:?}");
+        }
+        assert!(is_date_time("2024-01-15T10:00:00Z"));
+        assert!(is_date_time("2024-01-15T10:00:00+02:00"));
+        for bad in [
+            "2024-01-1é10:00:00Z",
+            "2024-01-15 10:00:00Z",
+            " 2024-01-15T10:00:00Z",
+            "2024-01-15T10:00:00",
+            "+10000-01-15T10:00:00Z",
+        ] {
+            assert!(!is_date_time(bad), "{bad:?}");
+        }
     }
 
     #[test]

@@ -375,14 +375,14 @@ async fn budget_refuses_with_zero_requests_and_results_report_spend() {
     let first = server.call("validate_email", email.clone()).await;
     assert_eq!(
         first["result"]["structuredContent"]["_credits"],
-        json!({"used": 0.2, "session_total": 0.2, "reported": true, "budget_remaining": 0.3})
+        json!({"used": 0.2, "process_total": 0.2, "reported": true, "budget_remaining": 0.3})
     );
     // Without the header, the body's credits_consumed is the report.
     mock.on("POST", "/v1/people/email-validation", ok());
     let second = server.call("validate_email", email.clone()).await;
     assert_eq!(
         second["result"]["structuredContent"]["_credits"],
-        json!({"used": 0.25, "session_total": 0.45, "reported": true, "budget_remaining": 0.05})
+        json!({"used": 0.25, "process_total": 0.45, "reported": true, "budget_remaining": 0.05})
     );
     // 100 employees at 0.05 = 5 credits worst case: refused before sending.
     let big = server
@@ -439,7 +439,7 @@ async fn upstream_text_is_cleaned_before_it_reaches_the_model() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn oversized_or_malformed_stdin_lines_do_not_stop_the_server() {
+async fn oversized_or_malformed_stdin_lines_are_answered_and_do_not_stop_the_server() {
     let mock = Mock::start(CANARY_KEY).await;
     mock.on("GET", "/v1/credits", ok());
     let url = mock.url();
@@ -451,49 +451,74 @@ async fn oversized_or_malformed_stdin_lines_do_not_stop_the_server() {
         &[],
     );
     server.initialize().await;
-    let huge = format!(
-        "{{\"jsonrpc\":\"2.0\",\"id\":99,\"method\":\"tools/list\",\"params\":{{\"pad\":\"{}\"}}}}",
-        "x".repeat(2 << 20)
-    );
-    server.send_raw(&huge).await;
+    // One byte over the 1 MiB limit: refused unread, but answered with its id.
+    let over = padded_list(99, (1 << 20) + 1);
+    server.send_raw(&over).await;
+    let answer = server.recv().await;
+    assert_eq!(answer["id"], 99, "{answer}");
+    assert_eq!(answer["error"]["code"], -32600);
+    // Exactly 1 MiB is within the limit: answered normally.
+    let exact = padded_list(97, 1 << 20);
+    server.send_raw(&exact).await;
+    let answer = server.recv().await;
+    assert_eq!(answer["id"], 97);
+    assert!(answer["result"]["tools"].is_array(), "{answer}");
     server
         .send_raw("{\"jsonrpc\":\"2.0\",\"id\":98, this is not json")
         .await;
+    let answer = server.recv().await;
+    assert_eq!(
+        answer,
+        json!({"jsonrpc": "2.0", "id": null, "error": {"code": -32700, "message": "Parse error: the message is not valid JSON"}})
+    );
     let r = server.call("get_credit_balance", json!({})).await;
     assert_eq!(r["result"]["isError"], false, "still serving: {r}");
-    let (lines, _) = server.finish().await;
+    let (_, stderr) = server.finish().await;
     assert!(
-        lines.iter().all(|l| !l.contains("\"id\":99")),
-        "the oversized request got no answer"
+        stderr.contains("over the size limit"),
+        "the log says so: {stderr}"
     );
 }
 
-/// A retried free call stays within the retry deadline: the next attempt gets only the time left.
+/// A `tools/list` request padded to exactly `len` bytes (the newline not counted).
+fn padded_list(id: u64, len: usize) -> String {
+    let head = format!(
+        "{{\"jsonrpc\":\"2.0\",\"id\":{id},\"method\":\"tools/list\",\"params\":{{\"_pad\":\""
+    );
+    let tail = "\"}}";
+    format!("{head}{}{tail}", "x".repeat(len - head.len() - tail.len()))
+}
+
+/// Every attempt gets its full timeout: a retry that would have to be cut short to end within the
+/// deadline is not made (a shortened billed request could reach LeadMagic, be charged, and have
+/// its answer abandoned).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn retries_end_within_the_deadline() {
+async fn a_retry_is_made_only_with_its_full_timeout() {
     let mock = Mock::start(CANARY_KEY).await;
     mock.on("GET", "/v1/credits", ok().delayed(Duration::from_secs(3)));
-    let mut config = leadmagic_mcp::Config::new(leadmagic_mcp::ApiKey::new(CANARY_KEY).unwrap());
-    config.base_url = mock.url();
-    config.timeout = Duration::from_secs(1);
-    config.retry.deadline = Duration::from_millis(1500);
-    let client = leadmagic_mcp::connect(&config).unwrap();
-    let tool = leadmagic_mcp::tools::TOOLS
-        .iter()
-        .find(|t| t.name == "get_credit_balance")
-        .unwrap();
-    let started = Instant::now();
-    let outcome = leadmagic_mcp::call::call(&client, tool, serde_json::Map::new()).await;
-    let took = started.elapsed();
-    assert_eq!(
-        outcome.structured["kind"], "timeout",
-        "{:?}",
-        outcome.structured
-    );
-    assert_eq!(mock.total(), 2, "a second attempt was made");
-    // Without the cap the second attempt alone would run its full second (about 2.1 s in all).
-    assert!(
-        took < Duration::from_millis(1900),
-        "ended {took:?} after the start; the deadline is 1.5 s"
-    );
+    let tool = leadmagic_mcp::tools::find("get_credit_balance").unwrap();
+    for (deadline_ms, attempts) in [(1_500, 1), (2_400, 2)] {
+        let before = mock.total();
+        let mut config =
+            leadmagic_mcp::Config::new(leadmagic_mcp::ApiKey::new(CANARY_KEY).unwrap());
+        config.base_url = mock.url();
+        config.timeout = Duration::from_secs(1);
+        config.retry.deadline = Duration::from_millis(deadline_ms);
+        let client = leadmagic_mcp::connect(&config).unwrap();
+        let started = Instant::now();
+        let outcome = leadmagic_mcp::call::call(&client, tool, serde_json::Map::new()).await;
+        let took = started.elapsed();
+        assert_eq!(
+            outcome.structured["kind"], "timeout",
+            "{:?}",
+            outcome.structured
+        );
+        assert_eq!(mock.total() - before, attempts, "deadline {deadline_ms} ms");
+        // Each attempt ran its whole second; none was cut short.
+        let full = Duration::from_secs(attempts as u64);
+        assert!(
+            took >= full && took < Duration::from_millis(deadline_ms),
+            "deadline {deadline_ms} ms: took {took:?}"
+        );
+    }
 }

@@ -13,6 +13,24 @@ use tokio::net::TcpListener;
 
 pub const CANARY_KEY: &str = "lm_CANARY_7f3a9c1e5b2d4f6a8c0e1b3d5f7a9c2e";
 
+/// A test that cannot run here says so where `cargo test` shows it: straight to the process's
+/// stderr, which the test harness does not capture (it captures `eprintln!` only). In CI
+/// (`LEADMAGIC_TEST_NO_SKIP=1`) it fails instead.
+pub fn skip(why: &str) {
+    assert!(
+        std::env::var_os("LEADMAGIC_TEST_NO_SKIP").is_none(),
+        "this test would be skipped in CI: {why}"
+    );
+    let name = std::thread::current()
+        .name()
+        .unwrap_or("a test")
+        .to_string();
+    let _ = std::io::Write::write_all(
+        &mut std::io::stderr(),
+        format!("SKIPPED {name}: {why}\n").as_bytes(),
+    );
+}
+
 /// One request as the mock received it.
 #[derive(Debug, Clone)]
 pub struct Recorded {
