@@ -522,3 +522,58 @@ async fn a_retry_is_made_only_with_its_full_timeout() {
         );
     }
 }
+
+/// After an answer that says the window is used up for 50 s, the next call would wait past the
+/// retry deadline: it is held back, sends nothing and says when to come back, instead of going
+/// out with a cut timeout (which reached LeadMagic, was billed, and came back as "timeout, may
+/// have been charged").
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_used_up_window_longer_than_the_deadline_holds_the_next_call_back() {
+    let mock = Mock::start(CANARY_KEY).await;
+    mock.on(
+        BILLED.1,
+        BILLED.2,
+        ok().header("ratelimit-remaining", "0")
+            .header("ratelimit-reset", "50"),
+    );
+    let url = mock.url();
+    let mut server = McpProcess::spawn(
+        &[
+            ("LEADMAGIC_API_KEY", CANARY_KEY),
+            ("LEADMAGIC_BASE_URL", url.as_str()),
+        ],
+        &["--max-credits", "10"],
+    );
+    server.initialize().await;
+    let first = server.call(BILLED.0, args_for(BILLED.0)).await;
+    assert_eq!(first["result"]["isError"], false, "{first}");
+    let started = Instant::now();
+    let second = server.call(BILLED.0, args_for(BILLED.0)).await;
+    let s = &second["result"]["structuredContent"];
+    assert!(started.elapsed() < Duration::from_secs(5), "no waiting");
+    assert_eq!(s["kind"], "rate_limited", "{s}");
+    let wait = s["retry_after_s"].as_u64().unwrap();
+    assert!((45..=50).contains(&wait), "{s}");
+    assert!(
+        s["message"].as_str().unwrap().contains("nothing was sent"),
+        "{s}"
+    );
+    assert_eq!(s["_credits"]["used"], 0.0, "{s}");
+    assert_eq!(mock.total(), 1, "the held-back call sent nothing");
+    server.finish().await;
+}
+
+/// `retry_after_s` names a sane wait: a huge `Retry-After` is capped at a day.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_huge_retry_after_is_reported_as_at_most_a_day() {
+    let mock = Mock::start(CANARY_KEY).await;
+    mock.on(
+        FREE.1,
+        FREE.2,
+        Reply::json(429, &json!({})).header("retry-after", "4294967295"),
+    );
+    let (result, _, _) = call(&mock.url(), FREE.0, &json!({}), &[]).await;
+    assert_eq!(result["kind"], "rate_limited", "{result}");
+    assert_eq!(result["retry_after_s"], 86_400, "{result}");
+    assert_eq!(mock.total(), 1);
+}

@@ -350,3 +350,363 @@ async fn sigterm_shuts_down_cleanly() {
         .unwrap();
     assert!(exit.success(), "graceful exit on SIGTERM: {exit:?}");
 }
+
+/// The server's address (`127.0.0.1:PORT`) and one raw HTTP exchange on a fresh connection:
+/// what the server wrote until it closed the connection or 5 s passed.
+fn addr_of(server: &HttpServer) -> String {
+    server.base.trim_start_matches("http://").to_string()
+}
+
+async fn raw_exchange(addr: &str, request: &[u8]) -> String {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let mut socket = tokio::net::TcpStream::connect(addr).await.unwrap();
+    socket.write_all(request).await.unwrap();
+    let mut out = Vec::new();
+    let _ = tokio::time::timeout(
+        std::time::Duration::from_secs(5),
+        socket.read_to_end(&mut out),
+    )
+    .await;
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+fn status_of(response: &str) -> u16 {
+    response
+        .split_whitespace()
+        .nth(1)
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(0)
+}
+
+/// The JSON body of a raw response (after the blank line; chunked framing tolerated).
+fn json_of(response: &str) -> Value {
+    let body = response.split("\r\n\r\n").nth(1).unwrap_or("");
+    let start = body.find('{').unwrap_or(0);
+    let end = body.rfind('}').map_or(body.len(), |e| e + 1);
+    serde_json::from_str(&body[start..end]).unwrap_or(Value::Null)
+}
+
+const MCP_HEADERS: &str =
+    "Content-Type: application/json\r\nAccept: application/json, text/event-stream\r\n";
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn hosts_are_parsed_strictly_and_origins_counted() {
+    let server = HttpServer::start(&[], &["--sandbox"]).await;
+    let addr = addr_of(&server);
+    let body = r#"{"jsonrpc":"2.0","id":1,"method":"tools/list","params":{}}"#;
+    let post = |head: &str| {
+        format!(
+            "POST /mcp HTTP/1.1\r\n{head}{MCP_HEADERS}Content-Length: {}\r\nConnection: close\r\n\r\n{body}",
+            body.len()
+        )
+    };
+    let ok = raw_exchange(&addr, post("Host: localhost\r\n").as_bytes()).await;
+    assert_eq!(status_of(&ok), 200, "{ok}");
+    for (head, status) in [
+        ("Host: [::1]evil.example\r\n", 400),
+        ("Host: [::1].evil.example\r\n", 400),
+        ("Host: [localhost]\r\n", 400),
+        ("Host: localhost\r\nHost: evil.example\r\n", 400),
+        ("Host: localhost\r\nHost: localhost\r\n", 400),
+        ("Host: evil.example\r\n", 403),
+        (
+            "Host: localhost\r\nOrigin: http://localhost:1\r\nOrigin: https://evil.example\r\n",
+            403,
+        ),
+    ] {
+        let response = raw_exchange(&addr, post(head).as_bytes()).await;
+        assert_eq!(status_of(&response), status, "{head:?}: {response}");
+    }
+    // An absolute-form target naming another host than Host.
+    let absolute =
+        post("Host: localhost\r\n").replacen("POST /mcp", "POST http://evil.example/mcp", 1);
+    let response = raw_exchange(&addr, absolute.as_bytes()).await;
+    assert_eq!(status_of(&response), 400, "{response}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn malformed_bodies_get_400_with_a_json_rpc_error() {
+    let server = HttpServer::start(&[], &["--sandbox"]).await;
+    let client = http_client();
+    let mcp = server.mcp_url();
+    for (body, id, code) in [
+        ("garbage", Value::Null, -32700),
+        ("", Value::Null, -32700),
+        ("{}", Value::Null, -32600),
+        (
+            r#"[{"jsonrpc":"2.0","id":1,"method":"tools/list"}]"#,
+            Value::Null,
+            -32600,
+        ),
+        (
+            r#"{"jsonrpc":"2.0","id":3,"method":"tools/call","params":{"name":"validate_email","arguments":[]}}"#,
+            json!(3),
+            -32602,
+        ),
+        (
+            r#"{"jsonrpc":"2.0","id":4,"method":"tools/call","params":{"name":5}}"#,
+            json!(4),
+            -32602,
+        ),
+    ] {
+        let response = client
+            .post(&mcp)
+            .header("content-type", "application/json")
+            .header("accept", "application/json, text/event-stream")
+            .header("mcp-protocol-version", "2025-06-18")
+            .body(body)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), 400, "{body:?}");
+        let v: Value = serde_json::from_str(&response.text().await.unwrap()).unwrap();
+        assert_eq!(
+            (v["id"].clone(), v["error"]["code"].clone()),
+            (id, json!(code)),
+            "{body:?}: {v}"
+        );
+    }
+    // A broken chunked encoding is a malformed body too, not a server error.
+    let broken = format!(
+        "POST /mcp HTTP/1.1\r\nHost: localhost\r\n{MCP_HEADERS}Transfer-Encoding: chunked\r\n\r\nZZ\r\nxx\r\n0\r\n\r\n"
+    );
+    let response = raw_exchange(&addr_of(&server), broken.as_bytes()).await;
+    assert_eq!(status_of(&response), 400, "{response}");
+    assert_eq!(json_of(&response)["error"]["code"], -32700, "{response}");
+}
+
+/// MCP 2026-07-28: an unsupported protocol version gets `UnsupportedProtocolVersionError`
+/// (-32022) listing the versions spoken and echoing the one asked for, with HTTP 400 and the
+/// request's id (the conformance suite's sep-2575-server-unsupported-version-error check).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_unsupported_protocol_version_gets_a_json_rpc_error_listing_the_supported_ones() {
+    let server = HttpServer::start(&[], &["--sandbox"]).await;
+    let client = http_client();
+    let mcp = server.mcp_url();
+    let meta = json!({"io.modelcontextprotocol/protocolVersion": "2026-07-28",
+        "io.modelcontextprotocol/clientInfo": {"name": "t", "version": "0"},
+        "io.modelcontextprotocol/clientCapabilities": {}});
+    let discover = json!({"jsonrpc": "2.0", "id": 201, "method": "server/discover", "params": {"_meta": meta}});
+    let (status, found) = post_mcp(
+        &client,
+        &mcp,
+        &discover,
+        &[
+            ("mcp-protocol-version", "2026-07-28"),
+            ("mcp-method", "server/discover"),
+        ],
+    )
+    .await;
+    assert_eq!(status, 200, "{found}");
+    let spoken = found["result"]["supportedVersions"]
+        .as_array()
+        .cloned()
+        .unwrap_or_default();
+    assert!(!spoken.is_empty(), "{found}");
+    let mut bad_meta = meta.clone();
+    bad_meta["io.modelcontextprotocol/protocolVersion"] = json!("v999.0.0");
+    for (message, header, id) in [
+        (
+            json!({"jsonrpc": "2.0", "id": 301, "method": "server/discover", "params": {"_meta": bad_meta}}),
+            "v999.0.0",
+            301,
+        ),
+        (
+            json!({"jsonrpc": "2.0", "id": 302, "method": "tools/list", "params": {}}),
+            "1999-01-01",
+            302,
+        ),
+    ] {
+        let (status, answer) =
+            post_mcp(&client, &mcp, &message, &[("mcp-protocol-version", header)]).await;
+        assert_eq!(status, 400, "{answer}");
+        assert_eq!(answer["id"], id, "{answer}");
+        assert_eq!(answer["error"]["code"], -32022, "{answer}");
+        assert_eq!(answer["error"]["data"]["requested"], header, "{answer}");
+        let supported = answer["error"]["data"]["supported"].as_array().unwrap();
+        assert!(
+            !supported.is_empty() && supported.iter().all(|v| spoken.contains(v)),
+            "{answer}"
+        );
+    }
+}
+
+/// Idle and slow-header connections are closed by the header-read timeout; over the connection
+/// cap, new clients wait in the backlog until a slot frees.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn idle_and_slow_connections_are_timed_out_and_capped() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let server = HttpServer::start(
+        &[],
+        &[
+            "--sandbox",
+            "--header-timeout",
+            "1",
+            "--max-connections",
+            "4",
+        ],
+    )
+    .await;
+    let addr = addr_of(&server);
+    let mut held = Vec::new();
+    for i in 0..4 {
+        let mut s = tokio::net::TcpStream::connect(&addr).await.unwrap();
+        if i % 2 == 1 {
+            // Half a request head, never finished.
+            s.write_all(b"GET /healthz HTTP/1.1\r\nHost: local")
+                .await
+                .unwrap();
+        }
+        held.push(s);
+    }
+    // The cap holds: a fifth client is not served while the four are open...
+    let client = http_client();
+    let health = format!("{}/healthz", server.base);
+    let early = tokio::time::timeout(
+        std::time::Duration::from_millis(500),
+        client.get(&health).send(),
+    )
+    .await;
+    assert!(early.is_err(), "served past the connection cap");
+    // ...and the timeout frees the slots: each held socket is closed by the server.
+    for (i, s) in held.iter_mut().enumerate() {
+        let mut buf = [0u8; 256];
+        let read = tokio::time::timeout(std::time::Duration::from_secs(5), s.read(&mut buf))
+            .await
+            .unwrap_or_else(|_| panic!("connection {i} still open after 5 s"));
+        assert!(matches!(read, Ok(0) | Ok(_) | Err(_)));
+    }
+    let later = tokio::time::timeout(
+        std::time::Duration::from_secs(5),
+        client.get(&health).send(),
+    )
+    .await
+    .expect("served once the slots were freed")
+    .unwrap();
+    assert_eq!(later.status(), 200);
+}
+
+/// Slow uploads hold a connection, not a concurrency slot: with every slot's worth of uploads
+/// trickling in, a complete request is still served, and the uploads end with 408.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn slow_uploads_do_not_hold_concurrency_slots() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let server = HttpServer::start(
+        &[],
+        &["--sandbox", "--max-concurrency", "2", "--body-timeout", "2"],
+    )
+    .await;
+    let addr = addr_of(&server);
+    let mut uploads = Vec::new();
+    for _ in 0..5 {
+        let addr = addr.clone();
+        uploads.push(tokio::spawn(async move {
+            let mut s = tokio::net::TcpStream::connect(&addr).await.unwrap();
+            let head = format!(
+                "POST /mcp HTTP/1.1\r\nHost: localhost\r\n{MCP_HEADERS}Content-Length: 100\r\n\r\n"
+            );
+            s.write_all(head.as_bytes()).await.unwrap();
+            // One byte every 300 ms, for longer than the body timeout, then read the answer.
+            for _ in 0..20 {
+                if s.write_all(b" ").await.is_err() {
+                    break;
+                }
+                tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+            }
+            let mut out = Vec::new();
+            let _ =
+                tokio::time::timeout(std::time::Duration::from_secs(5), s.read_to_end(&mut out))
+                    .await;
+            String::from_utf8_lossy(&out).into_owned()
+        }));
+    }
+    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    let (status, body) = post_mcp(
+        &http_client(),
+        &server.mcp_url(),
+        &call(1, "validate_email", json!({"email": "jane@example.org"})),
+        &[],
+    )
+    .await;
+    assert_eq!(status, 200, "{body}");
+    assert!(
+        uploads.iter().all(|u| !u.is_finished()),
+        "served while every upload was still trickling in"
+    );
+    for u in uploads {
+        let response = u.await.unwrap();
+        assert_eq!(status_of(&response), 408, "{response}");
+        assert_eq!(json_of(&response)["error"]["code"], -32600, "{response}");
+    }
+}
+
+/// Bring-your-own-key callers each have their own budget, their own spend total (named for what
+/// it is: the caller key's) and their own rate-limit pause.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn each_callers_key_has_its_own_budget_total_and_pause() {
+    let mock = Mock::start("").await;
+    let ok = Reply::json(
+        200,
+        &json!({"email_status": "valid", "credits_consumed": 0.25}),
+    );
+    mock.on("POST", "/v1/people/email-validation", ok.clone());
+    let url = mock.url();
+    let server = HttpServer::start(
+        &[("LEADMAGIC_BASE_URL", url.as_str())],
+        &["--per-request-key", "--max-credits", "0.5"],
+    )
+    .await;
+    let client = http_client();
+    let mcp = server.mcp_url();
+    let (a, b) = (
+        "lm_caller_alpha_0000000000000001",
+        "lm_caller_bravo_0000000000000002",
+    );
+    let validate = |id| call(id, "validate_email", json!({"email": "jane@example.org"}));
+    let credits = |v: &Value| v["result"]["structuredContent"]["_credits"].clone();
+    let (_, r) = post_mcp(&client, &mcp, &validate(1), &[("x-leadmagic-key", a)]).await;
+    assert_eq!(
+        credits(&r),
+        json!({"used": 0.25, "reported": true, "caller_key_total": 0.25, "budget_remaining": 0.25}),
+        "{r}"
+    );
+    let (_, r) = post_mcp(&client, &mcp, &validate(2), &[("x-leadmagic-key", a)]).await;
+    assert_eq!(credits(&r)["caller_key_total"], 0.5, "{r}");
+    let (_, r) = post_mcp(&client, &mcp, &validate(3), &[("x-leadmagic-key", a)]).await;
+    assert_eq!(
+        r["result"]["structuredContent"]["kind"], "budget_exceeded",
+        "{r}"
+    );
+    let (_, r) = post_mcp(&client, &mcp, &validate(4), &[("x-leadmagic-key", b)]).await;
+    assert_eq!(
+        credits(&r)["caller_key_total"],
+        0.25,
+        "b's spend and budget are b's: {r}"
+    );
+    assert_eq!(mock.total(), 3);
+    // a's window is used up for 50 s: a is held back (nothing sent); b is not.
+    mock.on_seq(
+        "POST",
+        "/v1/people/email-validation",
+        vec![
+            ok.clone()
+                .header("ratelimit-remaining", "0")
+                .header("ratelimit-reset", "50"),
+            ok.clone(),
+        ],
+    );
+    let c = "lm_caller_charlie_000000000000003";
+    let (_, r) = post_mcp(&client, &mcp, &validate(5), &[("x-leadmagic-key", c)]).await;
+    assert_eq!(r["result"]["isError"], false, "{r}");
+    let (_, r) = post_mcp(&client, &mcp, &validate(6), &[("x-leadmagic-key", c)]).await;
+    assert_eq!(
+        r["result"]["structuredContent"]["kind"], "rate_limited",
+        "{r}"
+    );
+    let (_, r) = post_mcp(&client, &mcp, &validate(7), &[("x-leadmagic-key", b)]).await;
+    assert_eq!(
+        r["result"]["isError"], false,
+        "another caller is not held: {r}"
+    );
+    assert_eq!(mock.total(), 5, "the held-back call sent nothing");
+}

@@ -224,6 +224,20 @@ async fn bad_arguments_are_tool_errors_naming_the_field_and_cost_nothing() {
             json!({"first_name": "Jane"}),
             "give one of",
         ),
+        ("validate_email", json!({"email": "   "}), "email"),
+        (
+            "find_work_email",
+            json!({"first_name": "  ", "last_name": "Doe", "domain": "example.org"}),
+            "first_name",
+        ),
+        (
+            "find_employees",
+            json!({"company_domain": " \t "}),
+            "company_domain",
+        ),
+        ("get_day_report", json!({"date": " 2024-01-15"}), "date"),
+        ("get_day_report", json!({"date": "2024-01-\n5"}), "date"),
+        ("get_day_report", json!({"date": "+10000-01-01"}), "date"),
         ("get_usage_report", json!({"days": "ten"}), "days"),
         ("get_usage_report", json!({"days": 91}), "days"),
         ("get_day_report", json!({"date": "../../etc"}), "date"),
@@ -462,4 +476,124 @@ async fn closed_stdin_is_a_clean_silent_exit() {
         );
         assert!(out.stdout.is_empty(), "stdout stays silent");
     }
+}
+
+/// Notifications and responses that arrive before `initialize` (a client that sends
+/// `notifications/initialized` first, a cancellation, a stray response) are ignored, not fatal;
+/// a request before `initialize` gets an error answer; then the session starts normally.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn stray_messages_before_initialize_do_not_end_the_session() {
+    let mut server = McpProcess::spawn(&[], &["--sandbox"]);
+    for stray in [
+        json!({"jsonrpc": "2.0", "method": "notifications/initialized"}),
+        json!({"jsonrpc": "2.0", "method": "notifications/cancelled", "params": {"requestId": 1}}),
+        json!({"jsonrpc": "2.0", "method": "notifications/something_new", "params": {}}),
+        json!({"jsonrpc": "2.0", "id": 77, "result": {}}),
+        json!({"jsonrpc": "2.0", "id": 78, "error": {"code": -1, "message": "x"}}),
+    ] {
+        server.send(&stray).await;
+    }
+    let early = server.request("tools/list", json!({})).await;
+    assert!(
+        early["error"]["code"].is_i64(),
+        "a request before initialize is answered: {early}"
+    );
+    let init = server.initialize().await;
+    assert_eq!(
+        init["result"]["serverInfo"]["name"], "leadmagic-mcp",
+        "{init}"
+    );
+    let list = server.request("tools/list", json!({})).await;
+    assert!(list["result"]["tools"].is_array(), "{list}");
+    // After initialize, the same notifications are still harmless.
+    server
+        .send(&json!({"jsonrpc": "2.0", "method": "notifications/cancelled", "params": {"requestId": 99}}))
+        .await;
+    let r = server
+        .call("validate_email", json!({"email": "jane@example.org"}))
+        .await;
+    assert_eq!(r["result"]["isError"], false, "{r}");
+    let (lines, _) = server.finish().await;
+    for line in &lines {
+        let v: Value = serde_json::from_str(line).unwrap();
+        assert_ne!(v["id"], 77, "a stray response gets no answer");
+    }
+}
+
+/// Malformed messages get the answer JSON-RPC defines: parse error or invalid request with
+/// `"id": null` when no id can be read, invalid params (not "method not found") with the id of a
+/// `tools/call` whose params are the wrong shape.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn malformed_messages_get_json_rpc_answers() {
+    let mut server = McpProcess::spawn(&[], &["--sandbox"]);
+    server.initialize().await;
+    for (line, id, code) in [
+        ("not json at all", Value::Null, -32700),
+        ("{}", Value::Null, -32600),
+        (
+            r#"[{"jsonrpc":"2.0","id":5,"method":"tools/list"}]"#,
+            Value::Null,
+            -32600,
+        ),
+        (
+            r#"{"jsonrpc":"2.0","id":6,"method":"tools/call","params":{"name":"validate_email","arguments":[]}}"#,
+            json!(6),
+            -32602,
+        ),
+        (
+            r#"{"jsonrpc":"2.0","id":7,"method":"tools/call","params":{"name":5}}"#,
+            json!(7),
+            -32602,
+        ),
+        (
+            r#"{"jsonrpc":"2.0","id":8,"method":"tools/call","params":{"arguments":{}}}"#,
+            json!(8),
+            -32602,
+        ),
+        (
+            r#"{"jsonrpc":"2.0","id":9,"method":"no/such/method"}"#,
+            json!(9),
+            -32601,
+        ),
+    ] {
+        server.send_raw(line).await;
+        let answer = server.recv().await;
+        assert_eq!(answer["id"], id, "{line}: {answer}");
+        assert!(
+            answer.as_object().unwrap().contains_key("id"),
+            "{line}: id present"
+        );
+        assert_eq!(answer["error"]["code"], code, "{line}: {answer}");
+    }
+    let r = server
+        .call("validate_email", json!({"email": "jane@example.org"}))
+        .await;
+    assert_eq!(r["result"]["isError"], false, "still serving: {r}");
+    server.finish().await;
+}
+
+/// The sandbox spends nothing and says so consistently: `used` is 0, what the call would cost
+/// is reported apart, and nothing counts against `--max-credits`.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sandbox_calls_cost_nothing_and_count_nothing() {
+    let mut server = McpProcess::spawn(&[], &["--sandbox", "--max-credits", "0.5"]);
+    server.initialize().await;
+    for _ in 0..3 {
+        let r = server
+            .call("find_competitors", json!({"company_domain": "example.org"}))
+            .await;
+        let s = &r["result"]["structuredContent"];
+        assert_eq!(
+            r["result"]["isError"], false,
+            "a 5-credit call under a 0.5 budget: {r}"
+        );
+        assert_eq!(s["_credits"], json!({"used": 0, "would_cost": 5.0}), "{s}");
+        assert!(
+            s["_sandbox"]
+                .as_str()
+                .unwrap()
+                .contains("no credits were used")
+        );
+    }
+    server.finish().await;
 }

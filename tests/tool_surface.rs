@@ -174,3 +174,18 @@ fn tools_list_matches_its_snapshot() {
         }
     );
 }
+
+/// The server refuses arguments a tool does not take, so every input schema says so, in both
+/// profiles (clients that read the schema then never send them).
+#[test]
+fn input_schemas_declare_that_unknown_arguments_are_refused() {
+    for profile in [Profile::Full, Profile::Compact] {
+        for t in listed(profile) {
+            assert_eq!(
+                t["inputSchema"]["additionalProperties"], false,
+                "{profile:?} {}",
+                t["name"]
+            );
+        }
+    }
+}

@@ -98,4 +98,37 @@ fn each_upstream_document_builds_and_lists_its_tools() {
             );
         }
     }
+    the_drift_check_fails_visibly_for_another_document(&dir, manifest, &cargo);
+}
+
+/// The regeneration path is checked, not skipped: with `LEADMAGIC_OPENAPI` naming another
+/// document, the drift check of `generated/` fails and says which document the build used (it
+/// used to print "skipped", hidden by the test harness, and pass).
+/// Run after the builds above, in the same target directory (the last one built v1.4.35).
+fn the_drift_check_fails_visibly_for_another_document(dir: &Path, manifest: &Path, cargo: &str) {
+    let document = dir.join("leadmagic-openapi-3.1-v1.4.35.yaml");
+    let out = Command::new(cargo)
+        .args(["test", "--quiet", "--test", "generated_drift"])
+        .current_dir(manifest)
+        .env(
+            "CARGO_TARGET_DIR",
+            manifest.join("target/upstream-documents"),
+        )
+        .env("LEADMAGIC_OPENAPI", &document)
+        .env_remove("EXPECTORATE")
+        .output()
+        .expect("run cargo");
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        !out.status.success(),
+        "the check passed against another document:\n{text}"
+    );
+    assert!(
+        text.contains("This build used LEADMAGIC_OPENAPI=") && text.contains("differs"),
+        "{text}"
+    );
 }

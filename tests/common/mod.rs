@@ -229,6 +229,7 @@ async fn serve_connection(
                 }
             }
         };
+        let reply = echo_key(reply, rec.header("x-api-key").unwrap_or(""));
         if reply.drop {
             return Ok(());
         }
@@ -252,6 +253,69 @@ async fn serve_connection(
     }
 }
 
+/// Placeholders a reply may hold, replaced by the key the request carried: the whole key, its
+/// first 10 characters, and its base64 form. A careless API echoing the key looks like this.
+pub const ECHO_KEY: &str = "%%KEY%%";
+pub const ECHO_KEY_PREFIX: &str = "%%KEY10%%";
+pub const ECHO_KEY_BASE64: &str = "%%KEY64%%";
+
+fn echo_key(mut reply: Reply, key: &str) -> Reply {
+    let fill = |text: &str| {
+        text.replace(ECHO_KEY, key)
+            .replace(ECHO_KEY_PREFIX, &key[..key.len().min(10)])
+            .replace(ECHO_KEY_BASE64, &base64(key.as_bytes()))
+    };
+    if let Ok(body) = std::str::from_utf8(&reply.body)
+        && body.contains("%%KEY")
+    {
+        reply.body = fill(body).into_bytes();
+    }
+    for (_, v) in reply.headers.iter_mut() {
+        *v = fill(v);
+    }
+    reply
+}
+
+/// Standard base64 with padding (test fixtures only).
+pub fn base64(data: &[u8]) -> String {
+    const A: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    let mut out = String::new();
+    for group in data.chunks(3) {
+        let mut g = [0u8; 3];
+        g[..group.len()].copy_from_slice(group);
+        let n = (u32::from(g[0]) << 16) | (u32::from(g[1]) << 8) | u32::from(g[2]);
+        for k in 0..4 {
+            if k <= group.len() {
+                out.push(char::from(A[((n >> (18 - 6 * k)) & 63) as usize]));
+            } else {
+                out.push('=');
+            }
+        }
+    }
+    out
+}
+
+/// Every trace of `key` a leak could leave in `text`: any 8-character slice of it, any
+/// 12-character slice of its base64 form. Empty when there is none.
+pub fn key_traces(text: &str, key: &str) -> Vec<String> {
+    let mut found = Vec::new();
+    for w in key.as_bytes().windows(8) {
+        let w = std::str::from_utf8(w).unwrap();
+        if text.contains(w) {
+            found.push(w.to_string());
+        }
+    }
+    let b64 = base64(key.as_bytes());
+    let b64 = b64.trim_end_matches('=');
+    for w in b64.as_bytes()[..b64.len() - 2].windows(12) {
+        let w = std::str::from_utf8(w).unwrap();
+        if text.contains(w) {
+            found.push(format!("base64 {w}"));
+        }
+    }
+    found
+}
+
 /// The real binary, spoken to over stdio.
 pub struct McpProcess {
     pub child: tokio::process::Child,
@@ -262,8 +326,14 @@ pub struct McpProcess {
     pub stdout_lines: Vec<String>,
 }
 
+/// The binary under test: this build's, or the one named by `LEADMAGIC_TEST_BINARY` (to show
+/// that a new test fails on an older build).
 pub fn binary() -> &'static str {
-    env!("CARGO_BIN_EXE_leadmagic-mcp")
+    static BINARY: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    BINARY.get_or_init(|| {
+        std::env::var("LEADMAGIC_TEST_BINARY")
+            .unwrap_or_else(|_| env!("CARGO_BIN_EXE_leadmagic-mcp").to_string())
+    })
 }
 
 impl McpProcess {
