@@ -374,6 +374,40 @@ async fn bench() {
         "<= 16 MiB".into(),
     ));
     p.finish().await;
+
+    // 4b. Bodies just under the cap are parsed and returned, which costs more than a dropped
+    // one; how much depends on the shape (a JSON value per small object weighs far more than
+    // its text). Each in a fresh process, so the peak is that call's.
+    let cap = 1 << 20;
+    let one_string = format!("{{\"pad\":\"{}\"}}", "x".repeat(cap - 64));
+    let mut many = String::from("{\"items\":[");
+    while many.len() < cap - 64 {
+        many.push_str("{\"a\":1},");
+    }
+    many.pop();
+    many.push_str("]}");
+    for (shape, body) in [
+        ("one 1 MiB string", one_string),
+        ("~131,000 small objects", many),
+    ] {
+        assert!(body.len() < cap);
+        mock.on(
+            "POST",
+            ROUTE,
+            Reply::raw(200, "application/json", body.into_bytes()),
+        );
+        let mut fresh = spawn(&mock, &[]);
+        fresh.initialize().await;
+        let r = fresh.call(TOOL, args.clone()).await;
+        assert_eq!(r["result"]["isError"], false, "{shape}");
+        let (_, peak) = memory_kib(fresh.child.id().unwrap());
+        rows.push(Row(
+            format!("peak RSS after a body just under the cap: {shape}"),
+            mib(peak),
+            "-".into(),
+        ));
+        fresh.finish().await;
+    }
     mock.on("POST", ROUTE, ok_reply());
 
     // 5. tools/list size, both profiles.

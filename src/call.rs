@@ -13,6 +13,10 @@ use serde_json::{Map, Value, json};
 /// Longest text value passed to the model; upstream profile text is attacker-writable.
 pub const MAX_TEXT_CHARS: usize = 16_000;
 
+/// Most JSON objects of an answer returned as structured data (about 13 MiB of B-tree nodes at
+/// worst; real answers, even 1,000 bulk rows, hold a few thousand).
+pub const MAX_RESULT_OBJECTS: usize = 20_000;
+
 /// What a tool call produced: `structuredContent` and whether it is an error.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Outcome {
@@ -220,10 +224,18 @@ fn reported_credits(c: &Captured) -> Option<f64> {
     if let Some(v) = header.and_then(parse) {
         return Some(v);
     }
-    let body: Value = serde_json::from_slice(&c.body).ok()?;
-    match body.get("credits_consumed")? {
+    // Only `credits_consumed` is read; the rest is skipped without building a JSON tree.
+    #[derive(serde::Deserialize)]
+    struct Report {
+        credits_consumed: Option<Value>,
+    }
+    if !c.body.trim_ascii_start().starts_with(b"{") {
+        return None;
+    }
+    let report: Report = serde_json::from_slice(&c.body).ok()?;
+    match report.credits_consumed? {
         Value::Number(n) => n.as_f64().filter(|v| *v >= 0.0),
-        Value::String(s) => parse(s),
+        Value::String(s) => parse(&s),
         _ => None,
     }
 }
@@ -252,7 +264,7 @@ fn from_captured(tool: &ToolDef, c: Captured) -> Outcome {
             tool.is_billed(),
         ));
     }
-    let request_id = errors::request_id(&c.headers, None);
+    let request_id = errors::request_id(&c.headers);
     let invalid_response = |message: &str| {
         let mut e = ToolError::new(
             Kind::InvalidResponse,
@@ -277,6 +289,23 @@ fn from_captured(tool: &ToolDef, c: Captured) -> Outcome {
         }),
         Output::Object | Output::Wrapped if c.body.iter().all(u8::is_ascii_whitespace) => {
             json!({ "status": c.status })
+        }
+        // Too many objects to hold as JSON values (each weighs ~30 times its text): the start of
+        // the answer as text, with what to do instead.
+        Output::Object | Output::Wrapped
+            if c.body.len() > 64 * 1024
+                && crate::jsonrpc::object_count(&c.body) > MAX_RESULT_OBJECTS =>
+        {
+            json!({
+                "content_type": "application/json",
+                "text": String::from_utf8_lossy(&c.body),
+                "truncated": true,
+                "_too_large": format!(
+                    "LeadMagic's answer holds more than {MAX_RESULT_OBJECTS} JSON objects, too \
+                     many to return as structured data; `text` holds its start. Ask for fewer \
+                     results (a smaller limit, or one page at a time)."
+                ),
+            })
         }
         Output::Object | Output::Wrapped => match serde_json::from_slice::<Value>(&c.body) {
             Ok(Value::Object(map)) => Value::Object(map),

@@ -99,36 +99,146 @@ fn safe_token(s: &str) -> Option<String> {
     ok.then(|| s.to_string())
 }
 
-/// The request id, from `X-Request-Id` or the problem body's `meta.request_id`.
-pub fn request_id(headers: &HeaderMap, body: Option<&Value>) -> Option<String> {
+/// The request id from `X-Request-Id` (`from_status` also reads the body's `meta.request_id`).
+pub fn request_id(headers: &HeaderMap) -> Option<String> {
     headers
         .get("x-request-id")
         .and_then(|v| v.to_str().ok())
         .and_then(safe_token)
-        .or_else(|| {
-            body?
-                .pointer("/meta/request_id")?
-                .as_str()
-                .and_then(safe_token)
-        })
+}
+
+/// The parts of a problem body we read: the first error's `code` and `param`, and
+/// `meta.request_id`. Read without building a JSON tree (a body of many small objects would
+/// cost ~30 times its size), everything else skipped.
+#[derive(Debug, Default, serde::Deserialize)]
+struct Problem {
+    #[serde(default, deserialize_with = "first_error")]
+    errors: Option<ProblemItem>,
+    #[serde(default)]
+    meta: Option<ProblemMeta>,
+}
+
+#[derive(Debug, Default, serde::Deserialize)]
+struct ProblemItem {
+    #[serde(default)]
+    code: Lenient,
+    #[serde(default, deserialize_with = "strings")]
+    param: Vec<String>,
+}
+
+#[derive(Debug, Default, serde::Deserialize)]
+struct ProblemMeta {
+    #[serde(default)]
+    request_id: Lenient,
+}
+
+/// A string, or nothing when the value is anything else (which is skipped, not built).
+#[derive(Debug, Default)]
+struct Lenient(Option<String>);
+
+impl<'de> serde::Deserialize<'de> for Lenient {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl<'de> serde::de::Visitor<'de> for V {
+            type Value = Lenient;
+            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                f.write_str("any value")
+            }
+            fn visit_str<E>(self, s: &str) -> Result<Lenient, E> {
+                Ok(Lenient(Some(s.to_string())))
+            }
+            fn visit_bool<E>(self, _: bool) -> Result<Lenient, E> {
+                Ok(Lenient(None))
+            }
+            fn visit_i64<E>(self, _: i64) -> Result<Lenient, E> {
+                Ok(Lenient(None))
+            }
+            fn visit_u64<E>(self, _: u64) -> Result<Lenient, E> {
+                Ok(Lenient(None))
+            }
+            fn visit_f64<E>(self, _: f64) -> Result<Lenient, E> {
+                Ok(Lenient(None))
+            }
+            fn visit_unit<E>(self) -> Result<Lenient, E> {
+                Ok(Lenient(None))
+            }
+            fn visit_seq<A: serde::de::SeqAccess<'de>>(
+                self,
+                mut a: A,
+            ) -> Result<Lenient, A::Error> {
+                while a.next_element::<serde::de::IgnoredAny>()?.is_some() {}
+                Ok(Lenient(None))
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut a: A,
+            ) -> Result<Lenient, A::Error> {
+                while a
+                    .next_entry::<serde::de::IgnoredAny, serde::de::IgnoredAny>()?
+                    .is_some()
+                {}
+                Ok(Lenient(None))
+            }
+        }
+        d.deserialize_any(V)
+    }
+}
+
+/// The first element of an array of problem items; the rest skipped.
+fn first_error<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<ProblemItem>, D::Error> {
+    struct V;
+    impl<'de> serde::de::Visitor<'de> for V {
+        type Value = Option<ProblemItem>;
+        fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+            f.write_str("an array of problems")
+        }
+        fn visit_seq<A: serde::de::SeqAccess<'de>>(
+            self,
+            mut a: A,
+        ) -> Result<Self::Value, A::Error> {
+            let first = a.next_element::<ProblemItem>()?;
+            while a.next_element::<serde::de::IgnoredAny>()?.is_some() {}
+            Ok(first)
+        }
+    }
+    d.deserialize_seq(V)
+}
+
+/// An array's string elements (others skipped), at most 16.
+fn strings<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Vec<String>, D::Error> {
+    struct V;
+    impl<'de> serde::de::Visitor<'de> for V {
+        type Value = Vec<String>;
+        fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+            f.write_str("an array of strings")
+        }
+        fn visit_seq<A: serde::de::SeqAccess<'de>>(
+            self,
+            mut a: A,
+        ) -> Result<Self::Value, A::Error> {
+            let mut out = Vec::new();
+            while let Some(Lenient(s)) = a.next_element::<Lenient>()? {
+                if let Some(s) = s.filter(|_| out.len() < 16) {
+                    out.push(s);
+                }
+            }
+            Ok(out)
+        }
+    }
+    d.deserialize_seq(V)
 }
 
 /// An upstream error response, turned into a fixed message per status. Only machine tokens from
 /// the body (error `code`, offending `param` names) are repeated.
 pub fn from_status(status: u16, headers: &HeaderMap, body: &[u8], billed: bool) -> ToolError {
-    let parsed: Option<Value> = serde_json::from_slice(body).ok();
-    let first = parsed.as_ref().and_then(|b| b.pointer("/errors/0"));
-    let code = first
-        .and_then(|e| e.get("code"))
-        .and_then(Value::as_str)
-        .and_then(safe_token);
-    let params: Vec<String> = first
-        .and_then(|e| e.get("param"))
-        .and_then(Value::as_array)
-        .into_iter()
-        .flatten()
-        .filter_map(|p| p.as_str().and_then(safe_token))
-        .collect();
+    let problem: Problem = if body.trim_ascii_start().starts_with(b"{") {
+        serde_json::from_slice(body).unwrap_or_default()
+    } else {
+        Problem::default()
+    };
+    let first = problem.errors.unwrap_or_default();
+    let code = first.code.0.as_deref().and_then(safe_token);
+    let params: Vec<String> = first.param.iter().filter_map(|p| safe_token(p)).collect();
     let (kind, message, hint) = match status {
         400 | 422 => (
             Kind::InvalidArguments,
@@ -183,7 +293,13 @@ pub fn from_status(status: u16, headers: &HeaderMap, body: &[u8], billed: bool) 
     };
     let mut e = ToolError::new(kind, message, hint);
     e.status = Some(status);
-    e.request_id = request_id(headers, parsed.as_ref());
+    e.request_id = request_id(headers).or_else(|| {
+        problem
+            .meta
+            .and_then(|m| m.request_id.0)
+            .as_deref()
+            .and_then(safe_token)
+    });
     if status == 429 || status == 503 {
         e.retry_after_s = crate::retry::rate_limited_for(headers, std::time::SystemTime::now())
             .map(retry_after_s);

@@ -453,11 +453,11 @@ async fn whole_message(
             Ok(m) => m,
             Err(rejection) => return jsonrpc_error(StatusCode::BAD_REQUEST, &rejection),
         };
-        if let Err(rejection) = crate::server::check_message(&message) {
-            return jsonrpc_error(StatusCode::BAD_REQUEST, &rejection);
-        }
         id = message.id();
         meta_version = meta_protocol_version(&message.value).map(str::to_owned);
+        if let Err(rejection) = crate::server::check_message(message) {
+            return jsonrpc_error(StatusCode::BAD_REQUEST, &rejection);
+        }
     }
     for requested in header_version.into_iter().chain(meta_version.as_deref()) {
         if !shared.versions.iter().any(|k| k == requested) {

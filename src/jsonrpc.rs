@@ -71,9 +71,43 @@ fn valid_id(id: &Value) -> bool {
     id.is_string() || id.as_i64().is_some() || id.as_u64().is_some()
 }
 
+/// Most JSON objects a message may hold. A JSON object in memory weighs ~30 times its text
+/// (a B-tree node each), so 1 MiB of `{"a":1}` would take ~100 MiB; no MCP request needs more.
+pub const MAX_MESSAGE_OBJECTS: usize = 10_000;
+
+/// How many JSON objects (`{`) a text holds, outside strings: a bound on what parsing it into
+/// values will allocate, found without allocating.
+pub fn object_count(bytes: &[u8]) -> usize {
+    let (mut count, mut in_string, mut escaped) = (0, false, false);
+    for &b in bytes {
+        if in_string {
+            match (escaped, b) {
+                (true, _) => escaped = false,
+                (false, b'\\') => escaped = true,
+                (false, b'"') => in_string = false,
+                _ => {}
+            }
+        } else if b == b'"' {
+            in_string = true;
+        } else if b == b'{' {
+            count += 1;
+        }
+    }
+    count
+}
+
 /// Screen one message (a stdio line or an HTTP body).
 pub fn screen(bytes: &[u8]) -> Result<Message, Rejection> {
     let bytes = bytes.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(bytes);
+    if bytes.len() > 64 * 1024 && object_count(bytes) > MAX_MESSAGE_OBJECTS {
+        return Err(Rejection::new(
+            top_level_id(&bytes[..bytes.len().min(4096)]).unwrap_or(Value::Null),
+            INVALID_REQUEST,
+            format!(
+                "Invalid request: the message holds more than {MAX_MESSAGE_OBJECTS} JSON objects"
+            ),
+        ));
+    }
     let value: Value = serde_json::from_slice(bytes).map_err(|e| {
         let why = if e.is_eof() {
             "the message ends early"
@@ -383,6 +417,21 @@ mod tests {
         assert_eq!(r.id, json!("req-7"));
         let r = oversized(br#"{"id":12"#, 10);
         assert_eq!(r.id, Value::Null, "a number cut by the end is not trusted");
+    }
+
+    #[test]
+    fn objects_are_counted_outside_strings() {
+        assert_eq!(
+            object_count(br#"{"a":{"b":"{{}}"},"c":[{}, {"d":"\"{"}]}"#),
+            4
+        );
+        let many = format!(
+            r#"{{"jsonrpc":"2.0","id":3,"method":"tools/call","params":{{"name":"x","arguments":{{"rows":[{}]}}}}}}"#,
+            vec!["{}"; MAX_MESSAGE_OBJECTS + 1].join(",")
+        );
+        let padded = format!("{}{}", &many[..many.len() - 1], " ".repeat(70_000) + "}");
+        let r = rejected(&padded);
+        assert_eq!((r.code, r.id), (INVALID_REQUEST, json!(3)));
     }
 
     #[test]

@@ -279,8 +279,8 @@ fn parse_for_rmcp(
 }
 
 /// Check a message the HTTP transport received before rmcp reads it (see `parse_for_rmcp`).
-pub fn check_message(message: &crate::jsonrpc::Message) -> Result<(), crate::jsonrpc::Rejection> {
-    match parse_for_rmcp(message.clone()) {
+pub fn check_message(message: crate::jsonrpc::Message) -> Result<(), crate::jsonrpc::Rejection> {
+    match parse_for_rmcp(message) {
         Err(Some(rejection)) => Err(rejection),
         _ => Ok(()),
     }
@@ -364,18 +364,23 @@ where
 
     fn reply(&mut self, text: String) {
         self.replies.retain(|h| !h.is_finished());
-        self.replies
-            .push(tokio::spawn(write_line(self.write.clone(), text)));
+        let write = self.write.clone();
+        self.replies.push(tokio::spawn(async move {
+            let _ = write_line(write, text).await;
+        }));
     }
 }
 
-async fn write_line<W: AsyncWrite + Unpin>(write: Arc<tokio::sync::Mutex<W>>, text: String) {
+/// Write one message as one line, through the last-line filter, in one write.
+async fn write_line<W: AsyncWrite + Unpin>(
+    write: Arc<tokio::sync::Mutex<W>>,
+    text: String,
+) -> std::io::Result<()> {
     let mut framed = crate::secrets::scrub_json_text(&text).into_owned();
     framed.push('\n');
     let mut w = write.lock().await;
-    if w.write_all(framed.as_bytes()).await.is_ok() {
-        let _ = w.flush().await;
-    }
+    w.write_all(framed.as_bytes()).await?;
+    w.flush().await
 }
 
 fn id_key(id: &impl serde::Serialize) -> String {
@@ -407,14 +412,7 @@ where
             }
         }
         let write = self.write.clone();
-        async move {
-            let text = serde_json::to_string(&item)?;
-            let mut framed = crate::secrets::scrub_json_text(&text).into_owned();
-            framed.push('\n');
-            let mut w = write.lock().await;
-            w.write_all(framed.as_bytes()).await?;
-            w.flush().await
-        }
+        async move { write_line(write, serde_json::to_string(&item)?).await }
     }
 
     async fn receive(&mut self) -> Option<ClientJsonRpcMessage> {

@@ -577,3 +577,54 @@ async fn a_huge_retry_after_is_reported_as_at_most_a_day() {
     assert_eq!(result["retry_after_s"], 86_400, "{result}");
     assert_eq!(mock.total(), 1);
 }
+
+/// A 1 MiB answer of tiny objects would take ~100 MiB as JSON values: it comes back as text,
+/// marked, and an error body of the same shape is read without building it (both used to peak
+/// at ~100 MiB; the bench measures the peak).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn answers_of_very_many_objects_are_not_built_into_json_values() {
+    let mut many = String::from("{\"credits_consumed\":1,\"items\":[");
+    while many.len() < (1 << 20) - 64 {
+        many.push_str("{\"a\":1},");
+    }
+    many.pop();
+    many.push_str("]}");
+    let mock = Mock::start(CANARY_KEY).await;
+    mock.on(
+        FREE.1,
+        FREE.2,
+        Reply::raw(200, "application/json", many.clone().into_bytes()),
+    );
+    let (result, _, _) = call(&mock.url(), FREE.0, &json!({}), &[]).await;
+    assert!(
+        result["_too_large"].is_string(),
+        "{}",
+        &result.to_string()[..300]
+    );
+    assert_eq!(result["truncated"], true);
+    assert!(
+        result["text"]
+            .as_str()
+            .unwrap()
+            .starts_with("{\"credits_consumed\":1")
+    );
+    let problem = many.replacen(
+        "{\"credits_consumed\":1,",
+        "{\"errors\":[{\"code\":\"insufficient_credits\"}],",
+        1,
+    );
+    mock.on(
+        FREE.1,
+        FREE.2,
+        Reply::raw(402, "application/json", problem.into_bytes()),
+    );
+    let (result, _, _) = call(&mock.url(), FREE.0, &json!({}), &[]).await;
+    assert_eq!(result["kind"], "insufficient_credits", "{result}");
+    assert!(
+        result["hint"]
+            .as_str()
+            .unwrap()
+            .contains("insufficient_credits"),
+        "{result}"
+    );
+}

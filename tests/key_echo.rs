@@ -70,6 +70,19 @@ fn assert_clean(channel: &str, text: &str, keys: &[&str], bodies_logged: bool) {
     }
 }
 
+/// The server's environment: its key, the mock, a log level, and body logs or not.
+fn server_env<'a>(url: &'a str, level: &'a str, bodies: bool) -> Vec<(&'a str, &'a str)> {
+    let mut env = vec![
+        ("LEADMAGIC_API_KEY", CANARY_KEY),
+        ("LEADMAGIC_BASE_URL", url),
+        ("LEADMAGIC_LOG", level),
+    ];
+    if bodies {
+        env.push(("LEADMAGIC_LOG_BODIES", "1"));
+    }
+    env
+}
+
 /// Log settings: info (the default metadata line), then trace with bodies.
 const LEVELS: [(&str, bool); 2] = [("info", false), ("trace", true)];
 
@@ -78,15 +91,7 @@ async fn an_echoed_key_reaches_no_channel_over_stdio() {
     for (level, bodies) in LEVELS {
         let mock = Mock::start(CANARY_KEY).await;
         let url = mock.url();
-        let mut env = vec![
-            ("LEADMAGIC_API_KEY", CANARY_KEY),
-            ("LEADMAGIC_BASE_URL", url.as_str()),
-            ("LEADMAGIC_LOG", level),
-        ];
-        if bodies {
-            env.push(("LEADMAGIC_LOG_BODIES", "1"));
-        }
-        let mut server = McpProcess::spawn(&env, &[]);
+        let mut server = McpProcess::spawn(&server_env(&url, level, bodies), &[]);
         server.initialize().await;
         for status in STATUSES {
             mock.on("POST", PATH, echoing(status));
@@ -123,14 +128,7 @@ async fn an_echoed_key_reaches_no_channel_over_http_with_the_server_key_or_calle
             // In bring-your-own-key mode the mock takes any key and echoes the one it got.
             let mock = Mock::start(if byok { "" } else { CANARY_KEY }).await;
             let url = mock.url();
-            let mut env = vec![
-                ("LEADMAGIC_API_KEY", CANARY_KEY),
-                ("LEADMAGIC_BASE_URL", url.as_str()),
-                ("LEADMAGIC_LOG", level),
-            ];
-            if bodies {
-                env.push(("LEADMAGIC_LOG_BODIES", "1"));
-            }
+            let env = server_env(&url, level, bodies);
             let flags: &[&str] = if byok { &["--per-request-key"] } else { &[] };
             let server = HttpServer::start(&env, flags).await;
             let client = http_client();
