@@ -3,10 +3,16 @@
 //! Shared by `build.rs` and by the generator tests (`tests/generator.rs`), so every step can be
 //! exercised on small fixture documents without a cargo build.
 
+#[allow(dead_code)] // used by `cargo xtask import` and the tests, not by build.rs
+pub mod import;
 pub mod load;
 pub mod normalize;
+#[allow(dead_code)] // `apply_reporting` is for `cargo xtask import`
+pub mod overlay;
 pub mod preflight;
 pub mod schema;
+#[allow(dead_code)] // used by `cargo xtask` and the tests, not by build.rs
+pub mod surface;
 pub mod tools;
 
 use serde_json::Value;
@@ -112,7 +118,8 @@ pub fn generate(doc: &Value) -> Result<Generated, GenError> {
     })?;
     let mut warnings = Vec::new();
     let tool_defs = tools::build_tool_defs(doc, &ops, &client_file, &mut warnings)?;
-    let tools_file = tools::render(&tool_defs);
+    let toolsets = tools::toolsets(doc, &tool_defs)?;
+    let tools_file = tools::render(&tool_defs, &toolsets);
     Ok(Generated {
         client: format!("{HEADER}{}", prettyplease::unparse(&client_file)),
         tools: format!("{HEADER}{}", prettyplease::unparse(&tools_file)),

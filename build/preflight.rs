@@ -44,14 +44,16 @@ pub struct Success {
 #[derive(Debug, Clone)]
 pub struct Operation {
     pub operation_id: String,
-    /// Tool name: snake_case operationId.
+    /// Tool name: `x-leadmagic-tool` (our curation), else the snake_case operationId.
     pub name: String,
+    /// Other names the tool answers to (`x-leadmagic-aliases`): not listed, still callable.
+    pub aliases: Vec<String>,
     /// Upper-case HTTP method.
     pub method: String,
     pub path: String,
     /// JSON pointer of the operation object.
     pub pointer: String,
-    /// First tag, snake_case; "default" when untagged.
+    /// `x-leadmagic-toolset`, else the first tag, snake_case; "default" when untagged.
     pub toolset: String,
     pub summary: Option<String>,
     pub description: Option<String>,
@@ -152,21 +154,72 @@ pub fn check(doc: &Value) -> Result<Vec<Operation>, GenError> {
             "add one",
         ));
     }
-    // Tool names must be unique (case-sensitively, after snake_casing).
+    // Tool names and aliases must be unique (case-sensitively, after snake_casing).
+    let mut seen: Vec<(&str, &Operation)> = Vec::new();
+    for op in &ops {
+        for n in std::iter::once(&op.name).chain(&op.aliases) {
+            if let Some((_, b)) = seen.iter().find(|(m, _)| *m == n) {
+                return Err(GenError::new(
+                    Some(&op.operation_id),
+                    &op.pointer,
+                    format!(
+                        "tool name `{n}` is taken by operation `{}` ({} {}) too",
+                        b.operation_id, b.method, b.path
+                    ),
+                    "give one of the operations a distinct name (x-leadmagic-tool or operationId)",
+                ));
+            }
+            seen.push((n, op));
+        }
+    }
+    // Client method names come from operationIds: those must be distinct too.
     for (i, a) in ops.iter().enumerate() {
-        if let Some(b) = ops[..i].iter().find(|b| b.name == a.name) {
+        if let Some(b) = ops[..i]
+            .iter()
+            .find(|b| tool_name(&b.operation_id) == tool_name(&a.operation_id))
+        {
             return Err(GenError::new(
                 Some(&a.operation_id),
                 &a.pointer,
                 format!(
-                    "tool name `{}` is taken by operation `{}` ({} {}) too",
-                    a.name, b.operation_id, b.method, b.path
+                    "operationId `{}` names the same client method as `{}`",
+                    a.operation_id, b.operation_id
                 ),
-                "give one of the operations a distinct operationId",
+                "give the operations distinct operationIds",
             ));
         }
     }
     Ok(ops)
+}
+
+/// A tool name: `[a-z][a-z0-9_]*`, at most `MAX_TOOL_NAME` characters.
+fn check_name(name: &str, oid: Option<&str>, pointer: &str) -> Result<(), GenError> {
+    if name.is_empty()
+        || !name.starts_with(|c: char| c.is_ascii_lowercase())
+        || !name
+            .chars()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_')
+    {
+        return Err(GenError::new(
+            oid,
+            pointer,
+            format!("{name:?} is not a usable tool name"),
+            "use snake_case starting with a letter ([a-z][a-z0-9_]*)",
+        ));
+    }
+    if name.len() > MAX_TOOL_NAME {
+        return Err(GenError::new(
+            oid,
+            pointer,
+            format!(
+                "tool name `{name}` has {} characters; with the client prefix `mcp__leadmagic__` it \
+                 would exceed the 64 characters model APIs accept",
+                name.len()
+            ),
+            format!("shorten it to at most {MAX_TOOL_NAME} characters"),
+        ));
+    }
+    Ok(())
 }
 
 fn operation(
@@ -199,26 +252,37 @@ fn operation(
         })?
         .to_string();
     let oid = Some(operation_id.as_str());
-    let name = tool_name(&operation_id);
-    if name.is_empty() || !name.starts_with(|c: char| c.is_ascii_alphabetic()) {
-        return Err(GenError::new(
-            oid,
-            format!("{pointer}/operationId"),
-            format!("operationId gives the unusable tool name {name:?}"),
-            "start the operationId with a letter",
-        ));
-    }
-    if name.len() > MAX_TOOL_NAME {
-        return Err(GenError::new(
-            oid,
-            format!("{pointer}/operationId"),
-            format!(
-                "tool name `{name}` has {} characters; with the client prefix `mcp__leadmagic__` it \
-                 would exceed the 64 characters model APIs accept",
-                name.len()
-            ),
-            format!("shorten the operationId to at most {MAX_TOOL_NAME} characters"),
-        ));
+    let (name, name_ptr) = match obj.get("x-leadmagic-tool") {
+        Some(Value::String(n)) => (n.clone(), format!("{pointer}/x-leadmagic-tool")),
+        Some(_) => {
+            return Err(GenError::new(
+                oid,
+                format!("{pointer}/x-leadmagic-tool"),
+                "x-leadmagic-tool is not a string",
+                "give the tool name as a string",
+            ));
+        }
+        None => (tool_name(&operation_id), format!("{pointer}/operationId")),
+    };
+    check_name(&name, oid, &name_ptr)?;
+    let mut aliases = Vec::new();
+    if let Some(list) = obj.get("x-leadmagic-aliases") {
+        let a_ptr = format!("{pointer}/x-leadmagic-aliases");
+        let list = list.as_array().ok_or_else(|| {
+            GenError::new(
+                oid,
+                &a_ptr,
+                "x-leadmagic-aliases is not a list",
+                "list names",
+            )
+        })?;
+        for a in list {
+            let a = a.as_str().ok_or_else(|| {
+                GenError::new(oid, &a_ptr, "an alias is not a string", "list names")
+            })?;
+            check_name(a, oid, &a_ptr)?;
+            aliases.push(a.to_string());
+        }
     }
 
     // Parameters: path-item level first, overridden by operation level (same name + location).
@@ -388,15 +452,21 @@ fn operation(
     }
 
     let toolset = obj
-        .get("tags")
-        .and_then(Value::as_array)
-        .and_then(|t| t.first())
+        .get("x-leadmagic-toolset")
         .and_then(Value::as_str)
-        .map(tool_name)
+        .map(str::to_owned)
+        .or_else(|| {
+            obj.get("tags")
+                .and_then(Value::as_array)
+                .and_then(|t| t.first())
+                .and_then(Value::as_str)
+                .map(tool_name)
+        })
         .filter(|t| !t.is_empty())
         .unwrap_or_else(|| "default".to_string());
     Ok(Operation {
         name,
+        aliases,
         method: method.to_uppercase(),
         path: path.to_string(),
         pointer: pointer.to_string(),

@@ -246,7 +246,7 @@ pub fn input_schema(doc: &Value, op: &Operation) -> Result<Value, GenError> {
     }
     if let Some((_, body)) = &op.body {
         let b = portable(doc, body, 0);
-        if b.get("type") == Some(&json!("object")) || b.get("properties").is_some() {
+        if !body_is_free_form(&b) {
             for (k, v) in b
                 .get("properties")
                 .and_then(Value::as_object)
@@ -292,12 +292,19 @@ pub fn input_schema(doc: &Value, op: &Operation) -> Result<Value, GenError> {
     Ok(schema)
 }
 
+/// A body with no declared fields (any JSON object, or not an object at all) travels whole as
+/// the `body` argument; a body with fields spreads them over the tool's arguments.
+fn body_is_free_form(b: &Value) -> bool {
+    b.get("properties").is_none()
+        && !(b.get("type") == Some(&json!("object"))
+            && b.get("additionalProperties") == Some(&Value::Bool(false)))
+}
+
 /// Whether the body travels as the `body` argument rather than as top-level fields.
 pub fn body_is_wrapped(doc: &Value, op: &Operation) -> bool {
-    op.body.as_ref().is_some_and(|(_, b)| {
-        let b = portable(doc, b, 0);
-        !(b.get("type") == Some(&json!("object")) || b.get("properties").is_some())
-    })
+    op.body
+        .as_ref()
+        .is_some_and(|(_, b)| body_is_free_form(&portable(doc, b, 0)))
 }
 
 /// How the runtime turns a 2xx body into `structuredContent`.

@@ -24,13 +24,27 @@ pub struct Annotations {
 #[derive(Debug, Clone, PartialEq)]
 pub struct Credits {
     pub known: bool,
+    /// Credits per unit; where the price depends on an argument, the highest.
     pub amount: f64,
     /// "call", or the unit billed ("employee returned").
     pub per: String,
     pub free_when: String,
-    /// Argument that caps the number of billed units, and the server's default for it.
+    /// Argument that caps the number of billed units (a number, or an array: its length), the
+    /// server's default for it, and the most units one call can bill.
     pub cap_argument: String,
     pub cap_default: f64,
+    pub cap_max: f64,
+    /// The price per unit by an argument's value (`product`), or per element of an array
+    /// argument (`items[].product`), with `amount` for values not listed.
+    pub price_argument: String,
+    pub prices: Vec<(String, f64)>,
+    /// Credits added per unit when this boolean argument is true.
+    pub surcharge_argument: String,
+    pub surcharge: f64,
+    /// When the price depends on the plan: the plans that pay nothing (text).
+    pub free_on: String,
+    /// Why the cost is not known, when it is not (`known: false` with a `note`).
+    pub unknown_note: String,
 }
 
 /// One method argument of the generated client.
@@ -63,6 +77,14 @@ pub struct ToolDef {
     pub any_of_required: Vec<Vec<String>>,
     pub annotations: Annotations,
     pub credits: Credits,
+    /// Arguments holding someone's secret (`x-leadmagic-secret-arguments`): kept out of every
+    /// output, as the API key is.
+    pub secret_arguments: Vec<String>,
+    /// Seconds to wait before polling again (`x-leadmagic-poll-after-s`), 0 when not a poll.
+    pub poll_after_s: u64,
+    /// Largest arguments accepted, as JSON bytes (`x-leadmagic-max-argument-bytes`), 0 = the
+    /// transport's cap only.
+    pub max_argument_bytes: u64,
     pub sample: (String, String),
     pub body_wrapped: bool,
     method: Ident,
@@ -116,6 +138,28 @@ pub fn annotations(op: &Operation, warnings: &mut Vec<String>) -> Result<Annotat
 }
 
 pub fn credits(op: &Operation) -> Result<Credits, GenError> {
+    let unknown = |note: String| Credits {
+        known: false,
+        amount: 0.0,
+        per: "call".into(),
+        free_when: String::new(),
+        cap_argument: String::new(),
+        cap_default: 0.0,
+        cap_max: f64::INFINITY,
+        price_argument: String::new(),
+        prices: Vec::new(),
+        surcharge_argument: String::new(),
+        surcharge: 0.0,
+        free_on: String::new(),
+        unknown_note: note,
+    };
+    // A curated "not published": said as such, and budgeted as unbounded.
+    if let Some(ext) = op.raw.get("x-leadmagic-credits")
+        && ext.get("known") == Some(&Value::Bool(false))
+    {
+        let note = ext.get("note").and_then(Value::as_str).unwrap_or_default();
+        return Ok(unknown(note.to_string()));
+    }
     let Some(ext) = op.raw.get("x-leadmagic-credits") else {
         return Ok(Credits {
             known: false,
@@ -124,17 +168,31 @@ pub fn credits(op: &Operation) -> Result<Credits, GenError> {
             free_when: String::new(),
             cap_argument: String::new(),
             cap_default: 0.0,
+            cap_max: f64::INFINITY,
+            price_argument: String::new(),
+            prices: Vec::new(),
+            surcharge_argument: String::new(),
+            surcharge: 0.0,
+            free_on: String::new(),
+            unknown_note: String::new(),
         });
+    };
+    let bad = |key: &str, what: &str, fix: &str| {
+        GenError::new(
+            Some(&op.operation_id),
+            format!("{}/x-leadmagic-credits/{key}", op.pointer),
+            format!("x-leadmagic-credits.{key} {what}"),
+            fix,
+        )
     };
     let amount = ext
         .get("amount")
         .and_then(Value::as_f64)
         .filter(|a| *a >= 0.0)
         .ok_or_else(|| {
-            GenError::new(
-                Some(&op.operation_id),
-                format!("{}/x-leadmagic-credits/amount", op.pointer),
-                "x-leadmagic-credits.amount is missing or negative",
+            bad(
+                "amount",
+                "is missing or negative",
                 "give the credits charged per unit, e.g. `amount: 1`",
             )
         })?;
@@ -144,6 +202,73 @@ pub fn credits(op: &Operation) -> Result<Credits, GenError> {
             .unwrap_or_default()
             .to_string()
     };
+    let number = |k: &str, default: f64| -> Result<f64, GenError> {
+        match ext.get(k) {
+            None => Ok(default),
+            Some(v) => v
+                .as_f64()
+                .filter(|n| *n >= 0.0)
+                .ok_or_else(|| bad(k, "is not a number of 0 or more", "give a number")),
+        }
+    };
+    let mut prices = Vec::new();
+    let mut price_argument = String::new();
+    if let Some(by) = ext.get("price_by") {
+        price_argument = by
+            .get("argument")
+            .and_then(Value::as_str)
+            .ok_or_else(|| {
+                bad(
+                    "price_by",
+                    "has no `argument`",
+                    "name the argument the price depends on",
+                )
+            })?
+            .to_string();
+        for (value, price) in by
+            .get("prices")
+            .and_then(Value::as_object)
+            .into_iter()
+            .flatten()
+        {
+            let price = price
+                .as_f64()
+                .filter(|p| *p >= 0.0 && *p <= amount)
+                .ok_or_else(|| {
+                    bad(
+                        "price_by",
+                        &format!("price of `{value}` is not a number between 0 and `amount`"),
+                        "`amount` is the highest price; list the others",
+                    )
+                })?;
+            prices.push((value.clone(), price));
+        }
+    }
+    let (surcharge_argument, surcharge) = match ext.get("surcharge") {
+        Some(s) => (
+            s.get("argument")
+                .and_then(Value::as_str)
+                .ok_or_else(|| {
+                    bad(
+                        "surcharge",
+                        "has no `argument`",
+                        "name the boolean argument",
+                    )
+                })?
+                .to_string(),
+            s.get("amount")
+                .and_then(Value::as_f64)
+                .filter(|a| *a >= 0.0)
+                .ok_or_else(|| {
+                    bad(
+                        "surcharge",
+                        "has no `amount`",
+                        "give the credits added per unit",
+                    )
+                })?,
+        ),
+        None => (String::new(), 0.0),
+    };
     Ok(Credits {
         known: true,
         amount,
@@ -152,10 +277,19 @@ pub fn credits(op: &Operation) -> Result<Credits, GenError> {
             .unwrap_or_else(|| "call".into()),
         free_when: text("free_when"),
         cap_argument: text("cap_argument"),
-        cap_default: ext
-            .get("cap_default")
-            .and_then(Value::as_f64)
-            .unwrap_or(1.0),
+        // `unbounded`: without the argument the call can bill any number of units.
+        cap_default: if ext.get("cap_default").and_then(Value::as_str) == Some("unbounded") {
+            f64::INFINITY
+        } else {
+            number("cap_default", 1.0)?
+        },
+        cap_max: number("cap_max", f64::INFINITY)?,
+        price_argument,
+        prices,
+        surcharge_argument,
+        surcharge,
+        free_on: text("free_on"),
+        unknown_note: String::new(),
     })
 }
 
@@ -167,19 +301,45 @@ fn fmt_amount(a: f64) -> String {
 
 /// The sentence about cost that ends every tool description.
 pub fn cost_sentence(c: &Credits) -> String {
+    if !c.known && !c.unknown_note.is_empty() {
+        return format!("Cost: not published by LeadMagic; {}.", c.unknown_note);
+    }
     if !c.known {
         return "Cost: not stated in the API document; assume it is billed.".into();
     }
     if c.amount == 0.0 {
         return "Free.".into();
     }
+    let up_to = if c.prices.is_empty() { "" } else { "up to " };
     let mut s = if c.per == "call" {
-        format!("Cost: {}", fmt_amount(c.amount))
+        format!("Cost: {up_to}{}", fmt_amount(c.amount))
     } else {
-        format!("Cost: {} per {}", fmt_amount(c.amount), c.per)
+        format!("Cost: {up_to}{} per {}", fmt_amount(c.amount), c.per)
     };
+    if !c.prices.is_empty() {
+        // `items[].product`: "by each item's product".
+        let by = match c.price_argument.split_once("[].") {
+            Some((array, field)) => {
+                format!(
+                    "each {}'s {field}",
+                    array.strip_suffix('s').unwrap_or(array)
+                )
+            }
+            None => c.price_argument.clone(),
+        };
+        s.push_str(&format!(" (by {by})"));
+    }
+    if c.surcharge > 0.0 {
+        s.push_str(&format!(
+            ", {} more each with {}",
+            c.surcharge, c.surcharge_argument
+        ));
+    }
     if !c.free_when.is_empty() {
         s.push_str(&format!("; free when {}", c.free_when));
+    }
+    if !c.free_on.is_empty() {
+        s.push_str(&format!("; free on {}", c.free_on));
     }
     s.push('.');
     s
@@ -220,6 +380,61 @@ fn title(op: &Operation) -> String {
             t
         }
     }
+}
+
+/// The "give one of these groups of arguments" rule: `x-leadmagic-one-of` (our curation),
+/// else the constraint-only `anyOf`/`oneOf` branches of the request body.
+pub fn give_one_of(doc: &Value, op: &Operation) -> Result<Vec<Vec<String>>, GenError> {
+    match op.raw.get("x-leadmagic-one-of") {
+        Some(groups) => one_of(op, groups),
+        None => Ok(op
+            .body
+            .as_ref()
+            .map(|(_, b)| schema::any_of_required(doc, b))
+            .unwrap_or_default()),
+    }
+}
+
+/// `x-leadmagic-one-of`: a list of groups of argument names.
+fn one_of(op: &Operation, groups: &Value) -> Result<Vec<Vec<String>>, GenError> {
+    let bad = || {
+        GenError::new(
+            Some(&op.operation_id),
+            format!("{}/x-leadmagic-one-of", op.pointer),
+            "x-leadmagic-one-of is not a list of lists of argument names",
+            "write e.g. `[[company_domain], [company_name]]`",
+        )
+    };
+    groups
+        .as_array()
+        .ok_or_else(bad)?
+        .iter()
+        .map(|g| {
+            g.as_array()
+                .filter(|g| !g.is_empty())
+                .ok_or_else(bad)?
+                .iter()
+                .map(|n| n.as_str().map(str::to_owned).ok_or_else(bad))
+                .collect()
+        })
+        .collect()
+}
+
+/// A list of strings in an extension of the operation (empty when absent).
+fn strings(op: &Operation, key: &str) -> Result<Vec<String>, GenError> {
+    let Some(v) = op.raw.get(key) else {
+        return Ok(Vec::new());
+    };
+    v.as_array()
+        .and_then(|a| a.iter().map(|s| s.as_str().map(str::to_owned)).collect())
+        .ok_or_else(|| {
+            GenError::new(
+                Some(&op.operation_id),
+                format!("{}/{key}", op.pointer),
+                format!("{key} is not a list of names"),
+                "list argument names",
+            )
+        })
 }
 
 fn groups_sentence(groups: &[Vec<String>]) -> String {
@@ -363,11 +578,36 @@ pub fn build_tool_defs(
             args.push((arg, source));
         }
         let credits = credits(op)?;
-        let any_of_required = op
-            .body
-            .as_ref()
-            .map(|(_, b)| schema::any_of_required(doc, b))
-            .unwrap_or_default();
+        let any_of_required = give_one_of(doc, op)?;
+        let input_schema = schema::input_schema(doc, op)?;
+        for group in &any_of_required {
+            for field in group {
+                if input_schema
+                    .pointer(&format!("/properties/{field}"))
+                    .is_none()
+                {
+                    return Err(GenError::new(
+                        oid,
+                        format!("{}/x-leadmagic-one-of", op.pointer),
+                        format!("`{field}` of a \"give one of\" group is not an argument"),
+                        "name arguments the tool takes",
+                    ));
+                }
+            }
+        }
+        let secret_arguments = strings(op, "x-leadmagic-secret-arguments")?;
+        for a in &secret_arguments {
+            // `callback.secret`: a field of an object argument.
+            let pointer: String = a.split('.').map(|p| format!("/properties/{p}")).collect();
+            if input_schema.pointer(&pointer).is_none() {
+                return Err(GenError::new(
+                    oid,
+                    format!("{}/x-leadmagic-secret-arguments", op.pointer),
+                    format!("secret argument `{a}` is not an argument"),
+                    "name arguments the tool takes",
+                ));
+            }
+        }
         let long = short_description(op);
         let first = match long.find(". ") {
             Some(i) => long[..=i].to_string(),
@@ -386,12 +626,23 @@ pub fn build_tool_defs(
             title: title(op),
             description,
             compact_description,
-            input_schema: schema::input_schema(doc, op)?,
+            input_schema,
             output_schema: schema::output_schema(doc, op),
             output: schema::output_kind(doc, op),
             any_of_required,
             annotations: annotations(op, warnings)?,
             credits,
+            secret_arguments,
+            poll_after_s: op
+                .raw
+                .get("x-leadmagic-poll-after-s")
+                .and_then(Value::as_u64)
+                .unwrap_or(0),
+            max_argument_bytes: op
+                .raw
+                .get("x-leadmagic-max-argument-bytes")
+                .and_then(Value::as_u64)
+                .unwrap_or(0),
             sample: schema::sample_response(doc, op),
             body_wrapped: schema::body_is_wrapped(doc, op),
             method: f.sig.ident.clone(),
@@ -427,7 +678,29 @@ fn tool_entry(d: &ToolDef) -> TokenStream {
         free_when,
         cap_argument,
         cap_default,
+        cap_max,
+        price_argument,
+        prices,
+        surcharge_argument,
+        surcharge,
+        free_on,
+        unknown_note: _,
     } = &d.credits;
+    let cap_default = if cap_default.is_finite() {
+        quote!(#cap_default)
+    } else {
+        quote!(f64::INFINITY)
+    };
+    let cap_max = if cap_max.is_finite() {
+        quote!(#cap_max)
+    } else {
+        quote!(f64::INFINITY)
+    };
+    let prices = prices.iter().map(|(v, p)| quote!((#v, #p)));
+    let aliases = &d.op.aliases;
+    let secrets = &d.secret_arguments;
+    let poll_after_s = d.poll_after_s;
+    let max_argument_bytes = d.max_argument_bytes;
     let output_kind = Ident::new(&format!("{:?}", d.output), Span::call_site());
     let (content_type, body) = &d.sample;
     let client_method = d.method.to_string();
@@ -458,7 +731,17 @@ fn tool_entry(d: &ToolDef) -> TokenStream {
                 free_when: #free_when,
                 cap_argument: #cap_argument,
                 cap_default: #cap_default,
+                cap_max: #cap_max,
+                price_argument: #price_argument,
+                prices: &[#(#prices),*],
+                surcharge_argument: #surcharge_argument,
+                surcharge: #surcharge,
+                free_on: #free_on,
             },
+            aliases: &[#(#aliases),*],
+            secret_arguments: &[#(#secrets),*],
+            poll_after_s: #poll_after_s,
+            max_argument_bytes: #max_argument_bytes,
             output: Output::#output_kind,
             sample_content_type: #content_type,
             sample_body: #body,
@@ -509,11 +792,75 @@ fn dispatch_arm(d: &ToolDef) -> TokenStream {
     }
 }
 
-pub fn render(defs: &[ToolDef]) -> syn::File {
+/// A group of tools (`--toolsets`), from `info.x-leadmagic-toolsets` (our curation); toolsets
+/// with no entry there are opt-in and described by their name.
+pub struct Toolset {
+    pub name: String,
+    pub default: bool,
+    pub description: String,
+}
+
+/// The toolsets of these tools, in the order the document's curation lists them (others after,
+/// in tool order).
+pub fn toolsets(doc: &Value, defs: &[ToolDef]) -> Result<Vec<Toolset>, GenError> {
+    let mut out = Vec::new();
+    let listed = doc.pointer("/info/x-leadmagic-toolsets");
+    for entry in listed.and_then(Value::as_array).into_iter().flatten() {
+        let name = entry.get("name").and_then(Value::as_str).ok_or_else(|| {
+            GenError::new(
+                None,
+                "#/info/x-leadmagic-toolsets",
+                "a toolset has no name",
+                "give each toolset a `name`",
+            )
+        })?;
+        if !defs.iter().any(|d| d.op.toolset == name) {
+            return Err(GenError::new(
+                None,
+                "#/info/x-leadmagic-toolsets",
+                format!("toolset `{name}` has no tools"),
+                "remove it, or put tools in it with x-leadmagic-toolset",
+            ));
+        }
+        out.push(Toolset {
+            name: name.to_string(),
+            default: entry
+                .get("default")
+                .and_then(Value::as_bool)
+                .unwrap_or(false),
+            description: entry
+                .get("description")
+                .and_then(Value::as_str)
+                .unwrap_or_default()
+                .to_string(),
+        });
+    }
+    for d in defs {
+        if !out.iter().any(|t| t.name == d.op.toolset) {
+            out.push(Toolset {
+                name: d.op.toolset.clone(),
+                // Without curation every toolset is on, as it always was.
+                default: listed.is_none(),
+                description: String::new(),
+            });
+        }
+    }
+    Ok(out)
+}
+
+pub fn render(defs: &[ToolDef], toolsets: &[Toolset]) -> syn::File {
     let entries = defs.iter().map(tool_entry);
     let arms = defs.iter().map(dispatch_arm);
     let count = defs.len();
+    let sets = toolsets.iter().map(|t| {
+        let (name, default, description) = (&t.name, t.default, &t.description);
+        quote!(ToolsetDef { name: #name, default: #default, description: #description })
+    });
+    let set_count = toolsets.len();
     syn::parse_quote! {
+        /// The toolsets, in the order `--toolsets` documents them.
+        pub static TOOLSETS: [ToolsetDef; #set_count] = [#(#sets),*];
+
         /// Every operation of the document, as an MCP tool, ordered by path then method.
         pub static TOOLS: [ToolDef; #count] = [#(#entries),*];
 

@@ -20,12 +20,12 @@ async fn run() -> Result<(), Box<dyn std::error::Error>> {
     let email = std::env::args()
         .nth(1)
         .unwrap_or_else(|| "jane@example.org".into());
-    let body = types::ValidateEmailBody {
+    let body = types::EmailValidationBody {
         email: email.parse()?,
         first_name: None,
         last_name: None,
     };
-    let answer = client.validate_email(&body).await?.into_inner();
+    let answer = client.email_validation(&body).await?.into_inner();
     eprintln!(
         "{}: {:?} ({:?} credits)",
         email, answer.email_status, answer.credits_consumed

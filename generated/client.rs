@@ -6,77 +6,397 @@ use progenitor_client::{encode_path, ClientHooks, OperationInfo, RequestBuilderE
 /// Types used as operation parameters and responses.
 #[allow(clippy::all)]
 pub mod types {
-    ///`AdsSearchRequest`
-    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default)]
-    pub struct AdsSearchRequest {
-        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
-        pub company_domain: ::std::option::Option<Domain>,
-        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
-        pub company_name: ::std::option::Option<CompanyName>,
-        ///Most ads to return; caps the spend. All ads when absent.
-        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
-        pub limit: ::std::option::Option<::std::num::NonZeroU64>,
+    ///`AddSuppressionEmailsBody`
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
+    #[serde(deny_unknown_fields)]
+    pub struct AddSuppressionEmailsBody {
+        pub emails: ::std::vec::Vec<::std::string::String>,
     }
-    ///`AdsSearchResult`
+    ///`AnalyticsCreditsResponse`
     #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default)]
-    pub struct AdsSearchResult {
+    pub struct AnalyticsCreditsResponse {
+        #[serde(default, skip_serializing_if = "::std::vec::Vec::is_empty")]
+        pub daily: ::std::vec::Vec<AnalyticsCreditsResponseDailyItem>,
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
-        pub ads: ::std::option::Option<
-            ::std::vec::Vec<
-                ::serde_json::Map<::std::string::String, ::serde_json::Value>,
-            >,
+        pub period: ::std::option::Option<AnalyticsCreditsResponsePeriod>,
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub summary: ::std::option::Option<AnalyticsCreditsResponseSummary>,
+    }
+    ///`AnalyticsCreditsResponseDailyItem`
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default)]
+    pub struct AnalyticsCreditsResponseDailyItem {
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub chargeable_requests: ::std::option::Option<f64>,
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub date: ::std::option::Option<::std::string::String>,
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub total_credits: ::std::option::Option<f64>,
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub total_requests: ::std::option::Option<f64>,
+    }
+    ///`AnalyticsCreditsResponsePeriod`
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default)]
+    pub struct AnalyticsCreditsResponsePeriod {
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub days: ::std::option::Option<f64>,
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub end: ::std::option::Option<::std::string::String>,
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub start: ::std::option::Option<::std::string::String>,
+    }
+    ///`AnalyticsCreditsResponseSummary`
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default)]
+    pub struct AnalyticsCreditsResponseSummary {
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub avg_credits_per_request: ::std::option::Option<f64>,
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub chargeable_rate: ::std::option::Option<f64>,
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub chargeable_requests: ::std::option::Option<f64>,
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub total_credits: ::std::option::Option<f64>,
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub total_requests: ::std::option::Option<f64>,
+    }
+    ///`AnalyticsDailyResponse`
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default)]
+    pub struct AnalyticsDailyResponse {
+        #[serde(default, skip_serializing_if = "::std::vec::Vec::is_empty")]
+        pub data: ::std::vec::Vec<AnalyticsDailyResponseDataItem>,
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub period: ::std::option::Option<AnalyticsDailyResponsePeriod>,
+    }
+    ///`AnalyticsDailyResponseDataItem`
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default)]
+    pub struct AnalyticsDailyResponseDataItem {
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub date: ::std::option::Option<::std::string::String>,
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub error_rate: ::std::option::Option<f64>,
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub failed_requests: ::std::option::Option<f64>,
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub p50_latency_ms: ::std::option::Option<f64>,
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub p95_latency_ms: ::std::option::Option<f64>,
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub p99_latency_ms: ::std::option::Option<f64>,
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub successful_requests: ::std::option::Option<f64>,
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub total_credits: ::std::option::Option<f64>,
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub total_requests: ::std::option::Option<f64>,
+    }
+    ///`AnalyticsDailyResponsePeriod`
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default)]
+    pub struct AnalyticsDailyResponsePeriod {
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub days: ::std::option::Option<f64>,
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub end: ::std::option::Option<::std::string::String>,
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub start: ::std::option::Option<::std::string::String>,
+    }
+    ///`AnalyticsDashboardResponse`
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default)]
+    pub struct AnalyticsDashboardResponse {
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub concurrency: ::std::option::Option<AnalyticsDashboardResponseConcurrency>,
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub credits: ::std::option::Option<AnalyticsDashboardResponseCredits>,
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub rate_limit: ::std::option::Option<AnalyticsDashboardResponseRateLimit>,
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub stats: ::std::option::Option<AnalyticsDashboardResponseStats>,
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub user: ::std::option::Option<AnalyticsDashboardResponseUser>,
+    }
+    ///`AnalyticsDashboardResponseConcurrency`
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default)]
+    pub struct AnalyticsDashboardResponseConcurrency {
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub active_reservations: ::std::option::Option<f64>,
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub current: ::std::option::Option<f64>,
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub peak: ::std::option::Option<f64>,
+    }
+    ///`AnalyticsDashboardResponseCredits`
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default)]
+    pub struct AnalyticsDashboardResponseCredits {
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub current: ::std::option::Option<f64>,
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub formatted: ::std::option::Option<::std::string::String>,
+    }
+    ///`AnalyticsDashboardResponseRateLimit`
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default)]
+    pub struct AnalyticsDashboardResponseRateLimit {
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub daily: ::std::option::Option<AnalyticsDashboardResponseRateLimitDaily>,
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub minute: ::std::option::Option<AnalyticsDashboardResponseRateLimitMinute>,
+    }
+    ///`AnalyticsDashboardResponseRateLimitDaily`
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default)]
+    pub struct AnalyticsDashboardResponseRateLimitDaily {
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub limit: ::std::option::Option<f64>,
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub remaining: ::std::option::Option<f64>,
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub used: ::std::option::Option<f64>,
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub utilization: ::std::option::Option<f64>,
+    }
+    ///`AnalyticsDashboardResponseRateLimitMinute`
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default)]
+    pub struct AnalyticsDashboardResponseRateLimitMinute {
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub limit: ::std::option::Option<f64>,
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub remaining: ::std::option::Option<f64>,
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub used: ::std::option::Option<f64>,
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub utilization: ::std::option::Option<f64>,
+    }
+    ///`AnalyticsDashboardResponseStats`
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default)]
+    pub struct AnalyticsDashboardResponseStats {
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub this_month: ::std::option::Option<AnalyticsDashboardResponseStatsThisMonth>,
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub this_week: ::std::option::Option<AnalyticsDashboardResponseStatsThisWeek>,
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub today: ::std::option::Option<AnalyticsDashboardResponseStatsToday>,
+    }
+    ///`AnalyticsDashboardResponseStatsThisMonth`
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default)]
+    pub struct AnalyticsDashboardResponseStatsThisMonth {
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub chargeable_rate: ::std::option::Option<f64>,
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub chargeable_requests: ::std::option::Option<f64>,
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub credits: ::std::option::Option<f64>,
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub requests: ::std::option::Option<f64>,
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub unique_products: ::std::option::Option<f64>,
+    }
+    ///`AnalyticsDashboardResponseStatsThisWeek`
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default)]
+    pub struct AnalyticsDashboardResponseStatsThisWeek {
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub chargeable_rate: ::std::option::Option<f64>,
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub chargeable_requests: ::std::option::Option<f64>,
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub credits: ::std::option::Option<f64>,
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub requests: ::std::option::Option<f64>,
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub unique_products: ::std::option::Option<f64>,
+    }
+    ///`AnalyticsDashboardResponseStatsToday`
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default)]
+    pub struct AnalyticsDashboardResponseStatsToday {
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub chargeable_rate: ::std::option::Option<f64>,
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub chargeable_requests: ::std::option::Option<f64>,
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub credits: ::std::option::Option<f64>,
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub requests: ::std::option::Option<f64>,
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub unique_products: ::std::option::Option<f64>,
+    }
+    ///`AnalyticsDashboardResponseUser`
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default)]
+    pub struct AnalyticsDashboardResponseUser {
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub email: ::std::option::Option<::std::string::String>,
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub id: ::std::option::Option<::std::string::String>,
+    }
+    ///`AnalyticsDayResponse`
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default)]
+    pub struct AnalyticsDayResponse {
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub date: ::std::option::Option<::std::string::String>,
+        #[serde(default, skip_serializing_if = "::std::vec::Vec::is_empty")]
+        pub products: ::std::vec::Vec<AnalyticsDayResponseProductsItem>,
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub summary: ::std::option::Option<AnalyticsDayResponseSummary>,
+    }
+    ///`AnalyticsDayResponseProductsItem`
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default)]
+    pub struct AnalyticsDayResponseProductsItem {
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub avg_credits_per_request: ::std::option::Option<f64>,
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub credits: ::std::option::Option<f64>,
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub credits_percentage: ::std::option::Option<f64>,
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub max_credits: ::std::option::Option<f64>,
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub product_id: ::std::option::Option<::std::string::String>,
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub requests: ::std::option::Option<f64>,
+    }
+    ///`AnalyticsDayResponseSummary`
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default)]
+    pub struct AnalyticsDayResponseSummary {
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub products_count: ::std::option::Option<f64>,
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub total_credits: ::std::option::Option<f64>,
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub total_requests: ::std::option::Option<f64>,
+    }
+    ///`AnalyticsProductsResponse`
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default)]
+    pub struct AnalyticsProductsResponse {
+        #[serde(default, skip_serializing_if = "::std::vec::Vec::is_empty")]
+        pub daily: ::std::vec::Vec<
+            ::serde_json::Map<::std::string::String, ::serde_json::Value>,
         >,
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
-        pub ads_count: ::std::option::Option<f64>,
-        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
-        pub credits_consumed: ::std::option::Option<Credits>,
-        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
-        pub message: ::std::option::Option<::std::string::String>,
+        pub period: ::std::option::Option<AnalyticsProductsResponsePeriod>,
+        #[serde(
+            default,
+            skip_serializing_if = ":: std :: collections :: HashMap::is_empty"
+        )]
+        pub products: ::std::collections::HashMap<
+            ::std::string::String,
+            AnalyticsProductsResponseProductsValue,
+        >,
     }
-    ///`CatalogEntry`
+    ///`AnalyticsProductsResponsePeriod`
     #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default)]
-    pub struct CatalogEntry {
+    pub struct AnalyticsProductsResponsePeriod {
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
-        pub id: ::std::option::Option<CatalogEntryId>,
+        pub days: ::std::option::Option<f64>,
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
-        pub name: ::std::option::Option<::std::string::String>,
+        pub end: ::std::option::Option<::std::string::String>,
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub start: ::std::option::Option<::std::string::String>,
     }
-    ///`CatalogEntryId`
+    ///`AnalyticsProductsResponseProductsValue`
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default)]
+    pub struct AnalyticsProductsResponseProductsValue {
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub avg_credits_per_request: ::std::option::Option<f64>,
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub failed_requests: ::std::option::Option<f64>,
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub success_rate: ::std::option::Option<f64>,
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub successful_requests: ::std::option::Option<f64>,
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub total_credits: ::std::option::Option<f64>,
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub total_requests: ::std::option::Option<f64>,
+    }
+    ///`AnalyticsSummaryResponse`
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default)]
+    pub struct AnalyticsSummaryResponse {
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub avg_response_time_ms: ::std::option::Option<f64>,
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub failed_requests: ::std::option::Option<f64>,
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub first_request: ::std::option::Option<::std::string::String>,
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub last_request: ::std::option::Option<::std::string::String>,
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub success_rate: ::std::option::Option<f64>,
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub successful_requests: ::std::option::Option<f64>,
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub total_api_requests: ::std::option::Option<f64>,
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub total_credits_consumed: ::std::option::Option<f64>,
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub unique_products_used: ::std::option::Option<f64>,
+    }
+    ///`AnalyticsUsageResponse`
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default)]
+    pub struct AnalyticsUsageResponse {
+        #[serde(default, skip_serializing_if = "::std::vec::Vec::is_empty")]
+        pub daily: ::std::vec::Vec<AnalyticsUsageResponseDailyItem>,
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub period: ::std::option::Option<AnalyticsUsageResponsePeriod>,
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub summary: ::std::option::Option<AnalyticsUsageResponseSummary>,
+    }
+    ///`AnalyticsUsageResponseDailyItem`
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default)]
+    pub struct AnalyticsUsageResponseDailyItem {
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub chargeable_requests: ::std::option::Option<f64>,
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub date: ::std::option::Option<::std::string::String>,
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub total_credits: ::std::option::Option<f64>,
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub total_requests: ::std::option::Option<f64>,
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub unique_products_used: ::std::option::Option<f64>,
+    }
+    ///`AnalyticsUsageResponsePeriod`
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default)]
+    pub struct AnalyticsUsageResponsePeriod {
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub days: ::std::option::Option<f64>,
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub end: ::std::option::Option<::std::string::String>,
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub start: ::std::option::Option<::std::string::String>,
+    }
+    ///`AnalyticsUsageResponseSummary`
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default)]
+    pub struct AnalyticsUsageResponseSummary {
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub avg_credits_per_request: ::std::option::Option<f64>,
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub chargeable_rate: ::std::option::Option<f64>,
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub chargeable_requests: ::std::option::Option<f64>,
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub total_credits: ::std::option::Option<f64>,
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub total_requests: ::std::option::Option<f64>,
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub unique_products: ::std::option::Option<f64>,
+    }
+    ///`B2bAdDetailsBody`
     #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
-    #[serde(untagged)]
-    pub enum CatalogEntryId {
-        Number(f64),
-        String(::std::string::String),
+    #[serde(deny_unknown_fields)]
+    pub struct B2bAdDetailsBody {
+        ///Ad library URL, its /ad-library/detail/{id} path, or the numeric id (link of a search_b2b_ads ad).
+        pub ad_url: B2bAdDetailsBodyAdUrl,
     }
-    impl ::std::fmt::Display for CatalogEntryId {
-        fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
-            match self {
-                Self::Number(x) => x.fmt(f),
-                Self::String(x) => x.fmt(f),
-            }
-        }
-    }
-    impl ::std::convert::From<f64> for CatalogEntryId {
-        fn from(value: f64) -> Self {
-            Self::Number(value)
-        }
-    }
-    ///`CompanyName`
+    ///Ad library URL, its /ad-library/detail/{id} path, or the numeric id (link of a search_b2b_ads ad).
     #[derive(::serde::Serialize, Clone, Debug, Eq, Hash, Ord, PartialEq, PartialOrd)]
     #[serde(transparent)]
-    pub struct CompanyName(::std::string::String);
-    impl ::std::ops::Deref for CompanyName {
+    pub struct B2bAdDetailsBodyAdUrl(::std::string::String);
+    impl ::std::ops::Deref for B2bAdDetailsBodyAdUrl {
         type Target = ::std::string::String;
         fn deref(&self) -> &::std::string::String {
             &self.0
         }
     }
-    impl ::std::convert::From<CompanyName> for ::std::string::String {
-        fn from(value: CompanyName) -> Self {
+    impl ::std::convert::From<B2bAdDetailsBodyAdUrl> for ::std::string::String {
+        fn from(value: B2bAdDetailsBodyAdUrl) -> Self {
             value.0
         }
     }
-    impl ::std::str::FromStr for CompanyName {
+    impl ::std::str::FromStr for B2bAdDetailsBodyAdUrl {
         type Err = self::error::ConversionError;
         fn from_str(
             value: &str,
@@ -87,7 +407,7 @@ pub mod types {
             Ok(Self(value.to_string()))
         }
     }
-    impl ::std::convert::TryFrom<&str> for CompanyName {
+    impl ::std::convert::TryFrom<&str> for B2bAdDetailsBodyAdUrl {
         type Error = self::error::ConversionError;
         fn try_from(
             value: &str,
@@ -95,7 +415,7 @@ pub mod types {
             value.parse()
         }
     }
-    impl ::std::convert::TryFrom<::std::string::String> for CompanyName {
+    impl ::std::convert::TryFrom<::std::string::String> for B2bAdDetailsBodyAdUrl {
         type Error = self::error::ConversionError;
         fn try_from(
             value: ::std::string::String,
@@ -103,7 +423,7 @@ pub mod types {
             value.parse()
         }
     }
-    impl<'de> ::serde::Deserialize<'de> for CompanyName {
+    impl<'de> ::serde::Deserialize<'de> for B2bAdDetailsBodyAdUrl {
         fn deserialize<D>(deserializer: D) -> ::std::result::Result<Self, D::Error>
         where
             D: ::serde::Deserializer<'de>,
@@ -115,117 +435,117 @@ pub mod types {
                 })
         }
     }
-    ///Credits this call consumed.
-    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
-    #[serde(transparent)]
-    pub struct Credits(pub ::std::option::Option<f64>);
-    impl ::std::ops::Deref for Credits {
-        type Target = ::std::option::Option<f64>;
-        fn deref(&self) -> &::std::option::Option<f64> {
-            &self.0
-        }
-    }
-    impl ::std::convert::From<Credits> for ::std::option::Option<f64> {
-        fn from(value: Credits) -> Self {
-            value.0
-        }
-    }
-    impl ::std::convert::From<::std::option::Option<f64>> for Credits {
-        fn from(value: ::std::option::Option<f64>) -> Self {
-            Self(value)
-        }
-    }
-    ///`DetectJobChangeBody`
-    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
-    #[serde(deny_unknown_fields)]
-    pub struct DetectJobChangeBody {
-        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
-        pub company_domain: ::std::option::Option<Domain>,
-        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
-        pub company_name: ::std::option::Option<CompanyName>,
-        pub profile_url: ProfileUrl,
-    }
-    ///`DetectJobChangeResponse`
+    ///`B2bAdDetailsResponse`
     #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default)]
-    pub struct DetectJobChangeResponse {
+    pub struct B2bAdDetailsResponse {
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
-        pub credits_consumed: ::std::option::Option<Credits>,
+        pub ad_details: ::std::option::Option<B2bAdDetailsResponseAdDetails>,
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
-        pub current_company: ::std::option::Option<::std::string::String>,
+        pub company: ::std::option::Option<B2bAdDetailsResponseCompany>,
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
-        pub current_position: ::std::option::Option<
-            DetectJobChangeResponseCurrentPosition,
+        pub credits_consumed: ::std::option::Option<f64>,
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub message: ::std::option::Option<::std::string::String>,
+    }
+    ///`B2bAdDetailsResponseAdDetails`
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default)]
+    pub struct B2bAdDetailsResponseAdDetails {
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub ad_id: ::std::option::Option<::std::string::String>,
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub ad_type: ::std::option::Option<::std::string::String>,
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub ad_url: ::std::option::Option<::std::string::String>,
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub advertiser: ::std::option::Option<::std::string::String>,
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub advertiser_linkedin_url: ::std::option::Option<::std::string::String>,
+        #[serde(default, skip_serializing_if = "::std::vec::Vec::is_empty")]
+        pub carousel_images: ::std::vec::Vec<::std::string::String>,
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub content: ::std::option::Option<::std::string::String>,
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub creative_type: ::std::option::Option<::std::string::String>,
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub cta_text: ::std::option::Option<::std::string::String>,
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub description: ::std::option::Option<::std::string::String>,
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub headline: ::std::option::Option<::std::string::String>,
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub image_url: ::std::option::Option<::std::string::String>,
+        #[serde(default, skip_serializing_if = "::std::vec::Vec::is_empty")]
+        pub impressions_by_country: ::std::vec::Vec<::serde_json::Value>,
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub landing_page_url: ::std::option::Option<::std::string::String>,
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub link: ::std::option::Option<::std::string::String>,
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub message_ad: ::std::option::Option<
+            ::serde_json::Map<::std::string::String, ::serde_json::Value>,
         >,
+        #[serde(default, skip_serializing_if = "::serde_json::Map::is_empty")]
+        pub raw: ::serde_json::Map<::std::string::String, ::serde_json::Value>,
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
-        pub employee_name: ::std::option::Option<::std::string::String>,
-        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
-        pub expected_company: ::std::option::Option<::std::string::String>,
-        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
-        pub job_change_detected: ::std::option::Option<bool>,
-        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
-        pub profile_found: ::std::option::Option<bool>,
-        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
-        pub profile_url: ::std::option::Option<::std::string::String>,
-        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
-        pub resolution_reason: ::std::option::Option<::std::string::String>,
-        ///NO_CHANGE, JOB_CHANGE_DETECTED, NEVER_WORKED_THERE, AMBIGUOUS_CURRENT_EMPLOYMENT, CURRENT_EMPLOYMENT_UNKNOWN or PROFILE_NOT_FOUND.
-        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
-        pub status: ::std::option::Option<::std::string::String>,
-        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
-        pub summary: ::std::option::Option<::std::string::String>,
-        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
-        pub tenure_stats: ::std::option::Option<
+        pub targeting: ::std::option::Option<
             ::serde_json::Map<::std::string::String, ::serde_json::Value>,
         >,
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
-        pub work_history: ::std::option::Option<
-            ::std::vec::Vec<DetectJobChangeResponseWorkHistoryItem>,
-        >,
+        pub total_impressions: ::std::option::Option<::std::string::String>,
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub video_url: ::std::option::Option<::std::string::String>,
     }
-    ///`DetectJobChangeResponseCurrentPosition`
+    ///`B2bAdDetailsResponseCompany`
     #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default)]
-    pub struct DetectJobChangeResponseCurrentPosition {
+    pub struct B2bAdDetailsResponseCompany {
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
-        pub company: ::std::option::Option<::std::string::String>,
+        pub city: ::std::option::Option<::std::string::String>,
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
-        pub days_at_job: ::std::option::Option<f64>,
+        pub company_size: ::std::option::Option<::std::string::String>,
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
-        pub is_current_position: ::std::option::Option<bool>,
+        pub country: ::std::option::Option<::std::string::String>,
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
-        pub start_date: ::std::option::Option<::std::string::String>,
+        pub domain: ::std::option::Option<::std::string::String>,
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
-        pub tenure_formatted: ::std::option::Option<::std::string::String>,
+        pub industry: ::std::option::Option<::std::string::String>,
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
-        pub title: ::std::option::Option<::std::string::String>,
+        pub linkedin_url: ::std::option::Option<::std::string::String>,
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub logo_url: ::std::option::Option<::std::string::String>,
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub name: ::std::option::Option<::std::string::String>,
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub state: ::std::option::Option<::std::string::String>,
     }
-    ///`DetectJobChangeResponseWorkHistoryItem`
+    ///`B2bAdsSearchBody`
     #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default)]
-    pub struct DetectJobChangeResponseWorkHistoryItem {
+    #[serde(deny_unknown_fields)]
+    pub struct B2bAdsSearchBody {
+        ///Domain, e.g. example.com.
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
-        pub company: ::std::option::Option<::std::string::String>,
+        pub company_domain: ::std::option::Option<B2bAdsSearchBodyCompanyDomain>,
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
-        pub duration: ::std::option::Option<::std::string::String>,
+        pub company_name: ::std::option::Option<B2bAdsSearchBodyCompanyName>,
+        ///Most ads to return; caps the spend. All ads when absent.
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
-        pub is_present: ::std::option::Option<bool>,
-        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
-        pub title: ::std::option::Option<::std::string::String>,
+        pub limit: ::std::option::Option<::std::num::NonZeroU64>,
     }
-    ///Web domain, e.g. example.com.
+    ///Domain, e.g. example.com.
     #[derive(::serde::Serialize, Clone, Debug, Eq, Hash, Ord, PartialEq, PartialOrd)]
     #[serde(transparent)]
-    pub struct Domain(::std::string::String);
-    impl ::std::ops::Deref for Domain {
+    pub struct B2bAdsSearchBodyCompanyDomain(::std::string::String);
+    impl ::std::ops::Deref for B2bAdsSearchBodyCompanyDomain {
         type Target = ::std::string::String;
         fn deref(&self) -> &::std::string::String {
             &self.0
         }
     }
-    impl ::std::convert::From<Domain> for ::std::string::String {
-        fn from(value: Domain) -> Self {
+    impl ::std::convert::From<B2bAdsSearchBodyCompanyDomain> for ::std::string::String {
+        fn from(value: B2bAdsSearchBodyCompanyDomain) -> Self {
             value.0
         }
     }
-    impl ::std::str::FromStr for Domain {
+    impl ::std::str::FromStr for B2bAdsSearchBodyCompanyDomain {
         type Err = self::error::ConversionError;
         fn from_str(
             value: &str,
@@ -236,268 +556,7 @@ pub mod types {
             Ok(Self(value.to_string()))
         }
     }
-    impl ::std::convert::TryFrom<&str> for Domain {
-        type Error = self::error::ConversionError;
-        fn try_from(
-            value: &str,
-        ) -> ::std::result::Result<Self, self::error::ConversionError> {
-            value.parse()
-        }
-    }
-    impl ::std::convert::TryFrom<::std::string::String> for Domain {
-        type Error = self::error::ConversionError;
-        fn try_from(
-            value: ::std::string::String,
-        ) -> ::std::result::Result<Self, self::error::ConversionError> {
-            value.parse()
-        }
-    }
-    impl<'de> ::serde::Deserialize<'de> for Domain {
-        fn deserialize<D>(deserializer: D) -> ::std::result::Result<Self, D::Error>
-        where
-            D: ::serde::Deserializer<'de>,
-        {
-            ::std::string::String::deserialize(deserializer)?
-                .parse()
-                .map_err(|e: self::error::ConversionError| {
-                    <D::Error as ::serde::de::Error>::custom(e.to_string())
-                })
-        }
-    }
-    ///`Email`
-    #[derive(::serde::Serialize, Clone, Debug, Eq, Hash, Ord, PartialEq, PartialOrd)]
-    #[serde(transparent)]
-    pub struct Email(::std::string::String);
-    impl ::std::ops::Deref for Email {
-        type Target = ::std::string::String;
-        fn deref(&self) -> &::std::string::String {
-            &self.0
-        }
-    }
-    impl ::std::convert::From<Email> for ::std::string::String {
-        fn from(value: Email) -> Self {
-            value.0
-        }
-    }
-    impl ::std::str::FromStr for Email {
-        type Err = self::error::ConversionError;
-        fn from_str(
-            value: &str,
-        ) -> ::std::result::Result<Self, self::error::ConversionError> {
-            if value.chars().count() > 254usize {
-                return Err("longer than 254 characters".into());
-            }
-            Ok(Self(value.to_string()))
-        }
-    }
-    impl ::std::convert::TryFrom<&str> for Email {
-        type Error = self::error::ConversionError;
-        fn try_from(
-            value: &str,
-        ) -> ::std::result::Result<Self, self::error::ConversionError> {
-            value.parse()
-        }
-    }
-    impl ::std::convert::TryFrom<::std::string::String> for Email {
-        type Error = self::error::ConversionError;
-        fn try_from(
-            value: ::std::string::String,
-        ) -> ::std::result::Result<Self, self::error::ConversionError> {
-            value.parse()
-        }
-    }
-    impl<'de> ::serde::Deserialize<'de> for Email {
-        fn deserialize<D>(deserializer: D) -> ::std::result::Result<Self, D::Error>
-        where
-            D: ::serde::Deserializer<'de>,
-        {
-            ::std::string::String::deserialize(deserializer)?
-                .parse()
-                .map_err(|e: self::error::ConversionError| {
-                    <D::Error as ::serde::de::Error>::custom(e.to_string())
-                })
-        }
-    }
-    ///`EmailToProfileBody`
-    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default)]
-    #[serde(deny_unknown_fields)]
-    pub struct EmailToProfileBody {
-        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
-        pub personal_email: ::std::option::Option<Email>,
-        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
-        pub work_email: ::std::option::Option<Email>,
-    }
-    ///`EmailToProfileResponse`
-    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default)]
-    pub struct EmailToProfileResponse {
-        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
-        pub credits_consumed: ::std::option::Option<Credits>,
-        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
-        pub message: ::std::option::Option<::std::string::String>,
-        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
-        pub profile_url: ::std::option::Option<::std::string::String>,
-    }
-    ///`FindCompetitorsBody`
-    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default)]
-    #[serde(deny_unknown_fields)]
-    pub struct FindCompetitorsBody {
-        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
-        pub company_domain: ::std::option::Option<Domain>,
-        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
-        pub company_name: ::std::option::Option<CompanyName>,
-        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
-        pub company_url: ::std::option::Option<ProfileUrl>,
-        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
-        pub profile_url: ::std::option::Option<ProfileUrl>,
-    }
-    ///`FindCompetitorsResponse`
-    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default)]
-    pub struct FindCompetitorsResponse {
-        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
-        pub competitors: ::std::option::Option<
-            ::std::vec::Vec<FindCompetitorsResponseCompetitorsItem>,
-        >,
-        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
-        pub credits_consumed: ::std::option::Option<Credits>,
-        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
-        pub message: ::std::option::Option<::std::string::String>,
-    }
-    ///`FindCompetitorsResponseCompetitorsItem`
-    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default)]
-    pub struct FindCompetitorsResponseCompetitorsItem {
-        #[serde(
-            rename = "companyType",
-            skip_serializing_if = "::std::option::Option::is_none"
-        )]
-        pub company_type: ::std::option::Option<::std::string::String>,
-        #[serde(
-            rename = "employeesCount",
-            skip_serializing_if = "::std::option::Option::is_none"
-        )]
-        pub employees_count: ::std::option::Option<f64>,
-        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
-        pub founded_year: ::std::option::Option<::std::string::String>,
-        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
-        pub hq: ::std::option::Option<::std::string::String>,
-        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
-        pub name: ::std::option::Option<::std::string::String>,
-        #[serde(
-            rename = "shortDescription",
-            skip_serializing_if = "::std::option::Option::is_none"
-        )]
-        pub short_description: ::std::option::Option<::std::string::String>,
-        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
-        pub valuation: ::std::option::Option<f64>,
-    }
-    ///`FindEmployeesBody`
-    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default)]
-    #[serde(deny_unknown_fields)]
-    pub struct FindEmployeesBody {
-        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
-        pub company_domain: ::std::option::Option<Domain>,
-        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
-        pub company_name: ::std::option::Option<CompanyName>,
-        ///Most employees to return (the server uses 10 when absent); each one is billed.
-        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
-        pub limit: ::std::option::Option<::std::num::NonZeroU64>,
-    }
-    ///`FindEmployeesResponse`
-    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default)]
-    pub struct FindEmployeesResponse {
-        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
-        pub credits_consumed: ::std::option::Option<Credits>,
-        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
-        pub employees: ::std::option::Option<
-            ::std::vec::Vec<FindEmployeesResponseEmployeesItem>,
-        >,
-        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
-        pub message: ::std::option::Option<::std::string::String>,
-        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
-        pub returned_count: ::std::option::Option<f64>,
-        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
-        pub total_count: ::std::option::Option<f64>,
-    }
-    ///`FindEmployeesResponseEmployeesItem`
-    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default)]
-    pub struct FindEmployeesResponseEmployeesItem {
-        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
-        pub first_name: ::std::option::Option<::std::string::String>,
-        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
-        pub full_name: ::std::option::Option<::std::string::String>,
-        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
-        pub job_title: ::std::option::Option<::std::string::String>,
-        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
-        pub last_name: ::std::option::Option<::std::string::String>,
-        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
-        pub location: ::std::option::Option<::std::string::String>,
-        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
-        pub profile_url: ::std::option::Option<::std::string::String>,
-    }
-    ///`FindMobileNumberBody`
-    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default)]
-    #[serde(deny_unknown_fields)]
-    pub struct FindMobileNumberBody {
-        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
-        pub personal_email: ::std::option::Option<Email>,
-        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
-        pub profile_url: ::std::option::Option<ProfileUrl>,
-        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
-        pub work_email: ::std::option::Option<Email>,
-    }
-    ///`FindMobileNumberResponse`
-    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default)]
-    pub struct FindMobileNumberResponse {
-        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
-        pub credits_consumed: ::std::option::Option<Credits>,
-        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
-        pub email: ::std::option::Option<::std::string::String>,
-        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
-        pub message: ::std::option::Option<::std::string::String>,
-        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
-        pub mobile_number: ::std::option::Option<::std::string::String>,
-        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
-        pub profile_url: ::std::option::Option<::std::string::String>,
-    }
-    ///`FindPersonByRoleBody`
-    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
-    #[serde(deny_unknown_fields)]
-    pub struct FindPersonByRoleBody {
-        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
-        pub company_domain: ::std::option::Option<Domain>,
-        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
-        pub company_name: ::std::option::Option<CompanyName>,
-        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
-        pub company_profile_url: ::std::option::Option<ProfileUrl>,
-        ///The title to look for, e.g. Head of Sales.
-        pub job_title: FindPersonByRoleBodyJobTitle,
-    }
-    ///The title to look for, e.g. Head of Sales.
-    #[derive(::serde::Serialize, Clone, Debug, Eq, Hash, Ord, PartialEq, PartialOrd)]
-    #[serde(transparent)]
-    pub struct FindPersonByRoleBodyJobTitle(::std::string::String);
-    impl ::std::ops::Deref for FindPersonByRoleBodyJobTitle {
-        type Target = ::std::string::String;
-        fn deref(&self) -> &::std::string::String {
-            &self.0
-        }
-    }
-    impl ::std::convert::From<FindPersonByRoleBodyJobTitle> for ::std::string::String {
-        fn from(value: FindPersonByRoleBodyJobTitle) -> Self {
-            value.0
-        }
-    }
-    impl ::std::str::FromStr for FindPersonByRoleBodyJobTitle {
-        type Err = self::error::ConversionError;
-        fn from_str(
-            value: &str,
-        ) -> ::std::result::Result<Self, self::error::ConversionError> {
-            if value.chars().count() < 1usize {
-                return Err("shorter than 1 characters".into());
-            }
-            Ok(Self(value.to_string()))
-        }
-    }
-    impl ::std::convert::TryFrom<&str> for FindPersonByRoleBodyJobTitle {
+    impl ::std::convert::TryFrom<&str> for B2bAdsSearchBodyCompanyDomain {
         type Error = self::error::ConversionError;
         fn try_from(
             value: &str,
@@ -506,7 +565,7 @@ pub mod types {
         }
     }
     impl ::std::convert::TryFrom<::std::string::String>
-    for FindPersonByRoleBodyJobTitle {
+    for B2bAdsSearchBodyCompanyDomain {
         type Error = self::error::ConversionError;
         fn try_from(
             value: ::std::string::String,
@@ -514,7 +573,7 @@ pub mod types {
             value.parse()
         }
     }
-    impl<'de> ::serde::Deserialize<'de> for FindPersonByRoleBodyJobTitle {
+    impl<'de> ::serde::Deserialize<'de> for B2bAdsSearchBodyCompanyDomain {
         fn deserialize<D>(deserializer: D) -> ::std::result::Result<Self, D::Error>
         where
             D: ::serde::Deserializer<'de>,
@@ -526,88 +585,22 @@ pub mod types {
                 })
         }
     }
-    ///`FindPersonByRoleResponse`
-    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default)]
-    pub struct FindPersonByRoleResponse {
-        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
-        pub company_name: ::std::option::Option<::std::string::String>,
-        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
-        pub company_website: ::std::option::Option<::std::string::String>,
-        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
-        pub credits_consumed: ::std::option::Option<Credits>,
-        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
-        pub first_name: ::std::option::Option<::std::string::String>,
-        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
-        pub full_name: ::std::option::Option<::std::string::String>,
-        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
-        pub job_title: ::std::option::Option<::std::string::String>,
-        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
-        pub last_name: ::std::option::Option<::std::string::String>,
-        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
-        pub message: ::std::option::Option<::std::string::String>,
-        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
-        pub name: ::std::option::Option<::std::string::String>,
-        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
-        pub profile_url: ::std::option::Option<::std::string::String>,
-    }
-    ///`FindPersonalEmailBody`
-    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
-    #[serde(deny_unknown_fields)]
-    pub struct FindPersonalEmailBody {
-        pub profile_url: ProfileUrl,
-    }
-    ///`FindPersonalEmailResponse`
-    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default)]
-    pub struct FindPersonalEmailResponse {
-        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
-        pub credits_consumed: ::std::option::Option<Credits>,
-        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
-        pub first_personal_email: ::std::option::Option<::std::string::String>,
-        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
-        pub message: ::std::option::Option<::std::string::String>,
-        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
-        pub name: ::std::option::Option<::std::string::String>,
-        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
-        pub personal_email: ::std::option::Option<::std::string::String>,
-        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
-        pub personal_emails: ::std::option::Option<
-            ::std::vec::Vec<::std::string::String>,
-        >,
-        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
-        pub profile_url: ::std::option::Option<::std::string::String>,
-    }
-    ///`FindWorkEmailBody`
-    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default)]
-    #[serde(deny_unknown_fields)]
-    pub struct FindWorkEmailBody {
-        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
-        pub company_name: ::std::option::Option<CompanyName>,
-        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
-        pub domain: ::std::option::Option<Domain>,
-        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
-        pub first_name: ::std::option::Option<PersonName>,
-        ///Whole name
-        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
-        pub full_name: ::std::option::Option<FindWorkEmailBodyFullName>,
-        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
-        pub last_name: ::std::option::Option<PersonName>,
-    }
-    ///Whole name
+    ///`B2bAdsSearchBodyCompanyName`
     #[derive(::serde::Serialize, Clone, Debug, Eq, Hash, Ord, PartialEq, PartialOrd)]
     #[serde(transparent)]
-    pub struct FindWorkEmailBodyFullName(::std::string::String);
-    impl ::std::ops::Deref for FindWorkEmailBodyFullName {
+    pub struct B2bAdsSearchBodyCompanyName(::std::string::String);
+    impl ::std::ops::Deref for B2bAdsSearchBodyCompanyName {
         type Target = ::std::string::String;
         fn deref(&self) -> &::std::string::String {
             &self.0
         }
     }
-    impl ::std::convert::From<FindWorkEmailBodyFullName> for ::std::string::String {
-        fn from(value: FindWorkEmailBodyFullName) -> Self {
+    impl ::std::convert::From<B2bAdsSearchBodyCompanyName> for ::std::string::String {
+        fn from(value: B2bAdsSearchBodyCompanyName) -> Self {
             value.0
         }
     }
-    impl ::std::str::FromStr for FindWorkEmailBodyFullName {
+    impl ::std::str::FromStr for B2bAdsSearchBodyCompanyName {
         type Err = self::error::ConversionError;
         fn from_str(
             value: &str,
@@ -618,7 +611,7 @@ pub mod types {
             Ok(Self(value.to_string()))
         }
     }
-    impl ::std::convert::TryFrom<&str> for FindWorkEmailBodyFullName {
+    impl ::std::convert::TryFrom<&str> for B2bAdsSearchBodyCompanyName {
         type Error = self::error::ConversionError;
         fn try_from(
             value: &str,
@@ -626,7 +619,7 @@ pub mod types {
             value.parse()
         }
     }
-    impl ::std::convert::TryFrom<::std::string::String> for FindWorkEmailBodyFullName {
+    impl ::std::convert::TryFrom<::std::string::String> for B2bAdsSearchBodyCompanyName {
         type Error = self::error::ConversionError;
         fn try_from(
             value: ::std::string::String,
@@ -634,7 +627,7 @@ pub mod types {
             value.parse()
         }
     }
-    impl<'de> ::serde::Deserialize<'de> for FindWorkEmailBodyFullName {
+    impl<'de> ::serde::Deserialize<'de> for B2bAdsSearchBodyCompanyName {
         fn deserialize<D>(deserializer: D) -> ::std::result::Result<Self, D::Error>
         where
             D: ::serde::Deserializer<'de>,
@@ -646,96 +639,97 @@ pub mod types {
                 })
         }
     }
-    ///`FindWorkEmailResponse`
+    ///`B2bAdsSearchResponse`
     #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default)]
-    pub struct FindWorkEmailResponse {
+    pub struct B2bAdsSearchResponse {
+        #[serde(default, skip_serializing_if = "::std::vec::Vec::is_empty")]
+        pub ads: ::std::vec::Vec<B2bAdsSearchResponseAdsItem>,
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
-        pub company_facebook_url: ::std::option::Option<::std::string::String>,
+        pub ads_count: ::std::option::Option<f64>,
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
-        pub company_founded: ::std::option::Option<f64>,
+        pub company: ::std::option::Option<B2bAdsSearchResponseCompany>,
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
-        pub company_industry: ::std::option::Option<::std::string::String>,
+        pub credits_consumed: ::std::option::Option<f64>,
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
-        pub company_linkedin_id: ::std::option::Option<::std::string::String>,
+        pub message: ::std::option::Option<::std::string::String>,
+    }
+    ///`B2bAdsSearchResponseAdsItem`
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default)]
+    pub struct B2bAdsSearchResponseAdsItem {
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
-        pub company_linkedin_url: ::std::option::Option<::std::string::String>,
+        pub ad_id: ::std::option::Option<::std::string::String>,
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
-        pub company_location: ::std::option::Option<Location>,
+        pub ad_type: ::std::option::Option<::std::string::String>,
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
-        pub company_name: ::std::option::Option<::std::string::String>,
+        pub ad_url: ::std::option::Option<::std::string::String>,
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
-        pub company_profile_id: ::std::option::Option<::std::string::String>,
+        pub advertiser: ::std::option::Option<::std::string::String>,
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
-        pub company_profile_url: ::std::option::Option<::std::string::String>,
+        pub advertiser_linkedin_url: ::std::option::Option<::std::string::String>,
+        #[serde(default, skip_serializing_if = "::std::vec::Vec::is_empty")]
+        pub carousel_images: ::std::vec::Vec<::std::string::String>,
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub content: ::std::option::Option<::std::string::String>,
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub creative_type: ::std::option::Option<::std::string::String>,
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub cta_text: ::std::option::Option<::std::string::String>,
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub description: ::std::option::Option<::std::string::String>,
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub headline: ::std::option::Option<::std::string::String>,
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub image_url: ::std::option::Option<::std::string::String>,
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub landing_page_url: ::std::option::Option<::std::string::String>,
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub link: ::std::option::Option<::std::string::String>,
+    }
+    ///`B2bAdsSearchResponseCompany`
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default)]
+    pub struct B2bAdsSearchResponseCompany {
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub city: ::std::option::Option<::std::string::String>,
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
         pub company_size: ::std::option::Option<::std::string::String>,
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
-        pub company_twitter_url: ::std::option::Option<::std::string::String>,
-        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
-        pub company_type: ::std::option::Option<::std::string::String>,
-        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
-        pub credits_consumed: ::std::option::Option<Credits>,
+        pub country: ::std::option::Option<::std::string::String>,
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
         pub domain: ::std::option::Option<::std::string::String>,
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
-        pub email: ::std::option::Option<::std::string::String>,
+        pub industry: ::std::option::Option<::std::string::String>,
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
-        pub employment_verified: ::std::option::Option<bool>,
+        pub linkedin_url: ::std::option::Option<::std::string::String>,
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
-        pub first_name: ::std::option::Option<::std::string::String>,
+        pub logo_url: ::std::option::Option<::std::string::String>,
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
-        pub has_mx: ::std::option::Option<bool>,
+        pub name: ::std::option::Option<::std::string::String>,
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
-        pub is_domain_catch_all: ::std::option::Option<bool>,
-        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
-        pub last_name: ::std::option::Option<::std::string::String>,
-        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
-        pub message: ::std::option::Option<::std::string::String>,
-        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
-        pub mx_provider: ::std::option::Option<::std::string::String>,
-        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
-        pub mx_record: ::std::option::Option<::std::string::String>,
-        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
-        pub mx_records_full: ::std::option::Option<
-            ::std::vec::Vec<FindWorkEmailResponseMxRecordsFullItem>,
-        >,
-        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
-        pub mx_security_gateway: ::std::option::Option<bool>,
-        ///valid, valid_catch_all or not_found.
-        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
-        pub status: ::std::option::Option<::std::string::String>,
+        pub state: ::std::option::Option<::std::string::String>,
     }
-    ///`FindWorkEmailResponseMxRecordsFullItem`
-    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default)]
-    pub struct FindWorkEmailResponseMxRecordsFullItem {
-        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
-        pub exchange: ::std::option::Option<::std::string::String>,
-        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
-        pub priority: ::std::option::Option<f64>,
-    }
-    ///`GetB2bAdDetailsBody`
+    ///`B2bProfileEmailBody`
     #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
     #[serde(deny_unknown_fields)]
-    pub struct GetB2bAdDetailsBody {
-        ///The ad library URL, its /ad-library/detail/{id} path, or the bare numeric id (the link field of a search_b2b_ads result).
-        pub ad_url: GetB2bAdDetailsBodyAdUrl,
+    pub struct B2bProfileEmailBody {
+        ///Profile URL or slug.
+        pub profile_url: B2bProfileEmailBodyProfileUrl,
     }
-    ///The ad library URL, its /ad-library/detail/{id} path, or the bare numeric id (the link field of a search_b2b_ads result).
+    ///Profile URL or slug.
     #[derive(::serde::Serialize, Clone, Debug, Eq, Hash, Ord, PartialEq, PartialOrd)]
     #[serde(transparent)]
-    pub struct GetB2bAdDetailsBodyAdUrl(::std::string::String);
-    impl ::std::ops::Deref for GetB2bAdDetailsBodyAdUrl {
+    pub struct B2bProfileEmailBodyProfileUrl(::std::string::String);
+    impl ::std::ops::Deref for B2bProfileEmailBodyProfileUrl {
         type Target = ::std::string::String;
         fn deref(&self) -> &::std::string::String {
             &self.0
         }
     }
-    impl ::std::convert::From<GetB2bAdDetailsBodyAdUrl> for ::std::string::String {
-        fn from(value: GetB2bAdDetailsBodyAdUrl) -> Self {
+    impl ::std::convert::From<B2bProfileEmailBodyProfileUrl> for ::std::string::String {
+        fn from(value: B2bProfileEmailBodyProfileUrl) -> Self {
             value.0
         }
     }
-    impl ::std::str::FromStr for GetB2bAdDetailsBodyAdUrl {
+    impl ::std::str::FromStr for B2bProfileEmailBodyProfileUrl {
         type Err = self::error::ConversionError;
         fn from_str(
             value: &str,
@@ -746,7 +740,7 @@ pub mod types {
             Ok(Self(value.to_string()))
         }
     }
-    impl ::std::convert::TryFrom<&str> for GetB2bAdDetailsBodyAdUrl {
+    impl ::std::convert::TryFrom<&str> for B2bProfileEmailBodyProfileUrl {
         type Error = self::error::ConversionError;
         fn try_from(
             value: &str,
@@ -754,7 +748,8 @@ pub mod types {
             value.parse()
         }
     }
-    impl ::std::convert::TryFrom<::std::string::String> for GetB2bAdDetailsBodyAdUrl {
+    impl ::std::convert::TryFrom<::std::string::String>
+    for B2bProfileEmailBodyProfileUrl {
         type Error = self::error::ConversionError;
         fn try_from(
             value: ::std::string::String,
@@ -762,7 +757,7 @@ pub mod types {
             value.parse()
         }
     }
-    impl<'de> ::serde::Deserialize<'de> for GetB2bAdDetailsBodyAdUrl {
+    impl<'de> ::serde::Deserialize<'de> for B2bProfileEmailBodyProfileUrl {
         fn deserialize<D>(deserializer: D) -> ::std::result::Result<Self, D::Error>
         where
             D: ::serde::Deserializer<'de>,
@@ -774,129 +769,2030 @@ pub mod types {
                 })
         }
     }
-    ///`GetB2bAdDetailsResponse`
+    ///`B2bProfileEmailResponse`
     #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default)]
-    pub struct GetB2bAdDetailsResponse {
+    pub struct B2bProfileEmailResponse {
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
-        pub ad_details: ::std::option::Option<
-            ::serde_json::Map<::std::string::String, ::serde_json::Value>,
-        >,
+        pub credits_consumed: ::std::option::Option<f64>,
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
-        pub company: ::std::option::Option<
-            ::serde_json::Map<::std::string::String, ::serde_json::Value>,
-        >,
-        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
-        pub credits_consumed: ::std::option::Option<Credits>,
+        pub email: ::std::option::Option<::std::string::String>,
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
         pub message: ::std::option::Option<::std::string::String>,
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub profile_url: ::std::option::Option<::std::string::String>,
     }
-    ///`GetCompanyBody`
-    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default)]
+    ///`BatchClientCreateBody`
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
     #[serde(deny_unknown_fields)]
-    pub struct GetCompanyBody {
+    pub struct BatchClientCreateBody {
+        #[serde(default, skip_serializing_if = "::serde_json::Map::is_empty")]
+        pub address: ::serde_json::Map<::std::string::String, ::serde_json::Value>,
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
-        pub company_domain: ::std::option::Option<Domain>,
+        pub billing_rate: ::std::option::Option<f64>,
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
-        pub company_name: ::std::option::Option<CompanyName>,
+        pub contact_email: ::std::option::Option<::std::string::String>,
+        #[serde(default, skip_serializing_if = "::serde_json::Map::is_empty")]
+        pub custom_fields: ::serde_json::Map<::std::string::String, ::serde_json::Value>,
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
-        pub profile_url: ::std::option::Option<ProfileUrl>,
+        pub display_name: ::std::option::Option<::std::string::String>,
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub industry: ::std::option::Option<::std::string::String>,
+        pub name: ::std::string::String,
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub notes: ::std::option::Option<::std::string::String>,
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub phone: ::std::option::Option<::std::string::String>,
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub website: ::std::option::Option<::std::string::String>,
     }
-    ///`GetCompanyFundingBody`
-    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default)]
+    ///`BatchProviderCreateBody`
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
     #[serde(deny_unknown_fields)]
-    pub struct GetCompanyFundingBody {
-        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
-        pub company_domain: ::std::option::Option<Domain>,
-        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
-        pub company_name: ::std::option::Option<CompanyName>,
-    }
-    ///`GetCompanyFundingResponse`
-    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default)]
-    pub struct GetCompanyFundingResponse {
-        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
-        pub acquisitions: ::std::option::Option<
-            ::std::vec::Vec<
-                ::serde_json::Map<::std::string::String, ::serde_json::Value>,
-            >,
+    pub struct BatchProviderCreateBody {
+        #[serde(rename = "authCredentialName")]
+        pub auth_credential_name: ::std::string::String,
+        #[serde(rename = "authCredentialValue")]
+        pub auth_credential_value: ::std::string::String,
+        #[serde(rename = "authType")]
+        pub auth_type: BatchProviderCreateBodyAuthType,
+        #[serde(rename = "baseUrl")]
+        pub base_url: ::std::string::String,
+        #[serde(
+            rename = "defaultHeaders",
+            default,
+            skip_serializing_if = "::serde_json::Map::is_empty"
+        )]
+        pub default_headers: ::serde_json::Map<
+            ::std::string::String,
+            ::serde_json::Value,
         >,
+        #[serde(
+            rename = "defaultMethod",
+            skip_serializing_if = "::std::option::Option::is_none"
+        )]
+        pub default_method: ::std::option::Option<BatchProviderCreateBodyDefaultMethod>,
+        #[serde(
+            rename = "healthCheckExpectedStatus",
+            skip_serializing_if = "::std::option::Option::is_none"
+        )]
+        pub health_check_expected_status: ::std::option::Option<i64>,
+        #[serde(
+            rename = "healthCheckUrl",
+            skip_serializing_if = "::std::option::Option::is_none"
+        )]
+        pub health_check_url: ::std::option::Option<::std::string::String>,
+        pub name: ::std::string::String,
+        #[serde(
+            rename = "rateLimitRpm",
+            skip_serializing_if = "::std::option::Option::is_none"
+        )]
+        pub rate_limit_rpm: ::std::option::Option<i64>,
+        #[serde(
+            rename = "responseMapping",
+            default,
+            skip_serializing_if = "::serde_json::Map::is_empty"
+        )]
+        pub response_mapping: ::serde_json::Map<
+            ::std::string::String,
+            ::serde_json::Value,
+        >,
+    }
+    ///`BatchProviderCreateBodyAuthType`
+    #[derive(
+        ::serde::Deserialize,
+        ::serde::Serialize,
+        Clone,
+        Copy,
+        Debug,
+        Eq,
+        Hash,
+        Ord,
+        PartialEq,
+        PartialOrd
+    )]
+    pub enum BatchProviderCreateBodyAuthType {
+        #[serde(rename = "api_key")]
+        ApiKey,
+        #[serde(rename = "bearer")]
+        Bearer,
+        #[serde(rename = "header")]
+        Header,
+    }
+    impl ::std::fmt::Display for BatchProviderCreateBodyAuthType {
+        fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+            match *self {
+                Self::ApiKey => f.write_str("api_key"),
+                Self::Bearer => f.write_str("bearer"),
+                Self::Header => f.write_str("header"),
+            }
+        }
+    }
+    impl ::std::str::FromStr for BatchProviderCreateBodyAuthType {
+        type Err = self::error::ConversionError;
+        fn from_str(
+            value: &str,
+        ) -> ::std::result::Result<Self, self::error::ConversionError> {
+            match value {
+                "api_key" => Ok(Self::ApiKey),
+                "bearer" => Ok(Self::Bearer),
+                "header" => Ok(Self::Header),
+                _ => Err("invalid value".into()),
+            }
+        }
+    }
+    impl ::std::convert::TryFrom<&str> for BatchProviderCreateBodyAuthType {
+        type Error = self::error::ConversionError;
+        fn try_from(
+            value: &str,
+        ) -> ::std::result::Result<Self, self::error::ConversionError> {
+            value.parse()
+        }
+    }
+    impl ::std::convert::TryFrom<::std::string::String>
+    for BatchProviderCreateBodyAuthType {
+        type Error = self::error::ConversionError;
+        fn try_from(
+            value: ::std::string::String,
+        ) -> ::std::result::Result<Self, self::error::ConversionError> {
+            value.parse()
+        }
+    }
+    ///`BatchProviderCreateBodyDefaultMethod`
+    #[derive(
+        ::serde::Deserialize,
+        ::serde::Serialize,
+        Clone,
+        Copy,
+        Debug,
+        Eq,
+        Hash,
+        Ord,
+        PartialEq,
+        PartialOrd
+    )]
+    pub enum BatchProviderCreateBodyDefaultMethod {
+        #[serde(rename = "GET")]
+        Get,
+        #[serde(rename = "POST")]
+        Post,
+    }
+    impl ::std::fmt::Display for BatchProviderCreateBodyDefaultMethod {
+        fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+            match *self {
+                Self::Get => f.write_str("GET"),
+                Self::Post => f.write_str("POST"),
+            }
+        }
+    }
+    impl ::std::str::FromStr for BatchProviderCreateBodyDefaultMethod {
+        type Err = self::error::ConversionError;
+        fn from_str(
+            value: &str,
+        ) -> ::std::result::Result<Self, self::error::ConversionError> {
+            match value {
+                "GET" => Ok(Self::Get),
+                "POST" => Ok(Self::Post),
+                _ => Err("invalid value".into()),
+            }
+        }
+    }
+    impl ::std::convert::TryFrom<&str> for BatchProviderCreateBodyDefaultMethod {
+        type Error = self::error::ConversionError;
+        fn try_from(
+            value: &str,
+        ) -> ::std::result::Result<Self, self::error::ConversionError> {
+            value.parse()
+        }
+    }
+    impl ::std::convert::TryFrom<::std::string::String>
+    for BatchProviderCreateBodyDefaultMethod {
+        type Error = self::error::ConversionError;
+        fn try_from(
+            value: ::std::string::String,
+        ) -> ::std::result::Result<Self, self::error::ConversionError> {
+            value.parse()
+        }
+    }
+    ///`BatchSubmitBody`
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
+    #[serde(deny_unknown_fields)]
+    pub struct BatchSubmitBody {
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub budget_user_id: ::std::option::Option<::std::string::String>,
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub client_id: ::std::option::Option<::std::string::String>,
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub client_name: ::std::option::Option<::std::string::String>,
+        ///Unique per batch: a repeat with it does not run twice.
+        #[serde(
+            rename = "idempotencyKey",
+            skip_serializing_if = "::std::option::Option::is_none"
+        )]
+        pub idempotency_key: ::std::option::Option<::std::string::String>,
+        pub items: ::std::vec::Vec<BatchSubmitBodyItemsItem>,
+        #[serde(default, skip_serializing_if = "::serde_json::Map::is_empty")]
+        pub metadata: ::serde_json::Map<::std::string::String, ::serde_json::Value>,
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub priority: ::std::option::Option<BatchSubmitBodyPriority>,
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub webhook_url: ::std::option::Option<::std::string::String>,
+    }
+    ///`BatchSubmitBodyItemsItem`
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default)]
+    pub struct BatchSubmitBodyItemsItem {
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub client_id: ::std::option::Option<::std::string::String>,
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub client_name: ::std::option::Option<::std::string::String>,
+        #[serde(default, skip_serializing_if = "::serde_json::Map::is_empty")]
+        pub input: ::serde_json::Map<::std::string::String, ::serde_json::Value>,
+        #[serde(default, skip_serializing_if = "::serde_json::Map::is_empty")]
+        pub metadata: ::serde_json::Map<::std::string::String, ::serde_json::Value>,
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub product: ::std::option::Option<::std::string::String>,
+    }
+    ///`BatchSubmitBodyPriority`
+    #[derive(
+        ::serde::Deserialize,
+        ::serde::Serialize,
+        Clone,
+        Copy,
+        Debug,
+        Eq,
+        Hash,
+        Ord,
+        PartialEq,
+        PartialOrd
+    )]
+    pub enum BatchSubmitBodyPriority {
+        #[serde(rename = "normal")]
+        Normal,
+        #[serde(rename = "low")]
+        Low,
+    }
+    impl ::std::fmt::Display for BatchSubmitBodyPriority {
+        fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+            match *self {
+                Self::Normal => f.write_str("normal"),
+                Self::Low => f.write_str("low"),
+            }
+        }
+    }
+    impl ::std::str::FromStr for BatchSubmitBodyPriority {
+        type Err = self::error::ConversionError;
+        fn from_str(
+            value: &str,
+        ) -> ::std::result::Result<Self, self::error::ConversionError> {
+            match value {
+                "normal" => Ok(Self::Normal),
+                "low" => Ok(Self::Low),
+                _ => Err("invalid value".into()),
+            }
+        }
+    }
+    impl ::std::convert::TryFrom<&str> for BatchSubmitBodyPriority {
+        type Error = self::error::ConversionError;
+        fn try_from(
+            value: &str,
+        ) -> ::std::result::Result<Self, self::error::ConversionError> {
+            value.parse()
+        }
+    }
+    impl ::std::convert::TryFrom<::std::string::String> for BatchSubmitBodyPriority {
+        type Error = self::error::ConversionError;
+        fn try_from(
+            value: ::std::string::String,
+        ) -> ::std::result::Result<Self, self::error::ConversionError> {
+            value.parse()
+        }
+    }
+    ///`BatchUpdateBody`
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default)]
+    #[serde(deny_unknown_fields)]
+    pub struct BatchUpdateBody {
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub client_id: ::std::option::Option<::std::string::String>,
+        #[serde(default, skip_serializing_if = "::serde_json::Map::is_empty")]
+        pub metadata: ::serde_json::Map<::std::string::String, ::serde_json::Value>,
+    }
+    ///`Budget`
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default)]
+    pub struct Budget {
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub alert_email: ::std::option::Option<::std::string::String>,
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub alert_threshold_pct: ::std::option::Option<f64>,
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub id: ::std::option::Option<::std::string::String>,
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub max_credits: ::std::option::Option<f64>,
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub period: ::std::option::Option<::std::string::String>,
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub scope: ::std::option::Option<::std::string::String>,
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub scope_value: ::std::option::Option<::std::string::String>,
+    }
+    ///`BudgetStatus`
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default)]
+    pub struct BudgetStatus {
+        #[serde(
+            rename = "isExceeded",
+            skip_serializing_if = "::std::option::Option::is_none"
+        )]
+        pub is_exceeded: ::std::option::Option<bool>,
+        #[serde(
+            rename = "maxCredits",
+            skip_serializing_if = "::std::option::Option::is_none"
+        )]
+        pub max_credits: ::std::option::Option<f64>,
+        #[serde(
+            rename = "remainingCredits",
+            skip_serializing_if = "::std::option::Option::is_none"
+        )]
+        pub remaining_credits: ::std::option::Option<f64>,
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub scope: ::std::option::Option<::std::string::String>,
+        #[serde(
+            rename = "scopeValue",
+            skip_serializing_if = "::std::option::Option::is_none"
+        )]
+        pub scope_value: ::std::option::Option<::std::string::String>,
+    }
+    ///`BulkJobPriorityBody`
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
+    #[serde(deny_unknown_fields)]
+    pub struct BulkJobPriorityBody {
+        pub priority: BulkJobPriorityBodyPriority,
+    }
+    ///`BulkJobPriorityBodyPriority`
+    #[derive(
+        ::serde::Deserialize,
+        ::serde::Serialize,
+        Clone,
+        Copy,
+        Debug,
+        Eq,
+        Hash,
+        Ord,
+        PartialEq,
+        PartialOrd
+    )]
+    pub enum BulkJobPriorityBodyPriority {
+        #[serde(rename = "low")]
+        Low,
+        #[serde(rename = "normal")]
+        Normal,
+        #[serde(rename = "high")]
+        High,
+    }
+    impl ::std::fmt::Display for BulkJobPriorityBodyPriority {
+        fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+            match *self {
+                Self::Low => f.write_str("low"),
+                Self::Normal => f.write_str("normal"),
+                Self::High => f.write_str("high"),
+            }
+        }
+    }
+    impl ::std::str::FromStr for BulkJobPriorityBodyPriority {
+        type Err = self::error::ConversionError;
+        fn from_str(
+            value: &str,
+        ) -> ::std::result::Result<Self, self::error::ConversionError> {
+            match value {
+                "low" => Ok(Self::Low),
+                "normal" => Ok(Self::Normal),
+                "high" => Ok(Self::High),
+                _ => Err("invalid value".into()),
+            }
+        }
+    }
+    impl ::std::convert::TryFrom<&str> for BulkJobPriorityBodyPriority {
+        type Error = self::error::ConversionError;
+        fn try_from(
+            value: &str,
+        ) -> ::std::result::Result<Self, self::error::ConversionError> {
+            value.parse()
+        }
+    }
+    impl ::std::convert::TryFrom<::std::string::String> for BulkJobPriorityBodyPriority {
+        type Error = self::error::ConversionError;
+        fn try_from(
+            value: ::std::string::String,
+        ) -> ::std::result::Result<Self, self::error::ConversionError> {
+            value.parse()
+        }
+    }
+    ///`BulkJobRestartBody`
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default)]
+    #[serde(deny_unknown_fields)]
+    pub struct BulkJobRestartBody {
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub mode: ::std::option::Option<BulkJobRestartBodyMode>,
+        #[serde(
+            rename = "startRowIndex",
+            skip_serializing_if = "::std::option::Option::is_none"
+        )]
+        pub start_row_index: ::std::option::Option<u64>,
+        #[serde(
+            rename = "startShardIndex",
+            skip_serializing_if = "::std::option::Option::is_none"
+        )]
+        pub start_shard_index: ::std::option::Option<u64>,
+    }
+    ///`BulkJobRestartBodyMode`
+    #[derive(
+        ::serde::Deserialize,
+        ::serde::Serialize,
+        Clone,
+        Copy,
+        Debug,
+        Eq,
+        Hash,
+        Ord,
+        PartialEq,
+        PartialOrd
+    )]
+    pub enum BulkJobRestartBodyMode {
+        #[serde(rename = "full")]
+        Full,
+        #[serde(rename = "failed_only")]
+        FailedOnly,
+        #[serde(rename = "from_row")]
+        FromRow,
+        #[serde(rename = "from_shard")]
+        FromShard,
+    }
+    impl ::std::fmt::Display for BulkJobRestartBodyMode {
+        fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+            match *self {
+                Self::Full => f.write_str("full"),
+                Self::FailedOnly => f.write_str("failed_only"),
+                Self::FromRow => f.write_str("from_row"),
+                Self::FromShard => f.write_str("from_shard"),
+            }
+        }
+    }
+    impl ::std::str::FromStr for BulkJobRestartBodyMode {
+        type Err = self::error::ConversionError;
+        fn from_str(
+            value: &str,
+        ) -> ::std::result::Result<Self, self::error::ConversionError> {
+            match value {
+                "full" => Ok(Self::Full),
+                "failed_only" => Ok(Self::FailedOnly),
+                "from_row" => Ok(Self::FromRow),
+                "from_shard" => Ok(Self::FromShard),
+                _ => Err("invalid value".into()),
+            }
+        }
+    }
+    impl ::std::convert::TryFrom<&str> for BulkJobRestartBodyMode {
+        type Error = self::error::ConversionError;
+        fn try_from(
+            value: &str,
+        ) -> ::std::result::Result<Self, self::error::ConversionError> {
+            value.parse()
+        }
+    }
+    impl ::std::convert::TryFrom<::std::string::String> for BulkJobRestartBodyMode {
+        type Error = self::error::ConversionError;
+        fn try_from(
+            value: ::std::string::String,
+        ) -> ::std::result::Result<Self, self::error::ConversionError> {
+            value.parse()
+        }
+    }
+    ///`BulkJobReviewBody`
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
+    #[serde(deny_unknown_fields)]
+    pub struct BulkJobReviewBody {
+        pub action: BulkJobReviewBodyAction,
+    }
+    ///`BulkJobReviewBodyAction`
+    #[derive(
+        ::serde::Deserialize,
+        ::serde::Serialize,
+        Clone,
+        Copy,
+        Debug,
+        Eq,
+        Hash,
+        Ord,
+        PartialEq,
+        PartialOrd
+    )]
+    pub enum BulkJobReviewBodyAction {
+        #[serde(rename = "approve")]
+        Approve,
+        #[serde(rename = "reject")]
+        Reject,
+    }
+    impl ::std::fmt::Display for BulkJobReviewBodyAction {
+        fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+            match *self {
+                Self::Approve => f.write_str("approve"),
+                Self::Reject => f.write_str("reject"),
+            }
+        }
+    }
+    impl ::std::str::FromStr for BulkJobReviewBodyAction {
+        type Err = self::error::ConversionError;
+        fn from_str(
+            value: &str,
+        ) -> ::std::result::Result<Self, self::error::ConversionError> {
+            match value {
+                "approve" => Ok(Self::Approve),
+                "reject" => Ok(Self::Reject),
+                _ => Err("invalid value".into()),
+            }
+        }
+    }
+    impl ::std::convert::TryFrom<&str> for BulkJobReviewBodyAction {
+        type Error = self::error::ConversionError;
+        fn try_from(
+            value: &str,
+        ) -> ::std::result::Result<Self, self::error::ConversionError> {
+            value.parse()
+        }
+    }
+    impl ::std::convert::TryFrom<::std::string::String> for BulkJobReviewBodyAction {
+        type Error = self::error::ConversionError;
+        fn try_from(
+            value: ::std::string::String,
+        ) -> ::std::result::Result<Self, self::error::ConversionError> {
+            value.parse()
+        }
+    }
+    ///`BulkLocalLeadsBody`
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
+    #[serde(deny_unknown_fields)]
+    pub struct BulkLocalLeadsBody {
+        pub cities: ::std::vec::Vec<::std::string::String>,
+        #[serde(
+            rename = "countryCodes",
+            default,
+            skip_serializing_if = "::std::vec::Vec::is_empty"
+        )]
+        pub country_codes: ::std::vec::Vec<::std::string::String>,
+        #[serde(
+            rename = "fileName",
+            skip_serializing_if = "::std::option::Option::is_none"
+        )]
+        pub file_name: ::std::option::Option<::std::string::String>,
+        pub keywords: ::std::vec::Vec<::std::string::String>,
+        #[serde(
+            rename = "magicKey",
+            skip_serializing_if = "::std::option::Option::is_none"
+        )]
+        pub magic_key: ::std::option::Option<::std::string::String>,
+    }
+    ///`BulkSubmissionRequest`
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
+    pub struct BulkSubmissionRequest {
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub callback: ::std::option::Option<BulkSubmissionRequestCallback>,
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub csv: ::std::option::Option<::std::string::String>,
+        #[serde(
+            rename = "fileName",
+            skip_serializing_if = "::std::option::Option::is_none"
+        )]
+        pub file_name: ::std::option::Option<::std::string::String>,
+        #[serde(
+            rename = "fileUrl",
+            skip_serializing_if = "::std::option::Option::is_none"
+        )]
+        pub file_url: ::std::option::Option<::std::string::String>,
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub format: ::std::option::Option<BulkSubmissionRequestFormat>,
+        ///Unique per job: a repeat with it does not run twice.
+        #[serde(
+            rename = "idempotencyKey",
+            skip_serializing_if = "::std::option::Option::is_none"
+        )]
+        pub idempotency_key: ::std::option::Option<::std::string::String>,
+        #[serde(
+            rename = "inputMapping",
+            default,
+            skip_serializing_if = ":: std :: collections :: HashMap::is_empty"
+        )]
+        pub input_mapping: ::std::collections::HashMap<
+            ::std::string::String,
+            BulkSubmissionRequestInputMappingValue,
+        >,
+        #[serde(default, skip_serializing_if = "::serde_json::Map::is_empty")]
+        pub metadata: ::serde_json::Map<::std::string::String, ::serde_json::Value>,
+        #[serde(
+            rename = "outputTransform",
+            skip_serializing_if = "::std::option::Option::is_none"
+        )]
+        pub output_transform: ::std::option::Option<
+            BulkSubmissionRequestOutputTransform,
+        >,
+        #[serde(
+            rename = "presetId",
+            skip_serializing_if = "::std::option::Option::is_none"
+        )]
+        pub preset_id: ::std::option::Option<::std::string::String>,
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub priority: ::std::option::Option<i64>,
+        ///e.g. email_finder, email_validation, mobile_finder.
+        pub product: BulkSubmissionRequestProduct,
+        ///Rows of the product's input fields.
+        #[serde(default, skip_serializing_if = "::std::vec::Vec::is_empty")]
+        pub rows: ::std::vec::Vec<
+            ::serde_json::Map<::std::string::String, ::serde_json::Value>,
+        >,
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub scrape: ::std::option::Option<BulkSubmissionRequestScrape>,
+    }
+    ///`BulkSubmissionRequestCallback`
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default)]
+    pub struct BulkSubmissionRequestCallback {
+        #[serde(default, skip_serializing_if = "::std::vec::Vec::is_empty")]
+        pub events: ::std::vec::Vec<BulkSubmissionRequestCallbackEventsItem>,
+        #[serde(
+            rename = "inlineResults",
+            skip_serializing_if = "::std::option::Option::is_none"
+        )]
+        pub inline_results: ::std::option::Option<bool>,
+        #[serde(default, skip_serializing_if = "::serde_json::Map::is_empty")]
+        pub metadata: ::serde_json::Map<::std::string::String, ::serde_json::Value>,
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub secret: ::std::option::Option<::std::string::String>,
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub url: ::std::option::Option<::std::string::String>,
+    }
+    ///`BulkSubmissionRequestCallbackEventsItem`
+    #[derive(
+        ::serde::Deserialize,
+        ::serde::Serialize,
+        Clone,
+        Copy,
+        Debug,
+        Eq,
+        Hash,
+        Ord,
+        PartialEq,
+        PartialOrd
+    )]
+    pub enum BulkSubmissionRequestCallbackEventsItem {
+        #[serde(rename = "completed")]
+        Completed,
+        #[serde(rename = "failed")]
+        Failed,
+        #[serde(rename = "canceled")]
+        Canceled,
+        #[serde(rename = "any")]
+        Any,
+        #[serde(rename = "job.completed")]
+        JobCompleted,
+        #[serde(rename = "job.failed")]
+        JobFailed,
+        #[serde(rename = "job.canceled")]
+        JobCanceled,
+    }
+    impl ::std::fmt::Display for BulkSubmissionRequestCallbackEventsItem {
+        fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+            match *self {
+                Self::Completed => f.write_str("completed"),
+                Self::Failed => f.write_str("failed"),
+                Self::Canceled => f.write_str("canceled"),
+                Self::Any => f.write_str("any"),
+                Self::JobCompleted => f.write_str("job.completed"),
+                Self::JobFailed => f.write_str("job.failed"),
+                Self::JobCanceled => f.write_str("job.canceled"),
+            }
+        }
+    }
+    impl ::std::str::FromStr for BulkSubmissionRequestCallbackEventsItem {
+        type Err = self::error::ConversionError;
+        fn from_str(
+            value: &str,
+        ) -> ::std::result::Result<Self, self::error::ConversionError> {
+            match value {
+                "completed" => Ok(Self::Completed),
+                "failed" => Ok(Self::Failed),
+                "canceled" => Ok(Self::Canceled),
+                "any" => Ok(Self::Any),
+                "job.completed" => Ok(Self::JobCompleted),
+                "job.failed" => Ok(Self::JobFailed),
+                "job.canceled" => Ok(Self::JobCanceled),
+                _ => Err("invalid value".into()),
+            }
+        }
+    }
+    impl ::std::convert::TryFrom<&str> for BulkSubmissionRequestCallbackEventsItem {
+        type Error = self::error::ConversionError;
+        fn try_from(
+            value: &str,
+        ) -> ::std::result::Result<Self, self::error::ConversionError> {
+            value.parse()
+        }
+    }
+    impl ::std::convert::TryFrom<::std::string::String>
+    for BulkSubmissionRequestCallbackEventsItem {
+        type Error = self::error::ConversionError;
+        fn try_from(
+            value: ::std::string::String,
+        ) -> ::std::result::Result<Self, self::error::ConversionError> {
+            value.parse()
+        }
+    }
+    ///`BulkSubmissionRequestFormat`
+    #[derive(
+        ::serde::Deserialize,
+        ::serde::Serialize,
+        Clone,
+        Copy,
+        Debug,
+        Eq,
+        Hash,
+        Ord,
+        PartialEq,
+        PartialOrd
+    )]
+    pub enum BulkSubmissionRequestFormat {
+        #[serde(rename = "csv")]
+        Csv,
+        #[serde(rename = "json")]
+        Json,
+        #[serde(rename = "jsonl")]
+        Jsonl,
+    }
+    impl ::std::fmt::Display for BulkSubmissionRequestFormat {
+        fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+            match *self {
+                Self::Csv => f.write_str("csv"),
+                Self::Json => f.write_str("json"),
+                Self::Jsonl => f.write_str("jsonl"),
+            }
+        }
+    }
+    impl ::std::str::FromStr for BulkSubmissionRequestFormat {
+        type Err = self::error::ConversionError;
+        fn from_str(
+            value: &str,
+        ) -> ::std::result::Result<Self, self::error::ConversionError> {
+            match value {
+                "csv" => Ok(Self::Csv),
+                "json" => Ok(Self::Json),
+                "jsonl" => Ok(Self::Jsonl),
+                _ => Err("invalid value".into()),
+            }
+        }
+    }
+    impl ::std::convert::TryFrom<&str> for BulkSubmissionRequestFormat {
+        type Error = self::error::ConversionError;
+        fn try_from(
+            value: &str,
+        ) -> ::std::result::Result<Self, self::error::ConversionError> {
+            value.parse()
+        }
+    }
+    impl ::std::convert::TryFrom<::std::string::String> for BulkSubmissionRequestFormat {
+        type Error = self::error::ConversionError;
+        fn try_from(
+            value: ::std::string::String,
+        ) -> ::std::result::Result<Self, self::error::ConversionError> {
+            value.parse()
+        }
+    }
+    ///`BulkSubmissionRequestInputMappingValue`
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default)]
+    pub struct BulkSubmissionRequestInputMappingValue {
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub column: ::std::option::Option<::std::string::String>,
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub source: ::std::option::Option<::std::string::String>,
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub value: ::std::option::Option<::serde_json::Value>,
+    }
+    ///`BulkSubmissionRequestOutputTransform`
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default)]
+    pub struct BulkSubmissionRequestOutputTransform {
+        #[serde(
+            rename = "jsonSchema",
+            skip_serializing_if = "::std::option::Option::is_none"
+        )]
+        pub json_schema: ::std::option::Option<::serde_json::Value>,
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub model: ::std::option::Option<::std::string::String>,
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub prompt: ::std::option::Option<::std::string::String>,
+    }
+    ///e.g. email_finder, email_validation, mobile_finder.
+    #[derive(::serde::Serialize, Clone, Debug, Eq, Hash, Ord, PartialEq, PartialOrd)]
+    #[serde(transparent)]
+    pub struct BulkSubmissionRequestProduct(::std::string::String);
+    impl ::std::ops::Deref for BulkSubmissionRequestProduct {
+        type Target = ::std::string::String;
+        fn deref(&self) -> &::std::string::String {
+            &self.0
+        }
+    }
+    impl ::std::convert::From<BulkSubmissionRequestProduct> for ::std::string::String {
+        fn from(value: BulkSubmissionRequestProduct) -> Self {
+            value.0
+        }
+    }
+    impl ::std::str::FromStr for BulkSubmissionRequestProduct {
+        type Err = self::error::ConversionError;
+        fn from_str(
+            value: &str,
+        ) -> ::std::result::Result<Self, self::error::ConversionError> {
+            if value.chars().count() < 1usize {
+                return Err("shorter than 1 characters".into());
+            }
+            Ok(Self(value.to_string()))
+        }
+    }
+    impl ::std::convert::TryFrom<&str> for BulkSubmissionRequestProduct {
+        type Error = self::error::ConversionError;
+        fn try_from(
+            value: &str,
+        ) -> ::std::result::Result<Self, self::error::ConversionError> {
+            value.parse()
+        }
+    }
+    impl ::std::convert::TryFrom<::std::string::String>
+    for BulkSubmissionRequestProduct {
+        type Error = self::error::ConversionError;
+        fn try_from(
+            value: ::std::string::String,
+        ) -> ::std::result::Result<Self, self::error::ConversionError> {
+            value.parse()
+        }
+    }
+    impl<'de> ::serde::Deserialize<'de> for BulkSubmissionRequestProduct {
+        fn deserialize<D>(deserializer: D) -> ::std::result::Result<Self, D::Error>
+        where
+            D: ::serde::Deserializer<'de>,
+        {
+            ::std::string::String::deserialize(deserializer)?
+                .parse()
+                .map_err(|e: self::error::ConversionError| {
+                    <D::Error as ::serde::de::Error>::custom(e.to_string())
+                })
+        }
+    }
+    ///`BulkSubmissionRequestScrape`
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default)]
+    pub struct BulkSubmissionRequestScrape {
+        #[serde(
+            rename = "extractPrompt",
+            skip_serializing_if = "::std::option::Option::is_none"
+        )]
+        pub extract_prompt: ::std::option::Option<::std::string::String>,
+        #[serde(
+            rename = "maxDepth",
+            skip_serializing_if = "::std::option::Option::is_none"
+        )]
+        pub max_depth: ::std::option::Option<::std::num::NonZeroU64>,
+        #[serde(
+            rename = "maxPages",
+            skip_serializing_if = "::std::option::Option::is_none"
+        )]
+        pub max_pages: ::std::option::Option<::std::num::NonZeroU64>,
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub mode: ::std::option::Option<BulkSubmissionRequestScrapeMode>,
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub render: ::std::option::Option<bool>,
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub url: ::std::option::Option<::std::string::String>,
+    }
+    ///`BulkSubmissionRequestScrapeMode`
+    #[derive(
+        ::serde::Deserialize,
+        ::serde::Serialize,
+        Clone,
+        Copy,
+        Debug,
+        Eq,
+        Hash,
+        Ord,
+        PartialEq,
+        PartialOrd
+    )]
+    pub enum BulkSubmissionRequestScrapeMode {
+        #[serde(rename = "scrape")]
+        Scrape,
+        #[serde(rename = "crawl")]
+        Crawl,
+        #[serde(rename = "content")]
+        Content,
+        #[serde(rename = "markdown")]
+        Markdown,
+        #[serde(rename = "links")]
+        Links,
+        #[serde(rename = "json")]
+        Json,
+        #[serde(rename = "snapshot")]
+        Snapshot,
+    }
+    impl ::std::fmt::Display for BulkSubmissionRequestScrapeMode {
+        fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+            match *self {
+                Self::Scrape => f.write_str("scrape"),
+                Self::Crawl => f.write_str("crawl"),
+                Self::Content => f.write_str("content"),
+                Self::Markdown => f.write_str("markdown"),
+                Self::Links => f.write_str("links"),
+                Self::Json => f.write_str("json"),
+                Self::Snapshot => f.write_str("snapshot"),
+            }
+        }
+    }
+    impl ::std::str::FromStr for BulkSubmissionRequestScrapeMode {
+        type Err = self::error::ConversionError;
+        fn from_str(
+            value: &str,
+        ) -> ::std::result::Result<Self, self::error::ConversionError> {
+            match value {
+                "scrape" => Ok(Self::Scrape),
+                "crawl" => Ok(Self::Crawl),
+                "content" => Ok(Self::Content),
+                "markdown" => Ok(Self::Markdown),
+                "links" => Ok(Self::Links),
+                "json" => Ok(Self::Json),
+                "snapshot" => Ok(Self::Snapshot),
+                _ => Err("invalid value".into()),
+            }
+        }
+    }
+    impl ::std::convert::TryFrom<&str> for BulkSubmissionRequestScrapeMode {
+        type Error = self::error::ConversionError;
+        fn try_from(
+            value: &str,
+        ) -> ::std::result::Result<Self, self::error::ConversionError> {
+            value.parse()
+        }
+    }
+    impl ::std::convert::TryFrom<::std::string::String>
+    for BulkSubmissionRequestScrapeMode {
+        type Error = self::error::ConversionError;
+        fn try_from(
+            value: ::std::string::String,
+        ) -> ::std::result::Result<Self, self::error::ConversionError> {
+            value.parse()
+        }
+    }
+    ///`BulkSubmissionResponse`
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default)]
+    pub struct BulkSubmissionResponse {
+        #[serde(
+            rename = "downloadUrl",
+            skip_serializing_if = "::std::option::Option::is_none"
+        )]
+        pub download_url: ::std::option::Option<::std::string::String>,
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub endpoint: ::std::option::Option<::std::string::String>,
+        #[serde(
+            rename = "errorsUrl",
+            skip_serializing_if = "::std::option::Option::is_none"
+        )]
+        pub errors_url: ::std::option::Option<::std::string::String>,
+        #[serde(
+            rename = "eventsExportUrl",
+            skip_serializing_if = "::std::option::Option::is_none"
+        )]
+        pub events_export_url: ::std::option::Option<::std::string::String>,
+        #[serde(
+            rename = "eventsUrl",
+            skip_serializing_if = "::std::option::Option::is_none"
+        )]
+        pub events_url: ::std::option::Option<::std::string::String>,
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub exp: ::std::option::Option<f64>,
+        #[serde(
+            rename = "jobId",
+            skip_serializing_if = "::std::option::Option::is_none"
+        )]
+        pub job_id: ::std::option::Option<::std::string::String>,
+        #[serde(
+            rename = "logsUrl",
+            skip_serializing_if = "::std::option::Option::is_none"
+        )]
+        pub logs_url: ::std::option::Option<::std::string::String>,
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub product: ::std::option::Option<::std::string::String>,
+        #[serde(
+            rename = "progressUrl",
+            skip_serializing_if = "::std::option::Option::is_none"
+        )]
+        pub progress_url: ::std::option::Option<::std::string::String>,
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub queue: ::std::option::Option<BulkSubmissionResponseQueue>,
+        #[serde(
+            rename = "resultsUrl",
+            skip_serializing_if = "::std::option::Option::is_none"
+        )]
+        pub results_url: ::std::option::Option<::std::string::String>,
+        #[serde(
+            rename = "rowsUrl",
+            skip_serializing_if = "::std::option::Option::is_none"
+        )]
+        pub rows_url: ::std::option::Option<::std::string::String>,
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub status: ::std::option::Option<::std::string::String>,
+        #[serde(
+            rename = "statusUrl",
+            skip_serializing_if = "::std::option::Option::is_none"
+        )]
+        pub status_url: ::std::option::Option<::std::string::String>,
+        #[serde(
+            rename = "streamUrl",
+            skip_serializing_if = "::std::option::Option::is_none"
+        )]
+        pub stream_url: ::std::option::Option<::std::string::String>,
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub token: ::std::option::Option<::std::string::String>,
+        #[serde(
+            rename = "totalRows",
+            skip_serializing_if = "::std::option::Option::is_none"
+        )]
+        pub total_rows: ::std::option::Option<f64>,
+        #[serde(
+            rename = "wsUrl",
+            skip_serializing_if = "::std::option::Option::is_none"
+        )]
+        pub ws_url: ::std::option::Option<::std::string::String>,
+    }
+    ///`BulkSubmissionResponseQueue`
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default)]
+    pub struct BulkSubmissionResponseQueue {
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub position: ::std::option::Option<f64>,
+        #[serde(
+            rename = "queuedAt",
+            skip_serializing_if = "::std::option::Option::is_none"
+        )]
+        pub queued_at: ::std::option::Option<::std::string::String>,
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub started: ::std::option::Option<bool>,
+    }
+    ///`BulkSubmitBody`
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
+    #[serde(deny_unknown_fields)]
+    pub struct BulkSubmitBody {
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub callback: ::std::option::Option<BulkSubmitBodyCallback>,
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub csv: ::std::option::Option<::std::string::String>,
+        #[serde(
+            rename = "fileName",
+            skip_serializing_if = "::std::option::Option::is_none"
+        )]
+        pub file_name: ::std::option::Option<::std::string::String>,
+        #[serde(
+            rename = "fileUrl",
+            skip_serializing_if = "::std::option::Option::is_none"
+        )]
+        pub file_url: ::std::option::Option<::std::string::String>,
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub format: ::std::option::Option<BulkSubmitBodyFormat>,
+        ///Unique per job: a repeat with it does not run twice.
+        #[serde(
+            rename = "idempotencyKey",
+            skip_serializing_if = "::std::option::Option::is_none"
+        )]
+        pub idempotency_key: ::std::option::Option<::std::string::String>,
+        #[serde(
+            rename = "inputMapping",
+            default,
+            skip_serializing_if = ":: std :: collections :: HashMap::is_empty"
+        )]
+        pub input_mapping: ::std::collections::HashMap<
+            ::std::string::String,
+            BulkSubmitBodyInputMappingValue,
+        >,
+        #[serde(default, skip_serializing_if = "::serde_json::Map::is_empty")]
+        pub metadata: ::serde_json::Map<::std::string::String, ::serde_json::Value>,
+        #[serde(
+            rename = "outputTransform",
+            skip_serializing_if = "::std::option::Option::is_none"
+        )]
+        pub output_transform: ::std::option::Option<BulkSubmitBodyOutputTransform>,
+        #[serde(
+            rename = "presetId",
+            skip_serializing_if = "::std::option::Option::is_none"
+        )]
+        pub preset_id: ::std::option::Option<::std::string::String>,
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub priority: ::std::option::Option<i64>,
+        ///e.g. email_finder, email_validation, mobile_finder.
+        pub product: BulkSubmitBodyProduct,
+        ///Rows of the product's input fields.
+        #[serde(default, skip_serializing_if = "::std::vec::Vec::is_empty")]
+        pub rows: ::std::vec::Vec<
+            ::serde_json::Map<::std::string::String, ::serde_json::Value>,
+        >,
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub scrape: ::std::option::Option<BulkSubmitBodyScrape>,
+    }
+    ///`BulkSubmitBodyCallback`
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default)]
+    pub struct BulkSubmitBodyCallback {
+        #[serde(default, skip_serializing_if = "::std::vec::Vec::is_empty")]
+        pub events: ::std::vec::Vec<BulkSubmitBodyCallbackEventsItem>,
+        #[serde(
+            rename = "inlineResults",
+            skip_serializing_if = "::std::option::Option::is_none"
+        )]
+        pub inline_results: ::std::option::Option<bool>,
+        #[serde(default, skip_serializing_if = "::serde_json::Map::is_empty")]
+        pub metadata: ::serde_json::Map<::std::string::String, ::serde_json::Value>,
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub secret: ::std::option::Option<::std::string::String>,
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub url: ::std::option::Option<::std::string::String>,
+    }
+    ///`BulkSubmitBodyCallbackEventsItem`
+    #[derive(
+        ::serde::Deserialize,
+        ::serde::Serialize,
+        Clone,
+        Copy,
+        Debug,
+        Eq,
+        Hash,
+        Ord,
+        PartialEq,
+        PartialOrd
+    )]
+    pub enum BulkSubmitBodyCallbackEventsItem {
+        #[serde(rename = "completed")]
+        Completed,
+        #[serde(rename = "failed")]
+        Failed,
+        #[serde(rename = "canceled")]
+        Canceled,
+        #[serde(rename = "any")]
+        Any,
+        #[serde(rename = "job.completed")]
+        JobCompleted,
+        #[serde(rename = "job.failed")]
+        JobFailed,
+        #[serde(rename = "job.canceled")]
+        JobCanceled,
+    }
+    impl ::std::fmt::Display for BulkSubmitBodyCallbackEventsItem {
+        fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+            match *self {
+                Self::Completed => f.write_str("completed"),
+                Self::Failed => f.write_str("failed"),
+                Self::Canceled => f.write_str("canceled"),
+                Self::Any => f.write_str("any"),
+                Self::JobCompleted => f.write_str("job.completed"),
+                Self::JobFailed => f.write_str("job.failed"),
+                Self::JobCanceled => f.write_str("job.canceled"),
+            }
+        }
+    }
+    impl ::std::str::FromStr for BulkSubmitBodyCallbackEventsItem {
+        type Err = self::error::ConversionError;
+        fn from_str(
+            value: &str,
+        ) -> ::std::result::Result<Self, self::error::ConversionError> {
+            match value {
+                "completed" => Ok(Self::Completed),
+                "failed" => Ok(Self::Failed),
+                "canceled" => Ok(Self::Canceled),
+                "any" => Ok(Self::Any),
+                "job.completed" => Ok(Self::JobCompleted),
+                "job.failed" => Ok(Self::JobFailed),
+                "job.canceled" => Ok(Self::JobCanceled),
+                _ => Err("invalid value".into()),
+            }
+        }
+    }
+    impl ::std::convert::TryFrom<&str> for BulkSubmitBodyCallbackEventsItem {
+        type Error = self::error::ConversionError;
+        fn try_from(
+            value: &str,
+        ) -> ::std::result::Result<Self, self::error::ConversionError> {
+            value.parse()
+        }
+    }
+    impl ::std::convert::TryFrom<::std::string::String>
+    for BulkSubmitBodyCallbackEventsItem {
+        type Error = self::error::ConversionError;
+        fn try_from(
+            value: ::std::string::String,
+        ) -> ::std::result::Result<Self, self::error::ConversionError> {
+            value.parse()
+        }
+    }
+    ///`BulkSubmitBodyFormat`
+    #[derive(
+        ::serde::Deserialize,
+        ::serde::Serialize,
+        Clone,
+        Copy,
+        Debug,
+        Eq,
+        Hash,
+        Ord,
+        PartialEq,
+        PartialOrd
+    )]
+    pub enum BulkSubmitBodyFormat {
+        #[serde(rename = "csv")]
+        Csv,
+        #[serde(rename = "json")]
+        Json,
+        #[serde(rename = "jsonl")]
+        Jsonl,
+    }
+    impl ::std::fmt::Display for BulkSubmitBodyFormat {
+        fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+            match *self {
+                Self::Csv => f.write_str("csv"),
+                Self::Json => f.write_str("json"),
+                Self::Jsonl => f.write_str("jsonl"),
+            }
+        }
+    }
+    impl ::std::str::FromStr for BulkSubmitBodyFormat {
+        type Err = self::error::ConversionError;
+        fn from_str(
+            value: &str,
+        ) -> ::std::result::Result<Self, self::error::ConversionError> {
+            match value {
+                "csv" => Ok(Self::Csv),
+                "json" => Ok(Self::Json),
+                "jsonl" => Ok(Self::Jsonl),
+                _ => Err("invalid value".into()),
+            }
+        }
+    }
+    impl ::std::convert::TryFrom<&str> for BulkSubmitBodyFormat {
+        type Error = self::error::ConversionError;
+        fn try_from(
+            value: &str,
+        ) -> ::std::result::Result<Self, self::error::ConversionError> {
+            value.parse()
+        }
+    }
+    impl ::std::convert::TryFrom<::std::string::String> for BulkSubmitBodyFormat {
+        type Error = self::error::ConversionError;
+        fn try_from(
+            value: ::std::string::String,
+        ) -> ::std::result::Result<Self, self::error::ConversionError> {
+            value.parse()
+        }
+    }
+    ///`BulkSubmitBodyInputMappingValue`
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default)]
+    pub struct BulkSubmitBodyInputMappingValue {
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub column: ::std::option::Option<::std::string::String>,
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub source: ::std::option::Option<::std::string::String>,
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub value: ::std::option::Option<::serde_json::Value>,
+    }
+    ///`BulkSubmitBodyOutputTransform`
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default)]
+    pub struct BulkSubmitBodyOutputTransform {
+        #[serde(
+            rename = "jsonSchema",
+            skip_serializing_if = "::std::option::Option::is_none"
+        )]
+        pub json_schema: ::std::option::Option<::serde_json::Value>,
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub model: ::std::option::Option<::std::string::String>,
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub prompt: ::std::option::Option<::std::string::String>,
+    }
+    ///e.g. email_finder, email_validation, mobile_finder.
+    #[derive(::serde::Serialize, Clone, Debug, Eq, Hash, Ord, PartialEq, PartialOrd)]
+    #[serde(transparent)]
+    pub struct BulkSubmitBodyProduct(::std::string::String);
+    impl ::std::ops::Deref for BulkSubmitBodyProduct {
+        type Target = ::std::string::String;
+        fn deref(&self) -> &::std::string::String {
+            &self.0
+        }
+    }
+    impl ::std::convert::From<BulkSubmitBodyProduct> for ::std::string::String {
+        fn from(value: BulkSubmitBodyProduct) -> Self {
+            value.0
+        }
+    }
+    impl ::std::str::FromStr for BulkSubmitBodyProduct {
+        type Err = self::error::ConversionError;
+        fn from_str(
+            value: &str,
+        ) -> ::std::result::Result<Self, self::error::ConversionError> {
+            if value.chars().count() < 1usize {
+                return Err("shorter than 1 characters".into());
+            }
+            Ok(Self(value.to_string()))
+        }
+    }
+    impl ::std::convert::TryFrom<&str> for BulkSubmitBodyProduct {
+        type Error = self::error::ConversionError;
+        fn try_from(
+            value: &str,
+        ) -> ::std::result::Result<Self, self::error::ConversionError> {
+            value.parse()
+        }
+    }
+    impl ::std::convert::TryFrom<::std::string::String> for BulkSubmitBodyProduct {
+        type Error = self::error::ConversionError;
+        fn try_from(
+            value: ::std::string::String,
+        ) -> ::std::result::Result<Self, self::error::ConversionError> {
+            value.parse()
+        }
+    }
+    impl<'de> ::serde::Deserialize<'de> for BulkSubmitBodyProduct {
+        fn deserialize<D>(deserializer: D) -> ::std::result::Result<Self, D::Error>
+        where
+            D: ::serde::Deserializer<'de>,
+        {
+            ::std::string::String::deserialize(deserializer)?
+                .parse()
+                .map_err(|e: self::error::ConversionError| {
+                    <D::Error as ::serde::de::Error>::custom(e.to_string())
+                })
+        }
+    }
+    ///`BulkSubmitBodyScrape`
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default)]
+    pub struct BulkSubmitBodyScrape {
+        #[serde(
+            rename = "extractPrompt",
+            skip_serializing_if = "::std::option::Option::is_none"
+        )]
+        pub extract_prompt: ::std::option::Option<::std::string::String>,
+        #[serde(
+            rename = "maxDepth",
+            skip_serializing_if = "::std::option::Option::is_none"
+        )]
+        pub max_depth: ::std::option::Option<::std::num::NonZeroU64>,
+        #[serde(
+            rename = "maxPages",
+            skip_serializing_if = "::std::option::Option::is_none"
+        )]
+        pub max_pages: ::std::option::Option<::std::num::NonZeroU64>,
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub mode: ::std::option::Option<BulkSubmitBodyScrapeMode>,
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub render: ::std::option::Option<bool>,
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub url: ::std::option::Option<::std::string::String>,
+    }
+    ///`BulkSubmitBodyScrapeMode`
+    #[derive(
+        ::serde::Deserialize,
+        ::serde::Serialize,
+        Clone,
+        Copy,
+        Debug,
+        Eq,
+        Hash,
+        Ord,
+        PartialEq,
+        PartialOrd
+    )]
+    pub enum BulkSubmitBodyScrapeMode {
+        #[serde(rename = "scrape")]
+        Scrape,
+        #[serde(rename = "crawl")]
+        Crawl,
+        #[serde(rename = "content")]
+        Content,
+        #[serde(rename = "markdown")]
+        Markdown,
+        #[serde(rename = "links")]
+        Links,
+        #[serde(rename = "json")]
+        Json,
+        #[serde(rename = "snapshot")]
+        Snapshot,
+    }
+    impl ::std::fmt::Display for BulkSubmitBodyScrapeMode {
+        fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+            match *self {
+                Self::Scrape => f.write_str("scrape"),
+                Self::Crawl => f.write_str("crawl"),
+                Self::Content => f.write_str("content"),
+                Self::Markdown => f.write_str("markdown"),
+                Self::Links => f.write_str("links"),
+                Self::Json => f.write_str("json"),
+                Self::Snapshot => f.write_str("snapshot"),
+            }
+        }
+    }
+    impl ::std::str::FromStr for BulkSubmitBodyScrapeMode {
+        type Err = self::error::ConversionError;
+        fn from_str(
+            value: &str,
+        ) -> ::std::result::Result<Self, self::error::ConversionError> {
+            match value {
+                "scrape" => Ok(Self::Scrape),
+                "crawl" => Ok(Self::Crawl),
+                "content" => Ok(Self::Content),
+                "markdown" => Ok(Self::Markdown),
+                "links" => Ok(Self::Links),
+                "json" => Ok(Self::Json),
+                "snapshot" => Ok(Self::Snapshot),
+                _ => Err("invalid value".into()),
+            }
+        }
+    }
+    impl ::std::convert::TryFrom<&str> for BulkSubmitBodyScrapeMode {
+        type Error = self::error::ConversionError;
+        fn try_from(
+            value: &str,
+        ) -> ::std::result::Result<Self, self::error::ConversionError> {
+            value.parse()
+        }
+    }
+    impl ::std::convert::TryFrom<::std::string::String> for BulkSubmitBodyScrapeMode {
+        type Error = self::error::ConversionError;
+        fn try_from(
+            value: ::std::string::String,
+        ) -> ::std::result::Result<Self, self::error::ConversionError> {
+            value.parse()
+        }
+    }
+    ///`BulkValidateBody`
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
+    #[serde(deny_unknown_fields)]
+    pub struct BulkValidateBody {
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub callback: ::std::option::Option<BulkValidateBodyCallback>,
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub csv: ::std::option::Option<::std::string::String>,
+        #[serde(
+            rename = "fileName",
+            skip_serializing_if = "::std::option::Option::is_none"
+        )]
+        pub file_name: ::std::option::Option<::std::string::String>,
+        #[serde(
+            rename = "fileUrl",
+            skip_serializing_if = "::std::option::Option::is_none"
+        )]
+        pub file_url: ::std::option::Option<::std::string::String>,
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub format: ::std::option::Option<BulkValidateBodyFormat>,
+        ///Unique per job: a repeat with it does not run twice.
+        #[serde(
+            rename = "idempotencyKey",
+            skip_serializing_if = "::std::option::Option::is_none"
+        )]
+        pub idempotency_key: ::std::option::Option<::std::string::String>,
+        #[serde(
+            rename = "inputMapping",
+            default,
+            skip_serializing_if = ":: std :: collections :: HashMap::is_empty"
+        )]
+        pub input_mapping: ::std::collections::HashMap<
+            ::std::string::String,
+            BulkValidateBodyInputMappingValue,
+        >,
+        #[serde(default, skip_serializing_if = "::serde_json::Map::is_empty")]
+        pub metadata: ::serde_json::Map<::std::string::String, ::serde_json::Value>,
+        #[serde(
+            rename = "outputTransform",
+            skip_serializing_if = "::std::option::Option::is_none"
+        )]
+        pub output_transform: ::std::option::Option<BulkValidateBodyOutputTransform>,
+        #[serde(
+            rename = "presetId",
+            skip_serializing_if = "::std::option::Option::is_none"
+        )]
+        pub preset_id: ::std::option::Option<::std::string::String>,
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub priority: ::std::option::Option<i64>,
+        ///e.g. email_finder, email_validation, mobile_finder.
+        pub product: BulkValidateBodyProduct,
+        ///Rows of the product's input fields.
+        #[serde(default, skip_serializing_if = "::std::vec::Vec::is_empty")]
+        pub rows: ::std::vec::Vec<
+            ::serde_json::Map<::std::string::String, ::serde_json::Value>,
+        >,
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub scrape: ::std::option::Option<BulkValidateBodyScrape>,
+    }
+    ///`BulkValidateBodyCallback`
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default)]
+    pub struct BulkValidateBodyCallback {
+        #[serde(default, skip_serializing_if = "::std::vec::Vec::is_empty")]
+        pub events: ::std::vec::Vec<BulkValidateBodyCallbackEventsItem>,
+        #[serde(
+            rename = "inlineResults",
+            skip_serializing_if = "::std::option::Option::is_none"
+        )]
+        pub inline_results: ::std::option::Option<bool>,
+        #[serde(default, skip_serializing_if = "::serde_json::Map::is_empty")]
+        pub metadata: ::serde_json::Map<::std::string::String, ::serde_json::Value>,
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub secret: ::std::option::Option<::std::string::String>,
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub url: ::std::option::Option<::std::string::String>,
+    }
+    ///`BulkValidateBodyCallbackEventsItem`
+    #[derive(
+        ::serde::Deserialize,
+        ::serde::Serialize,
+        Clone,
+        Copy,
+        Debug,
+        Eq,
+        Hash,
+        Ord,
+        PartialEq,
+        PartialOrd
+    )]
+    pub enum BulkValidateBodyCallbackEventsItem {
+        #[serde(rename = "completed")]
+        Completed,
+        #[serde(rename = "failed")]
+        Failed,
+        #[serde(rename = "canceled")]
+        Canceled,
+        #[serde(rename = "any")]
+        Any,
+        #[serde(rename = "job.completed")]
+        JobCompleted,
+        #[serde(rename = "job.failed")]
+        JobFailed,
+        #[serde(rename = "job.canceled")]
+        JobCanceled,
+    }
+    impl ::std::fmt::Display for BulkValidateBodyCallbackEventsItem {
+        fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+            match *self {
+                Self::Completed => f.write_str("completed"),
+                Self::Failed => f.write_str("failed"),
+                Self::Canceled => f.write_str("canceled"),
+                Self::Any => f.write_str("any"),
+                Self::JobCompleted => f.write_str("job.completed"),
+                Self::JobFailed => f.write_str("job.failed"),
+                Self::JobCanceled => f.write_str("job.canceled"),
+            }
+        }
+    }
+    impl ::std::str::FromStr for BulkValidateBodyCallbackEventsItem {
+        type Err = self::error::ConversionError;
+        fn from_str(
+            value: &str,
+        ) -> ::std::result::Result<Self, self::error::ConversionError> {
+            match value {
+                "completed" => Ok(Self::Completed),
+                "failed" => Ok(Self::Failed),
+                "canceled" => Ok(Self::Canceled),
+                "any" => Ok(Self::Any),
+                "job.completed" => Ok(Self::JobCompleted),
+                "job.failed" => Ok(Self::JobFailed),
+                "job.canceled" => Ok(Self::JobCanceled),
+                _ => Err("invalid value".into()),
+            }
+        }
+    }
+    impl ::std::convert::TryFrom<&str> for BulkValidateBodyCallbackEventsItem {
+        type Error = self::error::ConversionError;
+        fn try_from(
+            value: &str,
+        ) -> ::std::result::Result<Self, self::error::ConversionError> {
+            value.parse()
+        }
+    }
+    impl ::std::convert::TryFrom<::std::string::String>
+    for BulkValidateBodyCallbackEventsItem {
+        type Error = self::error::ConversionError;
+        fn try_from(
+            value: ::std::string::String,
+        ) -> ::std::result::Result<Self, self::error::ConversionError> {
+            value.parse()
+        }
+    }
+    ///`BulkValidateBodyFormat`
+    #[derive(
+        ::serde::Deserialize,
+        ::serde::Serialize,
+        Clone,
+        Copy,
+        Debug,
+        Eq,
+        Hash,
+        Ord,
+        PartialEq,
+        PartialOrd
+    )]
+    pub enum BulkValidateBodyFormat {
+        #[serde(rename = "csv")]
+        Csv,
+        #[serde(rename = "json")]
+        Json,
+        #[serde(rename = "jsonl")]
+        Jsonl,
+    }
+    impl ::std::fmt::Display for BulkValidateBodyFormat {
+        fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+            match *self {
+                Self::Csv => f.write_str("csv"),
+                Self::Json => f.write_str("json"),
+                Self::Jsonl => f.write_str("jsonl"),
+            }
+        }
+    }
+    impl ::std::str::FromStr for BulkValidateBodyFormat {
+        type Err = self::error::ConversionError;
+        fn from_str(
+            value: &str,
+        ) -> ::std::result::Result<Self, self::error::ConversionError> {
+            match value {
+                "csv" => Ok(Self::Csv),
+                "json" => Ok(Self::Json),
+                "jsonl" => Ok(Self::Jsonl),
+                _ => Err("invalid value".into()),
+            }
+        }
+    }
+    impl ::std::convert::TryFrom<&str> for BulkValidateBodyFormat {
+        type Error = self::error::ConversionError;
+        fn try_from(
+            value: &str,
+        ) -> ::std::result::Result<Self, self::error::ConversionError> {
+            value.parse()
+        }
+    }
+    impl ::std::convert::TryFrom<::std::string::String> for BulkValidateBodyFormat {
+        type Error = self::error::ConversionError;
+        fn try_from(
+            value: ::std::string::String,
+        ) -> ::std::result::Result<Self, self::error::ConversionError> {
+            value.parse()
+        }
+    }
+    ///`BulkValidateBodyInputMappingValue`
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default)]
+    pub struct BulkValidateBodyInputMappingValue {
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub column: ::std::option::Option<::std::string::String>,
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub source: ::std::option::Option<::std::string::String>,
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub value: ::std::option::Option<::serde_json::Value>,
+    }
+    ///`BulkValidateBodyOutputTransform`
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default)]
+    pub struct BulkValidateBodyOutputTransform {
+        #[serde(
+            rename = "jsonSchema",
+            skip_serializing_if = "::std::option::Option::is_none"
+        )]
+        pub json_schema: ::std::option::Option<::serde_json::Value>,
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub model: ::std::option::Option<::std::string::String>,
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub prompt: ::std::option::Option<::std::string::String>,
+    }
+    ///e.g. email_finder, email_validation, mobile_finder.
+    #[derive(::serde::Serialize, Clone, Debug, Eq, Hash, Ord, PartialEq, PartialOrd)]
+    #[serde(transparent)]
+    pub struct BulkValidateBodyProduct(::std::string::String);
+    impl ::std::ops::Deref for BulkValidateBodyProduct {
+        type Target = ::std::string::String;
+        fn deref(&self) -> &::std::string::String {
+            &self.0
+        }
+    }
+    impl ::std::convert::From<BulkValidateBodyProduct> for ::std::string::String {
+        fn from(value: BulkValidateBodyProduct) -> Self {
+            value.0
+        }
+    }
+    impl ::std::str::FromStr for BulkValidateBodyProduct {
+        type Err = self::error::ConversionError;
+        fn from_str(
+            value: &str,
+        ) -> ::std::result::Result<Self, self::error::ConversionError> {
+            if value.chars().count() < 1usize {
+                return Err("shorter than 1 characters".into());
+            }
+            Ok(Self(value.to_string()))
+        }
+    }
+    impl ::std::convert::TryFrom<&str> for BulkValidateBodyProduct {
+        type Error = self::error::ConversionError;
+        fn try_from(
+            value: &str,
+        ) -> ::std::result::Result<Self, self::error::ConversionError> {
+            value.parse()
+        }
+    }
+    impl ::std::convert::TryFrom<::std::string::String> for BulkValidateBodyProduct {
+        type Error = self::error::ConversionError;
+        fn try_from(
+            value: ::std::string::String,
+        ) -> ::std::result::Result<Self, self::error::ConversionError> {
+            value.parse()
+        }
+    }
+    impl<'de> ::serde::Deserialize<'de> for BulkValidateBodyProduct {
+        fn deserialize<D>(deserializer: D) -> ::std::result::Result<Self, D::Error>
+        where
+            D: ::serde::Deserializer<'de>,
+        {
+            ::std::string::String::deserialize(deserializer)?
+                .parse()
+                .map_err(|e: self::error::ConversionError| {
+                    <D::Error as ::serde::de::Error>::custom(e.to_string())
+                })
+        }
+    }
+    ///`BulkValidateBodyScrape`
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default)]
+    pub struct BulkValidateBodyScrape {
+        #[serde(
+            rename = "extractPrompt",
+            skip_serializing_if = "::std::option::Option::is_none"
+        )]
+        pub extract_prompt: ::std::option::Option<::std::string::String>,
+        #[serde(
+            rename = "maxDepth",
+            skip_serializing_if = "::std::option::Option::is_none"
+        )]
+        pub max_depth: ::std::option::Option<::std::num::NonZeroU64>,
+        #[serde(
+            rename = "maxPages",
+            skip_serializing_if = "::std::option::Option::is_none"
+        )]
+        pub max_pages: ::std::option::Option<::std::num::NonZeroU64>,
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub mode: ::std::option::Option<BulkValidateBodyScrapeMode>,
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub render: ::std::option::Option<bool>,
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub url: ::std::option::Option<::std::string::String>,
+    }
+    ///`BulkValidateBodyScrapeMode`
+    #[derive(
+        ::serde::Deserialize,
+        ::serde::Serialize,
+        Clone,
+        Copy,
+        Debug,
+        Eq,
+        Hash,
+        Ord,
+        PartialEq,
+        PartialOrd
+    )]
+    pub enum BulkValidateBodyScrapeMode {
+        #[serde(rename = "scrape")]
+        Scrape,
+        #[serde(rename = "crawl")]
+        Crawl,
+        #[serde(rename = "content")]
+        Content,
+        #[serde(rename = "markdown")]
+        Markdown,
+        #[serde(rename = "links")]
+        Links,
+        #[serde(rename = "json")]
+        Json,
+        #[serde(rename = "snapshot")]
+        Snapshot,
+    }
+    impl ::std::fmt::Display for BulkValidateBodyScrapeMode {
+        fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+            match *self {
+                Self::Scrape => f.write_str("scrape"),
+                Self::Crawl => f.write_str("crawl"),
+                Self::Content => f.write_str("content"),
+                Self::Markdown => f.write_str("markdown"),
+                Self::Links => f.write_str("links"),
+                Self::Json => f.write_str("json"),
+                Self::Snapshot => f.write_str("snapshot"),
+            }
+        }
+    }
+    impl ::std::str::FromStr for BulkValidateBodyScrapeMode {
+        type Err = self::error::ConversionError;
+        fn from_str(
+            value: &str,
+        ) -> ::std::result::Result<Self, self::error::ConversionError> {
+            match value {
+                "scrape" => Ok(Self::Scrape),
+                "crawl" => Ok(Self::Crawl),
+                "content" => Ok(Self::Content),
+                "markdown" => Ok(Self::Markdown),
+                "links" => Ok(Self::Links),
+                "json" => Ok(Self::Json),
+                "snapshot" => Ok(Self::Snapshot),
+                _ => Err("invalid value".into()),
+            }
+        }
+    }
+    impl ::std::convert::TryFrom<&str> for BulkValidateBodyScrapeMode {
+        type Error = self::error::ConversionError;
+        fn try_from(
+            value: &str,
+        ) -> ::std::result::Result<Self, self::error::ConversionError> {
+            value.parse()
+        }
+    }
+    impl ::std::convert::TryFrom<::std::string::String> for BulkValidateBodyScrapeMode {
+        type Error = self::error::ConversionError;
+        fn try_from(
+            value: ::std::string::String,
+        ) -> ::std::result::Result<Self, self::error::ConversionError> {
+            value.parse()
+        }
+    }
+    ///`CheckCreditsResponse`
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default)]
+    pub struct CheckCreditsResponse {
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub credits: ::std::option::Option<f64>,
+    }
+    ///`CompanyFundingBody`
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default)]
+    #[serde(deny_unknown_fields)]
+    pub struct CompanyFundingBody {
+        ///Domain, e.g. example.com.
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub company_domain: ::std::option::Option<CompanyFundingBodyCompanyDomain>,
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub company_name: ::std::option::Option<CompanyFundingBodyCompanyName>,
+    }
+    ///Domain, e.g. example.com.
+    #[derive(::serde::Serialize, Clone, Debug, Eq, Hash, Ord, PartialEq, PartialOrd)]
+    #[serde(transparent)]
+    pub struct CompanyFundingBodyCompanyDomain(::std::string::String);
+    impl ::std::ops::Deref for CompanyFundingBodyCompanyDomain {
+        type Target = ::std::string::String;
+        fn deref(&self) -> &::std::string::String {
+            &self.0
+        }
+    }
+    impl ::std::convert::From<CompanyFundingBodyCompanyDomain>
+    for ::std::string::String {
+        fn from(value: CompanyFundingBodyCompanyDomain) -> Self {
+            value.0
+        }
+    }
+    impl ::std::str::FromStr for CompanyFundingBodyCompanyDomain {
+        type Err = self::error::ConversionError;
+        fn from_str(
+            value: &str,
+        ) -> ::std::result::Result<Self, self::error::ConversionError> {
+            if value.chars().count() > 253usize {
+                return Err("longer than 253 characters".into());
+            }
+            Ok(Self(value.to_string()))
+        }
+    }
+    impl ::std::convert::TryFrom<&str> for CompanyFundingBodyCompanyDomain {
+        type Error = self::error::ConversionError;
+        fn try_from(
+            value: &str,
+        ) -> ::std::result::Result<Self, self::error::ConversionError> {
+            value.parse()
+        }
+    }
+    impl ::std::convert::TryFrom<::std::string::String>
+    for CompanyFundingBodyCompanyDomain {
+        type Error = self::error::ConversionError;
+        fn try_from(
+            value: ::std::string::String,
+        ) -> ::std::result::Result<Self, self::error::ConversionError> {
+            value.parse()
+        }
+    }
+    impl<'de> ::serde::Deserialize<'de> for CompanyFundingBodyCompanyDomain {
+        fn deserialize<D>(deserializer: D) -> ::std::result::Result<Self, D::Error>
+        where
+            D: ::serde::Deserializer<'de>,
+        {
+            ::std::string::String::deserialize(deserializer)?
+                .parse()
+                .map_err(|e: self::error::ConversionError| {
+                    <D::Error as ::serde::de::Error>::custom(e.to_string())
+                })
+        }
+    }
+    ///`CompanyFundingBodyCompanyName`
+    #[derive(::serde::Serialize, Clone, Debug, Eq, Hash, Ord, PartialEq, PartialOrd)]
+    #[serde(transparent)]
+    pub struct CompanyFundingBodyCompanyName(::std::string::String);
+    impl ::std::ops::Deref for CompanyFundingBodyCompanyName {
+        type Target = ::std::string::String;
+        fn deref(&self) -> &::std::string::String {
+            &self.0
+        }
+    }
+    impl ::std::convert::From<CompanyFundingBodyCompanyName> for ::std::string::String {
+        fn from(value: CompanyFundingBodyCompanyName) -> Self {
+            value.0
+        }
+    }
+    impl ::std::str::FromStr for CompanyFundingBodyCompanyName {
+        type Err = self::error::ConversionError;
+        fn from_str(
+            value: &str,
+        ) -> ::std::result::Result<Self, self::error::ConversionError> {
+            if value.chars().count() < 1usize {
+                return Err("shorter than 1 characters".into());
+            }
+            Ok(Self(value.to_string()))
+        }
+    }
+    impl ::std::convert::TryFrom<&str> for CompanyFundingBodyCompanyName {
+        type Error = self::error::ConversionError;
+        fn try_from(
+            value: &str,
+        ) -> ::std::result::Result<Self, self::error::ConversionError> {
+            value.parse()
+        }
+    }
+    impl ::std::convert::TryFrom<::std::string::String>
+    for CompanyFundingBodyCompanyName {
+        type Error = self::error::ConversionError;
+        fn try_from(
+            value: ::std::string::String,
+        ) -> ::std::result::Result<Self, self::error::ConversionError> {
+            value.parse()
+        }
+    }
+    impl<'de> ::serde::Deserialize<'de> for CompanyFundingBodyCompanyName {
+        fn deserialize<D>(deserializer: D) -> ::std::result::Result<Self, D::Error>
+        where
+            D: ::serde::Deserializer<'de>,
+        {
+            ::std::string::String::deserialize(deserializer)?
+                .parse()
+                .map_err(|e: self::error::ConversionError| {
+                    <D::Error as ::serde::de::Error>::custom(e.to_string())
+                })
+        }
+    }
+    ///`CompanyFundingResponse`
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default)]
+    pub struct CompanyFundingResponse {
+        #[serde(default, skip_serializing_if = "::std::vec::Vec::is_empty")]
+        pub acquisitions: ::std::vec::Vec<CompanyFundingResponseAcquisitionsItem>,
         #[serde(
             rename = "basicInfo",
             skip_serializing_if = "::std::option::Option::is_none"
         )]
-        pub basic_info: ::std::option::Option<
-            ::serde_json::Map<::std::string::String, ::serde_json::Value>,
-        >,
+        pub basic_info: ::std::option::Option<CompanyFundingResponseBasicInfo>,
         #[serde(
             rename = "companySize",
             skip_serializing_if = "::std::option::Option::is_none"
         )]
-        pub company_size: ::std::option::Option<
-            ::serde_json::Map<::std::string::String, ::serde_json::Value>,
-        >,
+        pub company_size: ::std::option::Option<CompanyFundingResponseCompanySize>,
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
-        pub credits_consumed: ::std::option::Option<Credits>,
+        pub credits_consumed: ::std::option::Option<f64>,
         #[serde(
             rename = "financialInfo",
             skip_serializing_if = "::std::option::Option::is_none"
         )]
-        pub financial_info: ::std::option::Option<
-            ::serde_json::Map<::std::string::String, ::serde_json::Value>,
-        >,
+        pub financial_info: ::std::option::Option<CompanyFundingResponseFinancialInfo>,
         #[serde(
             rename = "fundingHistory",
-            skip_serializing_if = "::std::option::Option::is_none"
+            default,
+            skip_serializing_if = "::std::vec::Vec::is_empty"
         )]
-        pub funding_history: ::std::option::Option<
-            ::std::vec::Vec<
-                ::serde_json::Map<::std::string::String, ::serde_json::Value>,
-            >,
-        >,
+        pub funding_history: ::std::vec::Vec<CompanyFundingResponseFundingHistoryItem>,
         #[serde(
             rename = "industryAndSectors",
             skip_serializing_if = "::std::option::Option::is_none"
         )]
         pub industry_and_sectors: ::std::option::Option<
-            ::serde_json::Map<::std::string::String, ::serde_json::Value>,
+            CompanyFundingResponseIndustryAndSectors,
         >,
         #[serde(
             rename = "keyHighlights",
-            skip_serializing_if = "::std::option::Option::is_none"
+            default,
+            skip_serializing_if = "::std::vec::Vec::is_empty"
         )]
-        pub key_highlights: ::std::option::Option<
-            ::std::vec::Vec<
-                ::serde_json::Map<::std::string::String, ::serde_json::Value>,
-            >,
-        >,
+        pub key_highlights: ::std::vec::Vec<CompanyFundingResponseKeyHighlightsItem>,
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
-        pub leadership: ::std::option::Option<
-            ::serde_json::Map<::std::string::String, ::serde_json::Value>,
-        >,
-        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
-        pub message: ::std::option::Option<::std::string::String>,
-        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
-        pub news: ::std::option::Option<
-            ::std::vec::Vec<
-                ::serde_json::Map<::std::string::String, ::serde_json::Value>,
-            >,
-        >,
+        pub leadership: ::std::option::Option<CompanyFundingResponseLeadership>,
+        #[serde(default, skip_serializing_if = "::std::vec::Vec::is_empty")]
+        pub news: ::std::vec::Vec<CompanyFundingResponseNewsItem>,
         #[serde(
             rename = "pressReleases",
-            skip_serializing_if = "::std::option::Option::is_none"
+            default,
+            skip_serializing_if = "::std::vec::Vec::is_empty"
         )]
-        pub press_releases: ::std::option::Option<
-            ::std::vec::Vec<
-                ::serde_json::Map<::std::string::String, ::serde_json::Value>,
-            >,
-        >,
+        pub press_releases: ::std::vec::Vec<CompanyFundingResponsePressReleasesItem>,
         #[serde(
             rename = "socialMedia",
-            skip_serializing_if = "::std::option::Option::is_none"
+            default,
+            skip_serializing_if = "::std::vec::Vec::is_empty"
         )]
-        pub social_media: ::std::option::Option<
-            ::std::vec::Vec<
-                ::serde_json::Map<::std::string::String, ::serde_json::Value>,
-            >,
-        >,
+        pub social_media: ::std::vec::Vec<CompanyFundingResponseSocialMediaItem>,
         #[serde(
             rename = "summarySection",
             skip_serializing_if = "::std::option::Option::is_none"
@@ -904,17 +2800,606 @@ pub mod types {
         pub summary_section: ::std::option::Option<::std::string::String>,
         #[serde(
             rename = "topCompetitors",
+            default,
+            skip_serializing_if = "::std::vec::Vec::is_empty"
+        )]
+        pub top_competitors: ::std::vec::Vec<CompanyFundingResponseTopCompetitorsItem>,
+    }
+    ///`CompanyFundingResponseAcquisitionsItem`
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default)]
+    pub struct CompanyFundingResponseAcquisitionsItem {
+        #[serde(
+            rename = "acquisitionDate",
             skip_serializing_if = "::std::option::Option::is_none"
         )]
-        pub top_competitors: ::std::option::Option<
-            ::std::vec::Vec<
-                ::serde_json::Map<::std::string::String, ::serde_json::Value>,
-            >,
-        >,
+        pub acquisition_date: ::std::option::Option<::std::string::String>,
+        #[serde(
+            rename = "companyName",
+            skip_serializing_if = "::std::option::Option::is_none"
+        )]
+        pub company_name: ::std::option::Option<::std::string::String>,
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub description: ::std::option::Option<::std::string::String>,
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub source: ::std::option::Option<::std::string::String>,
     }
-    ///`GetCompanyResponse`
+    ///`CompanyFundingResponseBasicInfo`
     #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default)]
-    pub struct GetCompanyResponse {
+    pub struct CompanyFundingResponseBasicInfo {
+        #[serde(
+            rename = "companyName",
+            skip_serializing_if = "::std::option::Option::is_none"
+        )]
+        pub company_name: ::std::option::Option<::std::string::String>,
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub description: ::std::option::Option<::std::string::String>,
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub followers: ::std::option::Option<f64>,
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub founded: ::std::option::Option<::std::string::String>,
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub headquarters: ::std::option::Option<
+            CompanyFundingResponseBasicInfoHeadquarters,
+        >,
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub ownership: ::std::option::Option<::std::string::String>,
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub phone: ::std::option::Option<::std::string::String>,
+        #[serde(
+            rename = "primaryDomain",
+            skip_serializing_if = "::std::option::Option::is_none"
+        )]
+        pub primary_domain: ::std::option::Option<::std::string::String>,
+        #[serde(
+            rename = "shortName",
+            skip_serializing_if = "::std::option::Option::is_none"
+        )]
+        pub short_name: ::std::option::Option<::std::string::String>,
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub status: ::std::option::Option<::std::string::String>,
+    }
+    ///`CompanyFundingResponseBasicInfoHeadquarters`
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default)]
+    pub struct CompanyFundingResponseBasicInfoHeadquarters {
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub city: ::std::option::Option<::std::string::String>,
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub country: ::std::option::Option<::std::string::String>,
+        #[serde(
+            rename = "fullAddress",
+            skip_serializing_if = "::std::option::Option::is_none"
+        )]
+        pub full_address: ::std::option::Option<::std::string::String>,
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub state: ::std::option::Option<::std::string::String>,
+    }
+    ///`CompanyFundingResponseCompanySize`
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default)]
+    pub struct CompanyFundingResponseCompanySize {
+        #[serde(
+            rename = "employeeGrowth",
+            skip_serializing_if = "::std::option::Option::is_none"
+        )]
+        pub employee_growth: ::std::option::Option<::std::string::String>,
+        #[serde(
+            rename = "employeeRange",
+            skip_serializing_if = "::std::option::Option::is_none"
+        )]
+        pub employee_range: ::std::option::Option<::std::string::String>,
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub employees: ::std::option::Option<f64>,
+    }
+    ///`CompanyFundingResponseFinancialInfo`
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default)]
+    pub struct CompanyFundingResponseFinancialInfo {
+        #[serde(
+            rename = "formattedFunding",
+            skip_serializing_if = "::std::option::Option::is_none"
+        )]
+        pub formatted_funding: ::std::option::Option<::std::string::String>,
+        #[serde(
+            rename = "formattedRevenue",
+            skip_serializing_if = "::std::option::Option::is_none"
+        )]
+        pub formatted_revenue: ::std::option::Option<::std::string::String>,
+        #[serde(
+            rename = "lastFundingRound",
+            skip_serializing_if = "::std::option::Option::is_none"
+        )]
+        pub last_funding_round: ::std::option::Option<
+            CompanyFundingResponseFinancialInfoLastFundingRound,
+        >,
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub revenue: ::std::option::Option<f64>,
+        #[serde(
+            rename = "totalFunding",
+            skip_serializing_if = "::std::option::Option::is_none"
+        )]
+        pub total_funding: ::std::option::Option<f64>,
+    }
+    ///`CompanyFundingResponseFinancialInfoLastFundingRound`
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default)]
+    pub struct CompanyFundingResponseFinancialInfoLastFundingRound {
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub amount: ::std::option::Option<f64>,
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub date: ::std::option::Option<::std::string::String>,
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub round: ::std::option::Option<::std::string::String>,
+    }
+    ///`CompanyFundingResponseFundingHistoryItem`
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default)]
+    pub struct CompanyFundingResponseFundingHistoryItem {
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub amount: ::std::option::Option<::std::string::String>,
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub date: ::std::option::Option<::std::string::String>,
+        #[serde(default, skip_serializing_if = "::std::vec::Vec::is_empty")]
+        pub investors: ::std::vec::Vec<::std::string::String>,
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub round: ::std::option::Option<::std::string::String>,
+    }
+    ///`CompanyFundingResponseIndustryAndSectors`
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default)]
+    pub struct CompanyFundingResponseIndustryAndSectors {
+        #[serde(default, skip_serializing_if = "::std::vec::Vec::is_empty")]
+        pub industries: ::std::vec::Vec<::std::string::String>,
+        #[serde(
+            rename = "industrySectors",
+            default,
+            skip_serializing_if = "::std::vec::Vec::is_empty"
+        )]
+        pub industry_sectors: ::std::vec::Vec<::std::string::String>,
+        #[serde(
+            rename = "technologyStack",
+            skip_serializing_if = "::std::option::Option::is_none"
+        )]
+        pub technology_stack: ::std::option::Option<::std::string::String>,
+    }
+    ///`CompanyFundingResponseKeyHighlightsItem`
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default)]
+    pub struct CompanyFundingResponseKeyHighlightsItem {
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub date: ::std::option::Option<::std::string::String>,
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub source: ::std::option::Option<::std::string::String>,
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub src: ::std::option::Option<::std::string::String>,
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub text: ::std::option::Option<::std::string::String>,
+        #[serde(rename = "type", skip_serializing_if = "::std::option::Option::is_none")]
+        pub type_: ::std::option::Option<::std::string::String>,
+    }
+    ///`CompanyFundingResponseLeadership`
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default)]
+    pub struct CompanyFundingResponseLeadership {
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub ceo: ::std::option::Option<CompanyFundingResponseLeadershipCeo>,
+    }
+    ///`CompanyFundingResponseLeadershipCeo`
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default)]
+    pub struct CompanyFundingResponseLeadershipCeo {
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub b2b_profile: ::std::option::Option<::std::string::String>,
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub designation: ::std::option::Option<::std::string::String>,
+        #[serde(
+            rename = "firstName",
+            skip_serializing_if = "::std::option::Option::is_none"
+        )]
+        pub first_name: ::std::option::Option<::std::string::String>,
+        #[serde(
+            rename = "lastName",
+            skip_serializing_if = "::std::option::Option::is_none"
+        )]
+        pub last_name: ::std::option::Option<::std::string::String>,
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub twitter: ::std::option::Option<::std::string::String>,
+    }
+    ///`CompanyFundingResponseNewsItem`
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default)]
+    pub struct CompanyFundingResponseNewsItem {
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub date: ::std::option::Option<::std::string::String>,
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub source: ::std::option::Option<::std::string::String>,
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub title: ::std::option::Option<::std::string::String>,
+    }
+    ///`CompanyFundingResponsePressReleasesItem`
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default)]
+    pub struct CompanyFundingResponsePressReleasesItem {
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub date: ::std::option::Option<::std::string::String>,
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub source: ::std::option::Option<::std::string::String>,
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub title: ::std::option::Option<::std::string::String>,
+    }
+    ///`CompanyFundingResponseSocialMediaItem`
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default)]
+    pub struct CompanyFundingResponseSocialMediaItem {
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub platform: ::std::option::Option<::std::string::String>,
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub url: ::std::option::Option<::std::string::String>,
+    }
+    ///`CompanyFundingResponseTopCompetitorsItem`
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default)]
+    pub struct CompanyFundingResponseTopCompetitorsItem {
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub employees: ::std::option::Option<::std::string::String>,
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub founded: ::std::option::Option<::std::string::String>,
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub headquarters: ::std::option::Option<
+            CompanyFundingResponseTopCompetitorsItemHeadquarters,
+        >,
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub name: ::std::option::Option<::std::string::String>,
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub ownership: ::std::option::Option<::std::string::String>,
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub revenue: ::std::option::Option<::std::string::String>,
+        #[serde(
+            rename = "totalFunding",
+            skip_serializing_if = "::std::option::Option::is_none"
+        )]
+        pub total_funding: ::std::option::Option<::std::string::String>,
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub website: ::std::option::Option<::std::string::String>,
+    }
+    ///`CompanyFundingResponseTopCompetitorsItemHeadquarters`
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default)]
+    pub struct CompanyFundingResponseTopCompetitorsItemHeadquarters {
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub city: ::std::option::Option<::std::string::String>,
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub country: ::std::option::Option<::std::string::String>,
+        #[serde(
+            rename = "fullAddress",
+            skip_serializing_if = "::std::option::Option::is_none"
+        )]
+        pub full_address: ::std::option::Option<::std::string::String>,
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub state: ::std::option::Option<::std::string::String>,
+    }
+    ///`CompanyLookalikeV3Body`
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default)]
+    pub struct CompanyLookalikeV3Body {
+        ///What the wanted companies do
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub company_description: ::std::option::Option<::std::string::String>,
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub company_domain: ::std::option::Option<CompanyLookalikeV3BodyCompanyDomain>,
+        ///Filters (industry, size, location...) on the results.
+        #[serde(default, skip_serializing_if = "::serde_json::Map::is_empty")]
+        pub company_filters: ::serde_json::Map<
+            ::std::string::String,
+            ::serde_json::Value,
+        >,
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub company_name: ::std::option::Option<::std::string::String>,
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub limit: ::std::option::Option<::std::num::NonZeroU64>,
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub offset: ::std::option::Option<u64>,
+        #[serde(default, skip_serializing_if = "::serde_json::Map::is_empty")]
+        pub seed: ::serde_json::Map<::std::string::String, ::serde_json::Value>,
+    }
+    ///`CompanyLookalikeV3BodyCompanyDomain`
+    #[derive(::serde::Serialize, Clone, Debug, Eq, Hash, Ord, PartialEq, PartialOrd)]
+    #[serde(transparent)]
+    pub struct CompanyLookalikeV3BodyCompanyDomain(::std::string::String);
+    impl ::std::ops::Deref for CompanyLookalikeV3BodyCompanyDomain {
+        type Target = ::std::string::String;
+        fn deref(&self) -> &::std::string::String {
+            &self.0
+        }
+    }
+    impl ::std::convert::From<CompanyLookalikeV3BodyCompanyDomain>
+    for ::std::string::String {
+        fn from(value: CompanyLookalikeV3BodyCompanyDomain) -> Self {
+            value.0
+        }
+    }
+    impl ::std::str::FromStr for CompanyLookalikeV3BodyCompanyDomain {
+        type Err = self::error::ConversionError;
+        fn from_str(
+            value: &str,
+        ) -> ::std::result::Result<Self, self::error::ConversionError> {
+            if value.chars().count() > 253usize {
+                return Err("longer than 253 characters".into());
+            }
+            Ok(Self(value.to_string()))
+        }
+    }
+    impl ::std::convert::TryFrom<&str> for CompanyLookalikeV3BodyCompanyDomain {
+        type Error = self::error::ConversionError;
+        fn try_from(
+            value: &str,
+        ) -> ::std::result::Result<Self, self::error::ConversionError> {
+            value.parse()
+        }
+    }
+    impl ::std::convert::TryFrom<::std::string::String>
+    for CompanyLookalikeV3BodyCompanyDomain {
+        type Error = self::error::ConversionError;
+        fn try_from(
+            value: ::std::string::String,
+        ) -> ::std::result::Result<Self, self::error::ConversionError> {
+            value.parse()
+        }
+    }
+    impl<'de> ::serde::Deserialize<'de> for CompanyLookalikeV3BodyCompanyDomain {
+        fn deserialize<D>(deserializer: D) -> ::std::result::Result<Self, D::Error>
+        where
+            D: ::serde::Deserializer<'de>,
+        {
+            ::std::string::String::deserialize(deserializer)?
+                .parse()
+                .map_err(|e: self::error::ConversionError| {
+                    <D::Error as ::serde::de::Error>::custom(e.to_string())
+                })
+        }
+    }
+    ///`CompanyLookalikeV3Response`
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default)]
+    pub struct CompanyLookalikeV3Response {
+        #[serde(default, skip_serializing_if = "::std::vec::Vec::is_empty")]
+        pub companies: ::std::vec::Vec<CompanyLookalikeV3ResponseCompaniesItem>,
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub count: ::std::option::Option<f64>,
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub credits_consumed: ::std::option::Option<f64>,
+        #[serde(default, skip_serializing_if = "::serde_json::Map::is_empty")]
+        pub interpreted_search: ::serde_json::Map<
+            ::std::string::String,
+            ::serde_json::Value,
+        >,
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub limit_applied: ::std::option::Option<f64>,
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub message: ::std::option::Option<::std::string::String>,
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub metadata: ::std::option::Option<CompanyLookalikeV3ResponseMetadata>,
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub offset: ::std::option::Option<f64>,
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub returned_count: ::std::option::Option<f64>,
+    }
+    ///`CompanyLookalikeV3ResponseCompaniesItem`
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default)]
+    pub struct CompanyLookalikeV3ResponseCompaniesItem {
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub company_domain: ::std::option::Option<::std::string::String>,
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub company_industry_linkedin: ::std::option::Option<::std::string::String>,
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub company_name: ::std::option::Option<::std::string::String>,
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub company_website: ::std::option::Option<::std::string::String>,
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub employee_max: ::std::option::Option<f64>,
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub employee_min: ::std::option::Option<f64>,
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub employee_range: ::std::option::Option<::std::string::String>,
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub hq_city: ::std::option::Option<::std::string::String>,
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub hq_country: ::std::option::Option<::std::string::String>,
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub hq_country_code: ::std::option::Option<::std::string::String>,
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub hq_state: ::std::option::Option<::std::string::String>,
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub linkedin_employee_count: ::std::option::Option<f64>,
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub match_context: ::std::option::Option<::std::string::String>,
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub revenue_max: ::std::option::Option<::std::string::String>,
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub revenue_min: ::std::option::Option<::std::string::String>,
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub revenue_range: ::std::option::Option<::std::string::String>,
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub similarity: ::std::option::Option<f64>,
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub source_seed_domain: ::std::option::Option<::std::string::String>,
+    }
+    ///`CompanyLookalikeV3ResponseMetadata`
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default)]
+    pub struct CompanyLookalikeV3ResponseMetadata {
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub degraded: ::std::option::Option<bool>,
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub preview: ::std::option::Option<bool>,
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub query_name: ::std::option::Option<::std::string::String>,
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub query_path: ::std::option::Option<::std::string::String>,
+    }
+    ///`CompanySearchBody`
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default)]
+    #[serde(deny_unknown_fields)]
+    pub struct CompanySearchBody {
+        ///Domain, e.g. example.com.
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub company_domain: ::std::option::Option<CompanySearchBodyCompanyDomain>,
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub company_name: ::std::option::Option<CompanySearchBodyCompanyName>,
+        ///Company profile URL or slug.
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub profile_url: ::std::option::Option<CompanySearchBodyProfileUrl>,
+    }
+    ///Domain, e.g. example.com.
+    #[derive(::serde::Serialize, Clone, Debug, Eq, Hash, Ord, PartialEq, PartialOrd)]
+    #[serde(transparent)]
+    pub struct CompanySearchBodyCompanyDomain(::std::string::String);
+    impl ::std::ops::Deref for CompanySearchBodyCompanyDomain {
+        type Target = ::std::string::String;
+        fn deref(&self) -> &::std::string::String {
+            &self.0
+        }
+    }
+    impl ::std::convert::From<CompanySearchBodyCompanyDomain> for ::std::string::String {
+        fn from(value: CompanySearchBodyCompanyDomain) -> Self {
+            value.0
+        }
+    }
+    impl ::std::str::FromStr for CompanySearchBodyCompanyDomain {
+        type Err = self::error::ConversionError;
+        fn from_str(
+            value: &str,
+        ) -> ::std::result::Result<Self, self::error::ConversionError> {
+            if value.chars().count() > 253usize {
+                return Err("longer than 253 characters".into());
+            }
+            Ok(Self(value.to_string()))
+        }
+    }
+    impl ::std::convert::TryFrom<&str> for CompanySearchBodyCompanyDomain {
+        type Error = self::error::ConversionError;
+        fn try_from(
+            value: &str,
+        ) -> ::std::result::Result<Self, self::error::ConversionError> {
+            value.parse()
+        }
+    }
+    impl ::std::convert::TryFrom<::std::string::String>
+    for CompanySearchBodyCompanyDomain {
+        type Error = self::error::ConversionError;
+        fn try_from(
+            value: ::std::string::String,
+        ) -> ::std::result::Result<Self, self::error::ConversionError> {
+            value.parse()
+        }
+    }
+    impl<'de> ::serde::Deserialize<'de> for CompanySearchBodyCompanyDomain {
+        fn deserialize<D>(deserializer: D) -> ::std::result::Result<Self, D::Error>
+        where
+            D: ::serde::Deserializer<'de>,
+        {
+            ::std::string::String::deserialize(deserializer)?
+                .parse()
+                .map_err(|e: self::error::ConversionError| {
+                    <D::Error as ::serde::de::Error>::custom(e.to_string())
+                })
+        }
+    }
+    ///`CompanySearchBodyCompanyName`
+    #[derive(::serde::Serialize, Clone, Debug, Eq, Hash, Ord, PartialEq, PartialOrd)]
+    #[serde(transparent)]
+    pub struct CompanySearchBodyCompanyName(::std::string::String);
+    impl ::std::ops::Deref for CompanySearchBodyCompanyName {
+        type Target = ::std::string::String;
+        fn deref(&self) -> &::std::string::String {
+            &self.0
+        }
+    }
+    impl ::std::convert::From<CompanySearchBodyCompanyName> for ::std::string::String {
+        fn from(value: CompanySearchBodyCompanyName) -> Self {
+            value.0
+        }
+    }
+    impl ::std::str::FromStr for CompanySearchBodyCompanyName {
+        type Err = self::error::ConversionError;
+        fn from_str(
+            value: &str,
+        ) -> ::std::result::Result<Self, self::error::ConversionError> {
+            if value.chars().count() < 1usize {
+                return Err("shorter than 1 characters".into());
+            }
+            Ok(Self(value.to_string()))
+        }
+    }
+    impl ::std::convert::TryFrom<&str> for CompanySearchBodyCompanyName {
+        type Error = self::error::ConversionError;
+        fn try_from(
+            value: &str,
+        ) -> ::std::result::Result<Self, self::error::ConversionError> {
+            value.parse()
+        }
+    }
+    impl ::std::convert::TryFrom<::std::string::String>
+    for CompanySearchBodyCompanyName {
+        type Error = self::error::ConversionError;
+        fn try_from(
+            value: ::std::string::String,
+        ) -> ::std::result::Result<Self, self::error::ConversionError> {
+            value.parse()
+        }
+    }
+    impl<'de> ::serde::Deserialize<'de> for CompanySearchBodyCompanyName {
+        fn deserialize<D>(deserializer: D) -> ::std::result::Result<Self, D::Error>
+        where
+            D: ::serde::Deserializer<'de>,
+        {
+            ::std::string::String::deserialize(deserializer)?
+                .parse()
+                .map_err(|e: self::error::ConversionError| {
+                    <D::Error as ::serde::de::Error>::custom(e.to_string())
+                })
+        }
+    }
+    ///Company profile URL or slug.
+    #[derive(::serde::Serialize, Clone, Debug, Eq, Hash, Ord, PartialEq, PartialOrd)]
+    #[serde(transparent)]
+    pub struct CompanySearchBodyProfileUrl(::std::string::String);
+    impl ::std::ops::Deref for CompanySearchBodyProfileUrl {
+        type Target = ::std::string::String;
+        fn deref(&self) -> &::std::string::String {
+            &self.0
+        }
+    }
+    impl ::std::convert::From<CompanySearchBodyProfileUrl> for ::std::string::String {
+        fn from(value: CompanySearchBodyProfileUrl) -> Self {
+            value.0
+        }
+    }
+    impl ::std::str::FromStr for CompanySearchBodyProfileUrl {
+        type Err = self::error::ConversionError;
+        fn from_str(
+            value: &str,
+        ) -> ::std::result::Result<Self, self::error::ConversionError> {
+            if value.chars().count() < 1usize {
+                return Err("shorter than 1 characters".into());
+            }
+            Ok(Self(value.to_string()))
+        }
+    }
+    impl ::std::convert::TryFrom<&str> for CompanySearchBodyProfileUrl {
+        type Error = self::error::ConversionError;
+        fn try_from(
+            value: &str,
+        ) -> ::std::result::Result<Self, self::error::ConversionError> {
+            value.parse()
+        }
+    }
+    impl ::std::convert::TryFrom<::std::string::String> for CompanySearchBodyProfileUrl {
+        type Error = self::error::ConversionError;
+        fn try_from(
+            value: ::std::string::String,
+        ) -> ::std::result::Result<Self, self::error::ConversionError> {
+            value.parse()
+        }
+    }
+    impl<'de> ::serde::Deserialize<'de> for CompanySearchBodyProfileUrl {
+        fn deserialize<D>(deserializer: D) -> ::std::result::Result<Self, D::Error>
+        where
+            D: ::serde::Deserializer<'de>,
+        {
+            ::std::string::String::deserialize(deserializer)?
+                .parse()
+                .map_err(|e: self::error::ConversionError| {
+                    <D::Error as ::serde::de::Error>::custom(e.to_string())
+                })
+        }
+    }
+    ///`CompanySearchResponse`
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default)]
+    pub struct CompanySearchResponse {
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
         pub acquisitions_count: ::std::option::Option<f64>,
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
@@ -932,7 +3417,7 @@ pub mod types {
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
         pub competitors: ::std::option::Option<::std::vec::Vec<::std::string::String>>,
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
-        pub credits_consumed: ::std::option::Option<Credits>,
+        pub credits_consumed: ::std::option::Option<f64>,
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
         pub description: ::std::option::Option<::std::string::String>,
         #[serde(
@@ -945,7 +3430,7 @@ pub mod types {
             skip_serializing_if = "::std::option::Option::is_none"
         )]
         pub employee_count_range: ::std::option::Option<
-            ::serde_json::Map<::std::string::String, ::serde_json::Value>,
+            CompanySearchResponseEmployeeCountRange,
         >,
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
         pub employee_range: ::std::option::Option<::std::string::String>,
@@ -960,17 +3445,15 @@ pub mod types {
             rename = "foundedOn",
             skip_serializing_if = "::std::option::Option::is_none"
         )]
-        pub founded_on: ::std::option::Option<
-            ::serde_json::Map<::std::string::String, ::serde_json::Value>,
-        >,
+        pub founded_on: ::std::option::Option<CompanySearchResponseFoundedOn>,
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
         pub founded_year: ::std::option::Option<::std::string::String>,
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
         pub funding_rounds: ::std::option::Option<f64>,
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
-        pub headquarter: ::std::option::Option<
-            ::serde_json::Map<::std::string::String, ::serde_json::Value>,
-        >,
+        pub hashtag: ::std::option::Option<::std::string::String>,
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub headquarter: ::std::option::Option<CompanySearchResponseHeadquarter>,
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
         pub industry: ::std::option::Option<::std::string::String>,
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
@@ -979,12 +3462,8 @@ pub mod types {
         pub last_funding_date: ::std::option::Option<::std::string::String>,
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
         pub last_funding_round: ::std::option::Option<::std::string::String>,
-        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
-        pub locations: ::std::option::Option<
-            ::std::vec::Vec<
-                ::serde_json::Map<::std::string::String, ::serde_json::Value>,
-            >,
-        >,
+        #[serde(default, skip_serializing_if = "::std::vec::Vec::is_empty")]
+        pub locations: ::std::vec::Vec<CompanySearchResponseLocationsItem>,
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
         pub logo_url: ::std::option::Option<::std::string::String>,
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
@@ -995,8 +3474,8 @@ pub mod types {
         pub revenue: ::std::option::Option<f64>,
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
         pub revenue_formatted: ::std::option::Option<::std::string::String>,
-        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
-        pub specialities: ::std::option::Option<::std::vec::Vec<::std::string::String>>,
+        #[serde(default, skip_serializing_if = "::std::vec::Vec::is_empty")]
+        pub specialities: ::std::vec::Vec<::std::string::String>,
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
         pub stock_ticker: ::std::option::Option<::std::string::String>,
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
@@ -1018,259 +3497,1204 @@ pub mod types {
         )]
         pub website_url: ::std::option::Option<::std::string::String>,
     }
-    ///`GetCreditBalanceResponse`
+    ///`CompanySearchResponseEmployeeCountRange`
     #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default)]
-    pub struct GetCreditBalanceResponse {
+    pub struct CompanySearchResponseEmployeeCountRange {
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
-        pub credit_freeze_message: ::std::option::Option<::std::string::String>,
+        pub end: ::std::option::Option<f64>,
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
-        pub credit_freeze_plan_hint: ::std::option::Option<::std::string::String>,
-        ///Credits left to spend.
-        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
-        pub credits: ::std::option::Option<f64>,
-        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
-        pub credits_frozen: ::std::option::Option<f64>,
-        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
-        pub credits_liquid: ::std::option::Option<f64>,
-        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
-        pub is_frozen: ::std::option::Option<bool>,
+        pub start: ::std::option::Option<f64>,
     }
-    ///`GetDayReportResponse`
+    ///`CompanySearchResponseFoundedOn`
     #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default)]
-    pub struct GetDayReportResponse {
+    pub struct CompanySearchResponseFoundedOn {
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
-        pub date: ::std::option::Option<::std::string::String>,
+        pub day: ::std::option::Option<f64>,
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
-        pub products: ::std::option::Option<
-            ::std::vec::Vec<
-                ::serde_json::Map<::std::string::String, ::serde_json::Value>,
-            >,
-        >,
+        pub month: ::std::option::Option<f64>,
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
-        pub summary: ::std::option::Option<
-            ::serde_json::Map<::std::string::String, ::serde_json::Value>,
-        >,
+        pub year: ::std::option::Option<f64>,
     }
-    ///`GetProfileBody`
-    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
-    #[serde(deny_unknown_fields)]
-    pub struct GetProfileBody {
-        ///Also return the profile image URL.
-        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
-        pub extended_response: ::std::option::Option<bool>,
-        pub profile_url: ProfileUrl,
-    }
-    ///`GetProfileResponse`
+    ///`CompanySearchResponseHeadquarter`
     #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default)]
-    pub struct GetProfileResponse {
+    pub struct CompanySearchResponseHeadquarter {
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
-        pub bio: ::std::option::Option<::std::string::String>,
-        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
-        pub certifications: ::std::option::Option<
-            ::std::vec::Vec<GetProfileResponseCertificationsItem>,
-        >,
-        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
-        pub company_industry: ::std::option::Option<::std::string::String>,
-        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
-        pub company_name: ::std::option::Option<::std::string::String>,
-        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
-        pub company_website: ::std::option::Option<::std::string::String>,
+        pub city: ::std::option::Option<::std::string::String>,
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
         pub country: ::std::option::Option<::std::string::String>,
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
-        pub credits_consumed: ::std::option::Option<Credits>,
+        pub description: ::std::option::Option<::std::string::String>,
+        #[serde(
+            rename = "geographicArea",
+            skip_serializing_if = "::std::option::Option::is_none"
+        )]
+        pub geographic_area: ::std::option::Option<::std::string::String>,
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
-        pub education: ::std::option::Option<
-            ::std::vec::Vec<GetProfileResponseEducationItem>,
-        >,
+        pub line1: ::std::option::Option<::std::string::String>,
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
-        pub first_name: ::std::option::Option<::std::string::String>,
-        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
-        pub followers_range: ::std::option::Option<::std::string::String>,
-        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
-        pub full_name: ::std::option::Option<::std::string::String>,
-        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
-        pub honors: ::std::option::Option<::std::vec::Vec<GetProfileResponseHonorsItem>>,
-        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
-        pub last_name: ::std::option::Option<::std::string::String>,
-        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
-        pub location: ::std::option::Option<::std::string::String>,
-        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
-        pub message: ::std::option::Option<::std::string::String>,
-        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
-        pub personal_website: ::std::option::Option<GetProfileResponsePersonalWebsite>,
-        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
-        pub professional_title: ::std::option::Option<::std::string::String>,
-        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
-        pub profile_url: ::std::option::Option<::std::string::String>,
-        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
-        pub total_tenure_days: ::std::option::Option<::std::string::String>,
-        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
-        pub total_tenure_months: ::std::option::Option<::std::string::String>,
-        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
-        pub total_tenure_years: ::std::option::Option<::std::string::String>,
-        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
-        pub work_experience: ::std::option::Option<
-            ::std::vec::Vec<GetProfileResponseWorkExperienceItem>,
-        >,
+        pub line2: ::std::option::Option<::std::string::String>,
+        #[serde(
+            rename = "postalCode",
+            skip_serializing_if = "::std::option::Option::is_none"
+        )]
+        pub postal_code: ::std::option::Option<::std::string::String>,
     }
-    ///`GetProfileResponseCertificationsItem`
+    ///`CompanySearchResponseLocationsItem`
     #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default)]
-    pub struct GetProfileResponseCertificationsItem {
+    pub struct CompanySearchResponseLocationsItem {
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
-        pub certification_name: ::std::option::Option<::std::string::String>,
+        pub city: ::std::option::Option<::std::string::String>,
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
-        pub issue_date: ::std::option::Option<::std::string::String>,
-        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
-        pub issuing_organization: ::std::option::Option<::std::string::String>,
-    }
-    ///`GetProfileResponseEducationItem`
-    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default)]
-    pub struct GetProfileResponseEducationItem {
-        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
-        pub attendance_period: ::std::option::Option<::std::string::String>,
-        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
-        pub degree: ::std::option::Option<::std::string::String>,
-        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
-        pub institution_name: ::std::option::Option<::std::string::String>,
-    }
-    ///`GetProfileResponseHonorsItem`
-    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default)]
-    pub struct GetProfileResponseHonorsItem {
+        pub country: ::std::option::Option<::std::string::String>,
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
         pub description: ::std::option::Option<::std::string::String>,
+        #[serde(
+            rename = "geographicArea",
+            skip_serializing_if = "::std::option::Option::is_none"
+        )]
+        pub geographic_area: ::std::option::Option<::std::string::String>,
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
-        pub title: ::std::option::Option<::std::string::String>,
+        pub headquarter: ::std::option::Option<bool>,
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub latitude: ::std::option::Option<f64>,
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub line1: ::std::option::Option<::std::string::String>,
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub line2: ::std::option::Option<::std::string::String>,
+        #[serde(
+            rename = "localizedName",
+            skip_serializing_if = "::std::option::Option::is_none"
+        )]
+        pub localized_name: ::std::option::Option<::std::string::String>,
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub longitude: ::std::option::Option<f64>,
+        #[serde(
+            rename = "postalCode",
+            skip_serializing_if = "::std::option::Option::is_none"
+        )]
+        pub postal_code: ::std::option::Option<::std::string::String>,
     }
-    ///`GetProfileResponsePersonalWebsite`
+    ///`CompanySearchV3Body`
     #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default)]
-    pub struct GetProfileResponsePersonalWebsite {
+    pub struct CompanySearchV3Body {
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
-        pub link: ::std::option::Option<::std::string::String>,
-        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
-        pub name: ::std::option::Option<::std::string::String>,
-    }
-    ///`GetProfileResponseWorkExperienceItem`
-    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default)]
-    pub struct GetProfileResponseWorkExperienceItem {
-        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
-        pub company_logo_url: ::std::option::Option<::std::string::String>,
+        pub company_domain: ::std::option::Option<CompanySearchV3BodyCompanyDomain>,
+        ///Filters (industry, size, location...); values are OR'd, keys AND'd.
+        #[serde(default, skip_serializing_if = "::serde_json::Map::is_empty")]
+        pub company_filters: ::serde_json::Map<
+            ::std::string::String,
+            ::serde_json::Value,
+        >,
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
         pub company_name: ::std::option::Option<::std::string::String>,
+        ///next_cursor of the previous page.
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
-        pub company_website: ::std::option::Option<::std::string::String>,
+        pub cursor: ::std::option::Option<::std::string::String>,
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
-        pub employment_period: ::std::option::Option<::std::string::String>,
+        pub limit: ::std::option::Option<::std::num::NonZeroU64>,
+        ///Company profile URL or slug.
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
-        pub position_title: ::std::option::Option<::std::string::String>,
+        pub profile_url: ::std::option::Option<::std::string::String>,
+        ///Free-text description of the companies wanted.
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub query: ::std::option::Option<::std::string::String>,
     }
-    ///`GetTechnographicsBody`
-    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
-    #[serde(deny_unknown_fields)]
-    pub struct GetTechnographicsBody {
-        pub company_domain: Domain,
-    }
-    ///`GetTechnographicsResponse`
-    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default)]
-    pub struct GetTechnographicsResponse {
-        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
-        pub credits_consumed: ::std::option::Option<Credits>,
-        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
-        pub data: ::std::option::Option<
-            ::std::vec::Vec<GetTechnographicsResponseDataItem>,
-        >,
-        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
-        pub message: ::std::option::Option<::std::string::String>,
-    }
-    ///`GetTechnographicsResponseDataItem`
-    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default)]
-    pub struct GetTechnographicsResponseDataItem {
-        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
-        pub categories: ::std::option::Option<::std::vec::Vec<::std::string::String>>,
-        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
-        pub description: ::std::option::Option<::std::string::String>,
-        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
-        pub name: ::std::option::Option<::std::string::String>,
-    }
-    ///`GetUsageReportResponse`
-    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default)]
-    pub struct GetUsageReportResponse {
-        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
-        pub daily: ::std::option::Option<
-            ::std::vec::Vec<
-                ::serde_json::Map<::std::string::String, ::serde_json::Value>,
-            >,
-        >,
-        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
-        pub period: ::std::option::Option<
-            ::serde_json::Map<::std::string::String, ::serde_json::Value>,
-        >,
-        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
-        pub summary: ::std::option::Option<
-            ::serde_json::Map<::std::string::String, ::serde_json::Value>,
-        >,
-    }
-    ///`Location`
-    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
+    ///`CompanySearchV3BodyCompanyDomain`
+    #[derive(::serde::Serialize, Clone, Debug, Eq, Hash, Ord, PartialEq, PartialOrd)]
     #[serde(transparent)]
-    pub struct Location(pub ::std::option::Option<LocationInner>);
-    impl ::std::ops::Deref for Location {
-        type Target = ::std::option::Option<LocationInner>;
-        fn deref(&self) -> &::std::option::Option<LocationInner> {
+    pub struct CompanySearchV3BodyCompanyDomain(::std::string::String);
+    impl ::std::ops::Deref for CompanySearchV3BodyCompanyDomain {
+        type Target = ::std::string::String;
+        fn deref(&self) -> &::std::string::String {
             &self.0
         }
     }
-    impl ::std::convert::From<Location> for ::std::option::Option<LocationInner> {
-        fn from(value: Location) -> Self {
+    impl ::std::convert::From<CompanySearchV3BodyCompanyDomain>
+    for ::std::string::String {
+        fn from(value: CompanySearchV3BodyCompanyDomain) -> Self {
             value.0
         }
     }
-    impl ::std::convert::From<::std::option::Option<LocationInner>> for Location {
-        fn from(value: ::std::option::Option<LocationInner>) -> Self {
-            Self(value)
+    impl ::std::str::FromStr for CompanySearchV3BodyCompanyDomain {
+        type Err = self::error::ConversionError;
+        fn from_str(
+            value: &str,
+        ) -> ::std::result::Result<Self, self::error::ConversionError> {
+            if value.chars().count() > 253usize {
+                return Err("longer than 253 characters".into());
+            }
+            Ok(Self(value.to_string()))
         }
     }
-    ///`LocationInner`
+    impl ::std::convert::TryFrom<&str> for CompanySearchV3BodyCompanyDomain {
+        type Error = self::error::ConversionError;
+        fn try_from(
+            value: &str,
+        ) -> ::std::result::Result<Self, self::error::ConversionError> {
+            value.parse()
+        }
+    }
+    impl ::std::convert::TryFrom<::std::string::String>
+    for CompanySearchV3BodyCompanyDomain {
+        type Error = self::error::ConversionError;
+        fn try_from(
+            value: ::std::string::String,
+        ) -> ::std::result::Result<Self, self::error::ConversionError> {
+            value.parse()
+        }
+    }
+    impl<'de> ::serde::Deserialize<'de> for CompanySearchV3BodyCompanyDomain {
+        fn deserialize<D>(deserializer: D) -> ::std::result::Result<Self, D::Error>
+        where
+            D: ::serde::Deserializer<'de>,
+        {
+            ::std::string::String::deserialize(deserializer)?
+                .parse()
+                .map_err(|e: self::error::ConversionError| {
+                    <D::Error as ::serde::de::Error>::custom(e.to_string())
+                })
+        }
+    }
+    ///`CompanySearchV3Response`
     #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default)]
-    pub struct LocationInner {
+    pub struct CompanySearchV3Response {
+        #[serde(default, skip_serializing_if = "::std::vec::Vec::is_empty")]
+        pub companies: ::std::vec::Vec<CompanySearchV3ResponseCompaniesItem>,
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub company: ::std::option::Option<
+            ::serde_json::Map<::std::string::String, ::serde_json::Value>,
+        >,
+        #[serde(
+            rename = "companyDomain",
+            skip_serializing_if = "::std::option::Option::is_none"
+        )]
+        pub company_domain: ::std::option::Option<::std::string::String>,
+        #[serde(
+            rename = "companyName",
+            skip_serializing_if = "::std::option::Option::is_none"
+        )]
+        pub company_name: ::std::option::Option<::std::string::String>,
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub count: ::std::option::Option<f64>,
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub credits_consumed: ::std::option::Option<f64>,
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub found: ::std::option::Option<bool>,
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub has_more: ::std::option::Option<bool>,
+        #[serde(default, skip_serializing_if = "::serde_json::Map::is_empty")]
+        pub interpreted_search: ::serde_json::Map<
+            ::std::string::String,
+            ::serde_json::Value,
+        >,
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub limit_applied: ::std::option::Option<f64>,
+        #[serde(
+            rename = "linkedinUrl",
+            skip_serializing_if = "::std::option::Option::is_none"
+        )]
+        pub linkedin_url: ::std::option::Option<::std::string::String>,
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub message: ::std::option::Option<::std::string::String>,
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub metadata: ::std::option::Option<CompanySearchV3ResponseMetadata>,
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub next_cursor: ::std::option::Option<::std::string::String>,
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub offset: ::std::option::Option<f64>,
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub returned_count: ::std::option::Option<f64>,
+        #[serde(
+            rename = "websiteUrl",
+            skip_serializing_if = "::std::option::Option::is_none"
+        )]
+        pub website_url: ::std::option::Option<::std::string::String>,
+    }
+    ///`CompanySearchV3ResponseCompaniesItem`
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default)]
+    pub struct CompanySearchV3ResponseCompaniesItem {
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub abm_tech: ::std::option::Option<::std::string::String>,
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub analytics_tech: ::std::option::Option<::std::string::String>,
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub app_security_tech: ::std::option::Option<::std::string::String>,
+        #[serde(default, skip_serializing_if = "::std::vec::Vec::is_empty")]
+        pub category: ::std::vec::Vec<::std::string::String>,
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub cloud_provider_tech: ::std::option::Option<::std::string::String>,
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub cloud_security_tech: ::std::option::Option<::std::string::String>,
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub cms_tech: ::std::option::Option<::std::string::String>,
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub company_about: ::std::option::Option<::std::string::String>,
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub company_domain: ::std::option::Option<::std::string::String>,
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub company_entity_type: ::std::option::Option<::std::string::String>,
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub company_headline: ::std::option::Option<::std::string::String>,
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub company_industry_linkedin: ::std::option::Option<::std::string::String>,
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub company_legal_type: ::std::option::Option<::std::string::String>,
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub company_martech: ::std::option::Option<::std::string::String>,
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub company_name: ::std::option::Option<::std::string::String>,
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub company_phone: ::std::option::Option<::std::string::String>,
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub company_website: ::std::option::Option<::std::string::String>,
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub contacts_with_email: ::std::option::Option<f64>,
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub contacts_with_phone: ::std::option::Option<f64>,
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub conversation_intelligence_tech: ::std::option::Option<::std::string::String>,
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub crm_tech: ::std::option::Option<::std::string::String>,
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub development_tech: ::std::option::Option<::std::string::String>,
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub domain_tld: ::std::option::Option<::std::string::String>,
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub ecommerce_tech: ::std::option::Option<::std::string::String>,
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub email_hosting_tech: ::std::option::Option<::std::string::String>,
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub email_security_tech: ::std::option::Option<::std::string::String>,
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub employee_max: ::std::option::Option<f64>,
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub employee_min: ::std::option::Option<f64>,
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub employee_range: ::std::option::Option<::std::string::String>,
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub erp_tech: ::std::option::Option<::std::string::String>,
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub founded_year: ::std::option::Option<f64>,
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub funding_investor_count: ::std::option::Option<f64>,
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub growth_rate: ::std::option::Option<f64>,
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub has_tech_stack: ::std::option::Option<bool>,
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub hq_city: ::std::option::Option<::std::string::String>,
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub hq_continent: ::std::option::Option<::std::string::String>,
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub hq_country: ::std::option::Option<::std::string::String>,
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub hq_country_code: ::std::option::Option<::std::string::String>,
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub hq_postcode: ::std::option::Option<::std::string::String>,
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub hq_region: ::std::option::Option<::std::string::String>,
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub hq_state: ::std::option::Option<::std::string::String>,
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub hq_street: ::std::option::Option<::std::string::String>,
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub last_funding_amount: ::std::option::Option<f64>,
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub last_funding_date: ::std::option::Option<::std::string::String>,
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub last_funding_type: ::std::option::Option<::std::string::String>,
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub lead_investors: ::std::option::Option<::std::string::String>,
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub linkedin_claimed: ::std::option::Option<bool>,
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub linkedin_employee_count: ::std::option::Option<f64>,
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub linkedin_followers: ::std::option::Option<f64>,
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub linkedin_url: ::std::option::Option<::std::string::String>,
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub location_city: ::std::option::Option<::std::string::String>,
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub location_country_code: ::std::option::Option<::std::string::String>,
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub location_region: ::std::option::Option<::std::string::String>,
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub location_state_code: ::std::option::Option<::std::string::String>,
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub marketing_automation_tech: ::std::option::Option<::std::string::String>,
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub naics_code: ::std::option::Option<::std::string::String>,
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub naics_description: ::std::option::Option<::std::string::String>,
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub predicted_naics_2022_code: ::std::option::Option<::std::string::String>,
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub profile_completeness_score: ::std::option::Option<f64>,
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub revenue_max: ::std::option::Option<::std::string::String>,
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub revenue_min: ::std::option::Option<::std::string::String>,
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub revenue_range: ::std::option::Option<::std::string::String>,
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub sales_automation_tech: ::std::option::Option<::std::string::String>,
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub sic_code: ::std::option::Option<::std::string::String>,
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub sic_description: ::std::option::Option<::std::string::String>,
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub specialties: ::std::option::Option<::std::string::String>,
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub total_app_reviews: ::std::option::Option<f64>,
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub total_contacts: ::std::option::Option<f64>,
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub total_funding: ::std::option::Option<f64>,
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub valid_email_count: ::std::option::Option<f64>,
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub website_active: ::std::option::Option<bool>,
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub website_for_sale: ::std::option::Option<bool>,
+    }
+    ///`CompanySearchV3ResponseMetadata`
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default)]
+    pub struct CompanySearchV3ResponseMetadata {
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub pagination: ::std::option::Option<::std::string::String>,
+    }
+    ///`CompetitorsSearchBody`
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default)]
+    #[serde(deny_unknown_fields)]
+    pub struct CompetitorsSearchBody {
+        ///Domain, e.g. example.com.
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub company_domain: ::std::option::Option<CompetitorsSearchBodyCompanyDomain>,
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub company_name: ::std::option::Option<CompetitorsSearchBodyCompanyName>,
+        ///Company profile URL or slug.
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub company_url: ::std::option::Option<CompetitorsSearchBodyCompanyUrl>,
+        ///Company profile URL or slug.
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub profile_url: ::std::option::Option<CompetitorsSearchBodyProfileUrl>,
+    }
+    ///Domain, e.g. example.com.
+    #[derive(::serde::Serialize, Clone, Debug, Eq, Hash, Ord, PartialEq, PartialOrd)]
+    #[serde(transparent)]
+    pub struct CompetitorsSearchBodyCompanyDomain(::std::string::String);
+    impl ::std::ops::Deref for CompetitorsSearchBodyCompanyDomain {
+        type Target = ::std::string::String;
+        fn deref(&self) -> &::std::string::String {
+            &self.0
+        }
+    }
+    impl ::std::convert::From<CompetitorsSearchBodyCompanyDomain>
+    for ::std::string::String {
+        fn from(value: CompetitorsSearchBodyCompanyDomain) -> Self {
+            value.0
+        }
+    }
+    impl ::std::str::FromStr for CompetitorsSearchBodyCompanyDomain {
+        type Err = self::error::ConversionError;
+        fn from_str(
+            value: &str,
+        ) -> ::std::result::Result<Self, self::error::ConversionError> {
+            if value.chars().count() > 253usize {
+                return Err("longer than 253 characters".into());
+            }
+            Ok(Self(value.to_string()))
+        }
+    }
+    impl ::std::convert::TryFrom<&str> for CompetitorsSearchBodyCompanyDomain {
+        type Error = self::error::ConversionError;
+        fn try_from(
+            value: &str,
+        ) -> ::std::result::Result<Self, self::error::ConversionError> {
+            value.parse()
+        }
+    }
+    impl ::std::convert::TryFrom<::std::string::String>
+    for CompetitorsSearchBodyCompanyDomain {
+        type Error = self::error::ConversionError;
+        fn try_from(
+            value: ::std::string::String,
+        ) -> ::std::result::Result<Self, self::error::ConversionError> {
+            value.parse()
+        }
+    }
+    impl<'de> ::serde::Deserialize<'de> for CompetitorsSearchBodyCompanyDomain {
+        fn deserialize<D>(deserializer: D) -> ::std::result::Result<Self, D::Error>
+        where
+            D: ::serde::Deserializer<'de>,
+        {
+            ::std::string::String::deserialize(deserializer)?
+                .parse()
+                .map_err(|e: self::error::ConversionError| {
+                    <D::Error as ::serde::de::Error>::custom(e.to_string())
+                })
+        }
+    }
+    ///`CompetitorsSearchBodyCompanyName`
+    #[derive(::serde::Serialize, Clone, Debug, Eq, Hash, Ord, PartialEq, PartialOrd)]
+    #[serde(transparent)]
+    pub struct CompetitorsSearchBodyCompanyName(::std::string::String);
+    impl ::std::ops::Deref for CompetitorsSearchBodyCompanyName {
+        type Target = ::std::string::String;
+        fn deref(&self) -> &::std::string::String {
+            &self.0
+        }
+    }
+    impl ::std::convert::From<CompetitorsSearchBodyCompanyName>
+    for ::std::string::String {
+        fn from(value: CompetitorsSearchBodyCompanyName) -> Self {
+            value.0
+        }
+    }
+    impl ::std::str::FromStr for CompetitorsSearchBodyCompanyName {
+        type Err = self::error::ConversionError;
+        fn from_str(
+            value: &str,
+        ) -> ::std::result::Result<Self, self::error::ConversionError> {
+            if value.chars().count() < 1usize {
+                return Err("shorter than 1 characters".into());
+            }
+            Ok(Self(value.to_string()))
+        }
+    }
+    impl ::std::convert::TryFrom<&str> for CompetitorsSearchBodyCompanyName {
+        type Error = self::error::ConversionError;
+        fn try_from(
+            value: &str,
+        ) -> ::std::result::Result<Self, self::error::ConversionError> {
+            value.parse()
+        }
+    }
+    impl ::std::convert::TryFrom<::std::string::String>
+    for CompetitorsSearchBodyCompanyName {
+        type Error = self::error::ConversionError;
+        fn try_from(
+            value: ::std::string::String,
+        ) -> ::std::result::Result<Self, self::error::ConversionError> {
+            value.parse()
+        }
+    }
+    impl<'de> ::serde::Deserialize<'de> for CompetitorsSearchBodyCompanyName {
+        fn deserialize<D>(deserializer: D) -> ::std::result::Result<Self, D::Error>
+        where
+            D: ::serde::Deserializer<'de>,
+        {
+            ::std::string::String::deserialize(deserializer)?
+                .parse()
+                .map_err(|e: self::error::ConversionError| {
+                    <D::Error as ::serde::de::Error>::custom(e.to_string())
+                })
+        }
+    }
+    ///Company profile URL or slug.
+    #[derive(::serde::Serialize, Clone, Debug, Eq, Hash, Ord, PartialEq, PartialOrd)]
+    #[serde(transparent)]
+    pub struct CompetitorsSearchBodyCompanyUrl(::std::string::String);
+    impl ::std::ops::Deref for CompetitorsSearchBodyCompanyUrl {
+        type Target = ::std::string::String;
+        fn deref(&self) -> &::std::string::String {
+            &self.0
+        }
+    }
+    impl ::std::convert::From<CompetitorsSearchBodyCompanyUrl>
+    for ::std::string::String {
+        fn from(value: CompetitorsSearchBodyCompanyUrl) -> Self {
+            value.0
+        }
+    }
+    impl ::std::str::FromStr for CompetitorsSearchBodyCompanyUrl {
+        type Err = self::error::ConversionError;
+        fn from_str(
+            value: &str,
+        ) -> ::std::result::Result<Self, self::error::ConversionError> {
+            if value.chars().count() < 1usize {
+                return Err("shorter than 1 characters".into());
+            }
+            Ok(Self(value.to_string()))
+        }
+    }
+    impl ::std::convert::TryFrom<&str> for CompetitorsSearchBodyCompanyUrl {
+        type Error = self::error::ConversionError;
+        fn try_from(
+            value: &str,
+        ) -> ::std::result::Result<Self, self::error::ConversionError> {
+            value.parse()
+        }
+    }
+    impl ::std::convert::TryFrom<::std::string::String>
+    for CompetitorsSearchBodyCompanyUrl {
+        type Error = self::error::ConversionError;
+        fn try_from(
+            value: ::std::string::String,
+        ) -> ::std::result::Result<Self, self::error::ConversionError> {
+            value.parse()
+        }
+    }
+    impl<'de> ::serde::Deserialize<'de> for CompetitorsSearchBodyCompanyUrl {
+        fn deserialize<D>(deserializer: D) -> ::std::result::Result<Self, D::Error>
+        where
+            D: ::serde::Deserializer<'de>,
+        {
+            ::std::string::String::deserialize(deserializer)?
+                .parse()
+                .map_err(|e: self::error::ConversionError| {
+                    <D::Error as ::serde::de::Error>::custom(e.to_string())
+                })
+        }
+    }
+    ///Company profile URL or slug.
+    #[derive(::serde::Serialize, Clone, Debug, Eq, Hash, Ord, PartialEq, PartialOrd)]
+    #[serde(transparent)]
+    pub struct CompetitorsSearchBodyProfileUrl(::std::string::String);
+    impl ::std::ops::Deref for CompetitorsSearchBodyProfileUrl {
+        type Target = ::std::string::String;
+        fn deref(&self) -> &::std::string::String {
+            &self.0
+        }
+    }
+    impl ::std::convert::From<CompetitorsSearchBodyProfileUrl>
+    for ::std::string::String {
+        fn from(value: CompetitorsSearchBodyProfileUrl) -> Self {
+            value.0
+        }
+    }
+    impl ::std::str::FromStr for CompetitorsSearchBodyProfileUrl {
+        type Err = self::error::ConversionError;
+        fn from_str(
+            value: &str,
+        ) -> ::std::result::Result<Self, self::error::ConversionError> {
+            if value.chars().count() < 1usize {
+                return Err("shorter than 1 characters".into());
+            }
+            Ok(Self(value.to_string()))
+        }
+    }
+    impl ::std::convert::TryFrom<&str> for CompetitorsSearchBodyProfileUrl {
+        type Error = self::error::ConversionError;
+        fn try_from(
+            value: &str,
+        ) -> ::std::result::Result<Self, self::error::ConversionError> {
+            value.parse()
+        }
+    }
+    impl ::std::convert::TryFrom<::std::string::String>
+    for CompetitorsSearchBodyProfileUrl {
+        type Error = self::error::ConversionError;
+        fn try_from(
+            value: ::std::string::String,
+        ) -> ::std::result::Result<Self, self::error::ConversionError> {
+            value.parse()
+        }
+    }
+    impl<'de> ::serde::Deserialize<'de> for CompetitorsSearchBodyProfileUrl {
+        fn deserialize<D>(deserializer: D) -> ::std::result::Result<Self, D::Error>
+        where
+            D: ::serde::Deserializer<'de>,
+        {
+            ::std::string::String::deserialize(deserializer)?
+                .parse()
+                .map_err(|e: self::error::ConversionError| {
+                    <D::Error as ::serde::de::Error>::custom(e.to_string())
+                })
+        }
+    }
+    ///`CompetitorsSearchResponse`
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default)]
+    pub struct CompetitorsSearchResponse {
+        #[serde(default, skip_serializing_if = "::std::vec::Vec::is_empty")]
+        pub competitors: ::std::vec::Vec<CompetitorsSearchResponseCompetitorsItem>,
+    }
+    ///`CompetitorsSearchResponseCompetitorsItem`
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default)]
+    pub struct CompetitorsSearchResponseCompetitorsItem {
+        #[serde(
+            rename = "companyType",
+            skip_serializing_if = "::std::option::Option::is_none"
+        )]
+        pub company_type: ::std::option::Option<::std::string::String>,
+        #[serde(
+            rename = "employeesCount",
+            skip_serializing_if = "::std::option::Option::is_none"
+        )]
+        pub employees_count: ::std::option::Option<f64>,
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub financial_metrics: ::std::option::Option<
+            CompetitorsSearchResponseCompetitorsItemFinancialMetrics,
+        >,
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub founded_year: ::std::option::Option<::std::string::String>,
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub funding_metrics: ::std::option::Option<
+            CompetitorsSearchResponseCompetitorsItemFundingMetrics,
+        >,
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub growth: ::std::option::Option<f64>,
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub hq: ::std::option::Option<::std::string::String>,
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub more_locations: ::std::option::Option<bool>,
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub name: ::std::option::Option<::std::string::String>,
+        #[serde(default, skip_serializing_if = "::std::vec::Vec::is_empty")]
+        pub non_hq_locations: ::std::vec::Vec<::std::string::String>,
+        #[serde(default, skip_serializing_if = "::std::vec::Vec::is_empty")]
+        pub operating_metrics: ::std::vec::Vec<
+            CompetitorsSearchResponseCompetitorsItemOperatingMetricsItem,
+        >,
+        #[serde(
+            rename = "shortDescription",
+            skip_serializing_if = "::std::option::Option::is_none"
+        )]
+        pub short_description: ::std::option::Option<::std::string::String>,
+        #[serde(default, skip_serializing_if = "::std::vec::Vec::is_empty")]
+        pub tags: ::std::vec::Vec<CompetitorsSearchResponseCompetitorsItemTagsItem>,
+        #[serde(
+            rename = "twitterEngagement",
+            skip_serializing_if = "::std::option::Option::is_none"
+        )]
+        pub twitter_engagement: ::std::option::Option<
+            CompetitorsSearchResponseCompetitorsItemTwitterEngagement,
+        >,
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub twitter_followers: ::std::option::Option<f64>,
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub valuation: ::std::option::Option<f64>,
+    }
+    ///`CompetitorsSearchResponseCompetitorsItemFinancialMetrics`
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default)]
+    pub struct CompetitorsSearchResponseCompetitorsItemFinancialMetrics {
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub cost_of_goods_sold: ::std::option::Option<f64>,
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub currency_code: ::std::option::Option<::std::string::String>,
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub gross_profit: ::std::option::Option<f64>,
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub net_income: ::std::option::Option<f64>,
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub period: ::std::option::Option<::std::string::String>,
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub revenue: ::std::option::Option<f64>,
+    }
+    ///`CompetitorsSearchResponseCompetitorsItemFundingMetrics`
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default)]
+    pub struct CompetitorsSearchResponseCompetitorsItemFundingMetrics {
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub currency_code: ::std::option::Option<::std::string::String>,
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub date: ::std::option::Option<::std::string::String>,
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub latest: ::std::option::Option<f64>,
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub total: ::std::option::Option<f64>,
+    }
+    ///`CompetitorsSearchResponseCompetitorsItemOperatingMetricsItem`
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default)]
+    pub struct CompetitorsSearchResponseCompetitorsItemOperatingMetricsItem {
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub currency_code: ::std::option::Option<::std::string::String>,
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub definition: ::std::option::Option<::std::string::String>,
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub operating_metric_group: ::std::option::Option<::std::string::String>,
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub period: ::std::option::Option<::std::string::String>,
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub value: ::std::option::Option<::std::string::String>,
+    }
+    ///`CompetitorsSearchResponseCompetitorsItemTagsItem`
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default)]
+    pub struct CompetitorsSearchResponseCompetitorsItemTagsItem {
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub name: ::std::option::Option<::std::string::String>,
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub primary: ::std::option::Option<bool>,
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub slug: ::std::option::Option<::std::string::String>,
+    }
+    ///`CompetitorsSearchResponseCompetitorsItemTwitterEngagement`
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default)]
+    pub struct CompetitorsSearchResponseCompetitorsItemTwitterEngagement {
+        #[serde(default, skip_serializing_if = "::std::vec::Vec::is_empty")]
+        pub analytics: ::std::vec::Vec<
+            CompetitorsSearchResponseCompetitorsItemTwitterEngagementAnalyticsItem,
+        >,
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub handle: ::std::option::Option<::std::string::String>,
+    }
+    ///`CompetitorsSearchResponseCompetitorsItemTwitterEngagementAnalyticsItem`
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default)]
+    pub struct CompetitorsSearchResponseCompetitorsItemTwitterEngagementAnalyticsItem {
+        #[serde(
+            rename = "avgLikesPerTweet",
+            skip_serializing_if = "::std::option::Option::is_none"
+        )]
+        pub avg_likes_per_tweet: ::std::option::Option<f64>,
+        #[serde(
+            rename = "avgRetweetsPerTweet",
+            skip_serializing_if = "::std::option::Option::is_none"
+        )]
+        pub avg_retweets_per_tweet: ::std::option::Option<f64>,
+        #[serde(
+            rename = "avgTweetsPerDay",
+            skip_serializing_if = "::std::option::Option::is_none"
+        )]
+        pub avg_tweets_per_day: ::std::option::Option<f64>,
+        #[serde(
+            rename = "collectedAt",
+            skip_serializing_if = "::std::option::Option::is_none"
+        )]
+        pub collected_at: ::std::option::Option<::std::string::String>,
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub followers: ::std::option::Option<f64>,
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub following: ::std::option::Option<f64>,
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub tweets: ::std::option::Option<f64>,
+        #[serde(
+            rename = "tweetsForPeriod",
+            skip_serializing_if = "::std::option::Option::is_none"
+        )]
+        pub tweets_for_period: ::std::option::Option<f64>,
+        #[serde(
+            rename = "tweetsPercentageEngagementForPeriod",
+            skip_serializing_if = "::std::option::Option::is_none"
+        )]
+        pub tweets_percentage_engagement_for_period: ::std::option::Option<f64>,
+    }
+    ///`CreateBudgetBody`
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
+    #[serde(deny_unknown_fields)]
+    pub struct CreateBudgetBody {
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub alert_email: ::std::option::Option<::std::string::String>,
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub alert_threshold_pct: ::std::option::Option<f64>,
+        pub max_credits: f64,
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub period: ::std::option::Option<::std::string::String>,
+        pub scope: ::std::string::String,
+        pub scope_value: ::std::string::String,
+    }
+    ///`CreateSuppressionListBody`
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
+    #[serde(deny_unknown_fields)]
+    pub struct CreateSuppressionListBody {
+        pub emails: ::std::vec::Vec<::std::string::String>,
+        pub list_id: ::std::string::String,
+    }
+    ///`EmailFinderBody`
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default)]
+    #[serde(deny_unknown_fields)]
+    pub struct EmailFinderBody {
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub company_name: ::std::option::Option<EmailFinderBodyCompanyName>,
+        ///Domain, e.g. example.com.
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub domain: ::std::option::Option<EmailFinderBodyDomain>,
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub first_name: ::std::option::Option<EmailFinderBodyFirstName>,
+        ///Instead of first and last name.
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub full_name: ::std::option::Option<EmailFinderBodyFullName>,
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub last_name: ::std::option::Option<EmailFinderBodyLastName>,
+    }
+    ///`EmailFinderBodyCompanyName`
+    #[derive(::serde::Serialize, Clone, Debug, Eq, Hash, Ord, PartialEq, PartialOrd)]
+    #[serde(transparent)]
+    pub struct EmailFinderBodyCompanyName(::std::string::String);
+    impl ::std::ops::Deref for EmailFinderBodyCompanyName {
+        type Target = ::std::string::String;
+        fn deref(&self) -> &::std::string::String {
+            &self.0
+        }
+    }
+    impl ::std::convert::From<EmailFinderBodyCompanyName> for ::std::string::String {
+        fn from(value: EmailFinderBodyCompanyName) -> Self {
+            value.0
+        }
+    }
+    impl ::std::str::FromStr for EmailFinderBodyCompanyName {
+        type Err = self::error::ConversionError;
+        fn from_str(
+            value: &str,
+        ) -> ::std::result::Result<Self, self::error::ConversionError> {
+            if value.chars().count() < 1usize {
+                return Err("shorter than 1 characters".into());
+            }
+            Ok(Self(value.to_string()))
+        }
+    }
+    impl ::std::convert::TryFrom<&str> for EmailFinderBodyCompanyName {
+        type Error = self::error::ConversionError;
+        fn try_from(
+            value: &str,
+        ) -> ::std::result::Result<Self, self::error::ConversionError> {
+            value.parse()
+        }
+    }
+    impl ::std::convert::TryFrom<::std::string::String> for EmailFinderBodyCompanyName {
+        type Error = self::error::ConversionError;
+        fn try_from(
+            value: ::std::string::String,
+        ) -> ::std::result::Result<Self, self::error::ConversionError> {
+            value.parse()
+        }
+    }
+    impl<'de> ::serde::Deserialize<'de> for EmailFinderBodyCompanyName {
+        fn deserialize<D>(deserializer: D) -> ::std::result::Result<Self, D::Error>
+        where
+            D: ::serde::Deserializer<'de>,
+        {
+            ::std::string::String::deserialize(deserializer)?
+                .parse()
+                .map_err(|e: self::error::ConversionError| {
+                    <D::Error as ::serde::de::Error>::custom(e.to_string())
+                })
+        }
+    }
+    ///Domain, e.g. example.com.
+    #[derive(::serde::Serialize, Clone, Debug, Eq, Hash, Ord, PartialEq, PartialOrd)]
+    #[serde(transparent)]
+    pub struct EmailFinderBodyDomain(::std::string::String);
+    impl ::std::ops::Deref for EmailFinderBodyDomain {
+        type Target = ::std::string::String;
+        fn deref(&self) -> &::std::string::String {
+            &self.0
+        }
+    }
+    impl ::std::convert::From<EmailFinderBodyDomain> for ::std::string::String {
+        fn from(value: EmailFinderBodyDomain) -> Self {
+            value.0
+        }
+    }
+    impl ::std::str::FromStr for EmailFinderBodyDomain {
+        type Err = self::error::ConversionError;
+        fn from_str(
+            value: &str,
+        ) -> ::std::result::Result<Self, self::error::ConversionError> {
+            if value.chars().count() > 253usize {
+                return Err("longer than 253 characters".into());
+            }
+            Ok(Self(value.to_string()))
+        }
+    }
+    impl ::std::convert::TryFrom<&str> for EmailFinderBodyDomain {
+        type Error = self::error::ConversionError;
+        fn try_from(
+            value: &str,
+        ) -> ::std::result::Result<Self, self::error::ConversionError> {
+            value.parse()
+        }
+    }
+    impl ::std::convert::TryFrom<::std::string::String> for EmailFinderBodyDomain {
+        type Error = self::error::ConversionError;
+        fn try_from(
+            value: ::std::string::String,
+        ) -> ::std::result::Result<Self, self::error::ConversionError> {
+            value.parse()
+        }
+    }
+    impl<'de> ::serde::Deserialize<'de> for EmailFinderBodyDomain {
+        fn deserialize<D>(deserializer: D) -> ::std::result::Result<Self, D::Error>
+        where
+            D: ::serde::Deserializer<'de>,
+        {
+            ::std::string::String::deserialize(deserializer)?
+                .parse()
+                .map_err(|e: self::error::ConversionError| {
+                    <D::Error as ::serde::de::Error>::custom(e.to_string())
+                })
+        }
+    }
+    ///`EmailFinderBodyFirstName`
+    #[derive(::serde::Serialize, Clone, Debug, Eq, Hash, Ord, PartialEq, PartialOrd)]
+    #[serde(transparent)]
+    pub struct EmailFinderBodyFirstName(::std::string::String);
+    impl ::std::ops::Deref for EmailFinderBodyFirstName {
+        type Target = ::std::string::String;
+        fn deref(&self) -> &::std::string::String {
+            &self.0
+        }
+    }
+    impl ::std::convert::From<EmailFinderBodyFirstName> for ::std::string::String {
+        fn from(value: EmailFinderBodyFirstName) -> Self {
+            value.0
+        }
+    }
+    impl ::std::str::FromStr for EmailFinderBodyFirstName {
+        type Err = self::error::ConversionError;
+        fn from_str(
+            value: &str,
+        ) -> ::std::result::Result<Self, self::error::ConversionError> {
+            if value.chars().count() < 1usize {
+                return Err("shorter than 1 characters".into());
+            }
+            Ok(Self(value.to_string()))
+        }
+    }
+    impl ::std::convert::TryFrom<&str> for EmailFinderBodyFirstName {
+        type Error = self::error::ConversionError;
+        fn try_from(
+            value: &str,
+        ) -> ::std::result::Result<Self, self::error::ConversionError> {
+            value.parse()
+        }
+    }
+    impl ::std::convert::TryFrom<::std::string::String> for EmailFinderBodyFirstName {
+        type Error = self::error::ConversionError;
+        fn try_from(
+            value: ::std::string::String,
+        ) -> ::std::result::Result<Self, self::error::ConversionError> {
+            value.parse()
+        }
+    }
+    impl<'de> ::serde::Deserialize<'de> for EmailFinderBodyFirstName {
+        fn deserialize<D>(deserializer: D) -> ::std::result::Result<Self, D::Error>
+        where
+            D: ::serde::Deserializer<'de>,
+        {
+            ::std::string::String::deserialize(deserializer)?
+                .parse()
+                .map_err(|e: self::error::ConversionError| {
+                    <D::Error as ::serde::de::Error>::custom(e.to_string())
+                })
+        }
+    }
+    ///Instead of first and last name.
+    #[derive(::serde::Serialize, Clone, Debug, Eq, Hash, Ord, PartialEq, PartialOrd)]
+    #[serde(transparent)]
+    pub struct EmailFinderBodyFullName(::std::string::String);
+    impl ::std::ops::Deref for EmailFinderBodyFullName {
+        type Target = ::std::string::String;
+        fn deref(&self) -> &::std::string::String {
+            &self.0
+        }
+    }
+    impl ::std::convert::From<EmailFinderBodyFullName> for ::std::string::String {
+        fn from(value: EmailFinderBodyFullName) -> Self {
+            value.0
+        }
+    }
+    impl ::std::str::FromStr for EmailFinderBodyFullName {
+        type Err = self::error::ConversionError;
+        fn from_str(
+            value: &str,
+        ) -> ::std::result::Result<Self, self::error::ConversionError> {
+            if value.chars().count() < 1usize {
+                return Err("shorter than 1 characters".into());
+            }
+            Ok(Self(value.to_string()))
+        }
+    }
+    impl ::std::convert::TryFrom<&str> for EmailFinderBodyFullName {
+        type Error = self::error::ConversionError;
+        fn try_from(
+            value: &str,
+        ) -> ::std::result::Result<Self, self::error::ConversionError> {
+            value.parse()
+        }
+    }
+    impl ::std::convert::TryFrom<::std::string::String> for EmailFinderBodyFullName {
+        type Error = self::error::ConversionError;
+        fn try_from(
+            value: ::std::string::String,
+        ) -> ::std::result::Result<Self, self::error::ConversionError> {
+            value.parse()
+        }
+    }
+    impl<'de> ::serde::Deserialize<'de> for EmailFinderBodyFullName {
+        fn deserialize<D>(deserializer: D) -> ::std::result::Result<Self, D::Error>
+        where
+            D: ::serde::Deserializer<'de>,
+        {
+            ::std::string::String::deserialize(deserializer)?
+                .parse()
+                .map_err(|e: self::error::ConversionError| {
+                    <D::Error as ::serde::de::Error>::custom(e.to_string())
+                })
+        }
+    }
+    ///`EmailFinderBodyLastName`
+    #[derive(::serde::Serialize, Clone, Debug, Eq, Hash, Ord, PartialEq, PartialOrd)]
+    #[serde(transparent)]
+    pub struct EmailFinderBodyLastName(::std::string::String);
+    impl ::std::ops::Deref for EmailFinderBodyLastName {
+        type Target = ::std::string::String;
+        fn deref(&self) -> &::std::string::String {
+            &self.0
+        }
+    }
+    impl ::std::convert::From<EmailFinderBodyLastName> for ::std::string::String {
+        fn from(value: EmailFinderBodyLastName) -> Self {
+            value.0
+        }
+    }
+    impl ::std::str::FromStr for EmailFinderBodyLastName {
+        type Err = self::error::ConversionError;
+        fn from_str(
+            value: &str,
+        ) -> ::std::result::Result<Self, self::error::ConversionError> {
+            if value.chars().count() < 1usize {
+                return Err("shorter than 1 characters".into());
+            }
+            Ok(Self(value.to_string()))
+        }
+    }
+    impl ::std::convert::TryFrom<&str> for EmailFinderBodyLastName {
+        type Error = self::error::ConversionError;
+        fn try_from(
+            value: &str,
+        ) -> ::std::result::Result<Self, self::error::ConversionError> {
+            value.parse()
+        }
+    }
+    impl ::std::convert::TryFrom<::std::string::String> for EmailFinderBodyLastName {
+        type Error = self::error::ConversionError;
+        fn try_from(
+            value: ::std::string::String,
+        ) -> ::std::result::Result<Self, self::error::ConversionError> {
+            value.parse()
+        }
+    }
+    impl<'de> ::serde::Deserialize<'de> for EmailFinderBodyLastName {
+        fn deserialize<D>(deserializer: D) -> ::std::result::Result<Self, D::Error>
+        where
+            D: ::serde::Deserializer<'de>,
+        {
+            ::std::string::String::deserialize(deserializer)?
+                .parse()
+                .map_err(|e: self::error::ConversionError| {
+                    <D::Error as ::serde::de::Error>::custom(e.to_string())
+                })
+        }
+    }
+    ///`EmailFinderResponse`
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default)]
+    pub struct EmailFinderResponse {
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub company_facebook_url: ::std::option::Option<::std::string::String>,
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub company_founded: ::std::option::Option<f64>,
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub company_industry: ::std::option::Option<::std::string::String>,
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub company_location: ::std::option::Option<EmailFinderResponseCompanyLocation>,
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub company_name: ::std::option::Option<::std::string::String>,
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub company_profile_id: ::std::option::Option<::std::string::String>,
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub company_profile_url: ::std::option::Option<::std::string::String>,
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub company_size: ::std::option::Option<::std::string::String>,
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub company_twitter_url: ::std::option::Option<::std::string::String>,
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub company_type: ::std::option::Option<::std::string::String>,
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub credits_consumed: ::std::option::Option<f64>,
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub domain: ::std::option::Option<::std::string::String>,
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub email: ::std::option::Option<::std::string::String>,
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub employment_verified: ::std::option::Option<bool>,
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub first_name: ::std::option::Option<::std::string::String>,
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub has_mx: ::std::option::Option<bool>,
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub last_name: ::std::option::Option<::std::string::String>,
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub message: ::std::option::Option<::std::string::String>,
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub mx_provider: ::std::option::Option<::std::string::String>,
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub mx_record: ::std::option::Option<::std::string::String>,
+        #[serde(default, skip_serializing_if = "::std::vec::Vec::is_empty")]
+        pub mx_records_full: ::std::vec::Vec<EmailFinderResponseMxRecordsFullItem>,
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub mx_security_gateway: ::std::option::Option<bool>,
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub status: ::std::option::Option<::std::string::String>,
+    }
+    ///`EmailFinderResponseCompanyLocation`
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default)]
+    pub struct EmailFinderResponseCompanyLocation {
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub address_line_2: ::std::option::Option<::std::string::String>,
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub continent: ::std::option::Option<::std::string::String>,
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
         pub country: ::std::option::Option<::std::string::String>,
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub geo: ::std::option::Option<::std::string::String>,
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
         pub locality: ::std::option::Option<::std::string::String>,
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub metro: ::std::option::Option<::std::string::String>,
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
         pub name: ::std::option::Option<::std::string::String>,
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
         pub postal_code: ::std::option::Option<::std::string::String>,
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
         pub region: ::std::option::Option<::std::string::String>,
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub street_address: ::std::option::Option<::std::string::String>,
     }
-    ///`PersonName`
+    ///`EmailFinderResponseMxRecordsFullItem`
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default)]
+    pub struct EmailFinderResponseMxRecordsFullItem {
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub exchange: ::std::option::Option<::std::string::String>,
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub priority: ::std::option::Option<f64>,
+    }
+    ///`EmailToB2bProfileBody`
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default)]
+    #[serde(deny_unknown_fields)]
+    pub struct EmailToB2bProfileBody {
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub personal_email: ::std::option::Option<EmailToB2bProfileBodyPersonalEmail>,
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub work_email: ::std::option::Option<EmailToB2bProfileBodyWorkEmail>,
+    }
+    ///`EmailToB2bProfileBodyPersonalEmail`
     #[derive(::serde::Serialize, Clone, Debug, Eq, Hash, Ord, PartialEq, PartialOrd)]
     #[serde(transparent)]
-    pub struct PersonName(::std::string::String);
-    impl ::std::ops::Deref for PersonName {
+    pub struct EmailToB2bProfileBodyPersonalEmail(::std::string::String);
+    impl ::std::ops::Deref for EmailToB2bProfileBodyPersonalEmail {
         type Target = ::std::string::String;
         fn deref(&self) -> &::std::string::String {
             &self.0
         }
     }
-    impl ::std::convert::From<PersonName> for ::std::string::String {
-        fn from(value: PersonName) -> Self {
+    impl ::std::convert::From<EmailToB2bProfileBodyPersonalEmail>
+    for ::std::string::String {
+        fn from(value: EmailToB2bProfileBodyPersonalEmail) -> Self {
             value.0
         }
     }
-    impl ::std::str::FromStr for PersonName {
+    impl ::std::str::FromStr for EmailToB2bProfileBodyPersonalEmail {
         type Err = self::error::ConversionError;
         fn from_str(
             value: &str,
         ) -> ::std::result::Result<Self, self::error::ConversionError> {
-            if value.chars().count() < 1usize {
-                return Err("shorter than 1 characters".into());
+            if value.chars().count() > 254usize {
+                return Err("longer than 254 characters".into());
             }
             Ok(Self(value.to_string()))
         }
     }
-    impl ::std::convert::TryFrom<&str> for PersonName {
+    impl ::std::convert::TryFrom<&str> for EmailToB2bProfileBodyPersonalEmail {
         type Error = self::error::ConversionError;
         fn try_from(
             value: &str,
@@ -1278,7 +4702,8 @@ pub mod types {
             value.parse()
         }
     }
-    impl ::std::convert::TryFrom<::std::string::String> for PersonName {
+    impl ::std::convert::TryFrom<::std::string::String>
+    for EmailToB2bProfileBodyPersonalEmail {
         type Error = self::error::ConversionError;
         fn try_from(
             value: ::std::string::String,
@@ -1286,7 +4711,7 @@ pub mod types {
             value.parse()
         }
     }
-    impl<'de> ::serde::Deserialize<'de> for PersonName {
+    impl<'de> ::serde::Deserialize<'de> for EmailToB2bProfileBodyPersonalEmail {
         fn deserialize<D>(deserializer: D) -> ::std::result::Result<Self, D::Error>
         where
             D: ::serde::Deserializer<'de>,
@@ -1298,89 +4723,1268 @@ pub mod types {
                 })
         }
     }
-    ///An error, in the RFC 9457 style wrapper (older deployments send a flat error and message).
+    ///`EmailToB2bProfileBodyWorkEmail`
+    #[derive(::serde::Serialize, Clone, Debug, Eq, Hash, Ord, PartialEq, PartialOrd)]
+    #[serde(transparent)]
+    pub struct EmailToB2bProfileBodyWorkEmail(::std::string::String);
+    impl ::std::ops::Deref for EmailToB2bProfileBodyWorkEmail {
+        type Target = ::std::string::String;
+        fn deref(&self) -> &::std::string::String {
+            &self.0
+        }
+    }
+    impl ::std::convert::From<EmailToB2bProfileBodyWorkEmail> for ::std::string::String {
+        fn from(value: EmailToB2bProfileBodyWorkEmail) -> Self {
+            value.0
+        }
+    }
+    impl ::std::str::FromStr for EmailToB2bProfileBodyWorkEmail {
+        type Err = self::error::ConversionError;
+        fn from_str(
+            value: &str,
+        ) -> ::std::result::Result<Self, self::error::ConversionError> {
+            if value.chars().count() > 254usize {
+                return Err("longer than 254 characters".into());
+            }
+            Ok(Self(value.to_string()))
+        }
+    }
+    impl ::std::convert::TryFrom<&str> for EmailToB2bProfileBodyWorkEmail {
+        type Error = self::error::ConversionError;
+        fn try_from(
+            value: &str,
+        ) -> ::std::result::Result<Self, self::error::ConversionError> {
+            value.parse()
+        }
+    }
+    impl ::std::convert::TryFrom<::std::string::String>
+    for EmailToB2bProfileBodyWorkEmail {
+        type Error = self::error::ConversionError;
+        fn try_from(
+            value: ::std::string::String,
+        ) -> ::std::result::Result<Self, self::error::ConversionError> {
+            value.parse()
+        }
+    }
+    impl<'de> ::serde::Deserialize<'de> for EmailToB2bProfileBodyWorkEmail {
+        fn deserialize<D>(deserializer: D) -> ::std::result::Result<Self, D::Error>
+        where
+            D: ::serde::Deserializer<'de>,
+        {
+            ::std::string::String::deserialize(deserializer)?
+                .parse()
+                .map_err(|e: self::error::ConversionError| {
+                    <D::Error as ::serde::de::Error>::custom(e.to_string())
+                })
+        }
+    }
+    ///`EmailToB2bProfileResponse`
     #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default)]
-    pub struct Problem {
+    pub struct EmailToB2bProfileResponse {
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
-        pub error: ::std::option::Option<::std::string::String>,
-        #[serde(default, skip_serializing_if = "::std::vec::Vec::is_empty")]
-        pub errors: ::std::vec::Vec<ProblemErrorsItem>,
+        pub credits_consumed: ::std::option::Option<f64>,
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
         pub message: ::std::option::Option<::std::string::String>,
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
-        pub meta: ::std::option::Option<ProblemMeta>,
-        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
-        pub success: ::std::option::Option<bool>,
+        pub profile_url: ::std::option::Option<::std::string::String>,
     }
-    ///`ProblemErrorsItem`
-    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default)]
-    pub struct ProblemErrorsItem {
-        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
-        pub code: ::std::option::Option<::std::string::String>,
-        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
-        pub detail: ::std::option::Option<::std::string::String>,
-        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
-        pub status: ::std::option::Option<i64>,
-        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
-        pub title: ::std::option::Option<::std::string::String>,
-        #[serde(rename = "type", skip_serializing_if = "::std::option::Option::is_none")]
-        pub type_: ::std::option::Option<::std::string::String>,
-    }
-    ///`ProblemMeta`
-    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default)]
-    pub struct ProblemMeta {
-        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
-        pub request_id: ::std::option::Option<::std::string::String>,
-    }
-    ///`ProfileToWorkEmailBody`
+    ///`EmailValidationBody`
     #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
     #[serde(deny_unknown_fields)]
-    pub struct ProfileToWorkEmailBody {
-        pub profile_url: ProfileUrl,
-    }
-    ///`ProfileToWorkEmailResponse`
-    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default)]
-    pub struct ProfileToWorkEmailResponse {
+    pub struct EmailValidationBody {
+        pub email: EmailValidationBodyEmail,
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
-        pub credits_consumed: ::std::option::Option<Credits>,
+        pub first_name: ::std::option::Option<EmailValidationBodyFirstName>,
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub last_name: ::std::option::Option<EmailValidationBodyLastName>,
+    }
+    ///`EmailValidationBodyEmail`
+    #[derive(::serde::Serialize, Clone, Debug, Eq, Hash, Ord, PartialEq, PartialOrd)]
+    #[serde(transparent)]
+    pub struct EmailValidationBodyEmail(::std::string::String);
+    impl ::std::ops::Deref for EmailValidationBodyEmail {
+        type Target = ::std::string::String;
+        fn deref(&self) -> &::std::string::String {
+            &self.0
+        }
+    }
+    impl ::std::convert::From<EmailValidationBodyEmail> for ::std::string::String {
+        fn from(value: EmailValidationBodyEmail) -> Self {
+            value.0
+        }
+    }
+    impl ::std::str::FromStr for EmailValidationBodyEmail {
+        type Err = self::error::ConversionError;
+        fn from_str(
+            value: &str,
+        ) -> ::std::result::Result<Self, self::error::ConversionError> {
+            if value.chars().count() > 254usize {
+                return Err("longer than 254 characters".into());
+            }
+            Ok(Self(value.to_string()))
+        }
+    }
+    impl ::std::convert::TryFrom<&str> for EmailValidationBodyEmail {
+        type Error = self::error::ConversionError;
+        fn try_from(
+            value: &str,
+        ) -> ::std::result::Result<Self, self::error::ConversionError> {
+            value.parse()
+        }
+    }
+    impl ::std::convert::TryFrom<::std::string::String> for EmailValidationBodyEmail {
+        type Error = self::error::ConversionError;
+        fn try_from(
+            value: ::std::string::String,
+        ) -> ::std::result::Result<Self, self::error::ConversionError> {
+            value.parse()
+        }
+    }
+    impl<'de> ::serde::Deserialize<'de> for EmailValidationBodyEmail {
+        fn deserialize<D>(deserializer: D) -> ::std::result::Result<Self, D::Error>
+        where
+            D: ::serde::Deserializer<'de>,
+        {
+            ::std::string::String::deserialize(deserializer)?
+                .parse()
+                .map_err(|e: self::error::ConversionError| {
+                    <D::Error as ::serde::de::Error>::custom(e.to_string())
+                })
+        }
+    }
+    ///`EmailValidationBodyFirstName`
+    #[derive(::serde::Serialize, Clone, Debug, Eq, Hash, Ord, PartialEq, PartialOrd)]
+    #[serde(transparent)]
+    pub struct EmailValidationBodyFirstName(::std::string::String);
+    impl ::std::ops::Deref for EmailValidationBodyFirstName {
+        type Target = ::std::string::String;
+        fn deref(&self) -> &::std::string::String {
+            &self.0
+        }
+    }
+    impl ::std::convert::From<EmailValidationBodyFirstName> for ::std::string::String {
+        fn from(value: EmailValidationBodyFirstName) -> Self {
+            value.0
+        }
+    }
+    impl ::std::str::FromStr for EmailValidationBodyFirstName {
+        type Err = self::error::ConversionError;
+        fn from_str(
+            value: &str,
+        ) -> ::std::result::Result<Self, self::error::ConversionError> {
+            if value.chars().count() < 1usize {
+                return Err("shorter than 1 characters".into());
+            }
+            Ok(Self(value.to_string()))
+        }
+    }
+    impl ::std::convert::TryFrom<&str> for EmailValidationBodyFirstName {
+        type Error = self::error::ConversionError;
+        fn try_from(
+            value: &str,
+        ) -> ::std::result::Result<Self, self::error::ConversionError> {
+            value.parse()
+        }
+    }
+    impl ::std::convert::TryFrom<::std::string::String>
+    for EmailValidationBodyFirstName {
+        type Error = self::error::ConversionError;
+        fn try_from(
+            value: ::std::string::String,
+        ) -> ::std::result::Result<Self, self::error::ConversionError> {
+            value.parse()
+        }
+    }
+    impl<'de> ::serde::Deserialize<'de> for EmailValidationBodyFirstName {
+        fn deserialize<D>(deserializer: D) -> ::std::result::Result<Self, D::Error>
+        where
+            D: ::serde::Deserializer<'de>,
+        {
+            ::std::string::String::deserialize(deserializer)?
+                .parse()
+                .map_err(|e: self::error::ConversionError| {
+                    <D::Error as ::serde::de::Error>::custom(e.to_string())
+                })
+        }
+    }
+    ///`EmailValidationBodyLastName`
+    #[derive(::serde::Serialize, Clone, Debug, Eq, Hash, Ord, PartialEq, PartialOrd)]
+    #[serde(transparent)]
+    pub struct EmailValidationBodyLastName(::std::string::String);
+    impl ::std::ops::Deref for EmailValidationBodyLastName {
+        type Target = ::std::string::String;
+        fn deref(&self) -> &::std::string::String {
+            &self.0
+        }
+    }
+    impl ::std::convert::From<EmailValidationBodyLastName> for ::std::string::String {
+        fn from(value: EmailValidationBodyLastName) -> Self {
+            value.0
+        }
+    }
+    impl ::std::str::FromStr for EmailValidationBodyLastName {
+        type Err = self::error::ConversionError;
+        fn from_str(
+            value: &str,
+        ) -> ::std::result::Result<Self, self::error::ConversionError> {
+            if value.chars().count() < 1usize {
+                return Err("shorter than 1 characters".into());
+            }
+            Ok(Self(value.to_string()))
+        }
+    }
+    impl ::std::convert::TryFrom<&str> for EmailValidationBodyLastName {
+        type Error = self::error::ConversionError;
+        fn try_from(
+            value: &str,
+        ) -> ::std::result::Result<Self, self::error::ConversionError> {
+            value.parse()
+        }
+    }
+    impl ::std::convert::TryFrom<::std::string::String> for EmailValidationBodyLastName {
+        type Error = self::error::ConversionError;
+        fn try_from(
+            value: ::std::string::String,
+        ) -> ::std::result::Result<Self, self::error::ConversionError> {
+            value.parse()
+        }
+    }
+    impl<'de> ::serde::Deserialize<'de> for EmailValidationBodyLastName {
+        fn deserialize<D>(deserializer: D) -> ::std::result::Result<Self, D::Error>
+        where
+            D: ::serde::Deserializer<'de>,
+        {
+            ::std::string::String::deserialize(deserializer)?
+                .parse()
+                .map_err(|e: self::error::ConversionError| {
+                    <D::Error as ::serde::de::Error>::custom(e.to_string())
+                })
+        }
+    }
+    ///`EmailValidationResponse`
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default)]
+    pub struct EmailValidationResponse {
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub company_facebook_url: ::std::option::Option<::std::string::String>,
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub company_founded: ::std::option::Option<f64>,
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub company_industry: ::std::option::Option<::std::string::String>,
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub company_linkedin_id: ::std::option::Option<::std::string::String>,
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub company_linkedin_url: ::std::option::Option<::std::string::String>,
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub company_location: ::std::option::Option<
+            EmailValidationResponseCompanyLocation,
+        >,
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub company_name: ::std::option::Option<::std::string::String>,
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub company_size: ::std::option::Option<::std::string::String>,
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub company_twitter_url: ::std::option::Option<::std::string::String>,
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub company_type: ::std::option::Option<::std::string::String>,
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub credits_consumed: ::std::option::Option<f64>,
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
         pub email: ::std::option::Option<::std::string::String>,
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub email_status: ::std::option::Option<::std::string::String>,
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
         pub message: ::std::option::Option<::std::string::String>,
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub mx_gateway: ::std::option::Option<::std::string::String>,
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub mx_gateway_type: ::std::option::Option<::std::string::String>,
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub mx_provider: ::std::option::Option<::std::string::String>,
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub mx_record: ::std::option::Option<::std::string::String>,
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub mx_security_gateway: ::std::option::Option<bool>,
+    }
+    ///`EmailValidationResponseCompanyLocation`
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default)]
+    pub struct EmailValidationResponseCompanyLocation {
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub address_line_2: ::std::option::Option<::std::string::String>,
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub continent: ::std::option::Option<::std::string::String>,
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub country: ::std::option::Option<::std::string::String>,
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub geo: ::std::option::Option<::std::string::String>,
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub locality: ::std::option::Option<::std::string::String>,
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub metro: ::std::option::Option<::std::string::String>,
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub name: ::std::option::Option<::std::string::String>,
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub postal_code: ::std::option::Option<::std::string::String>,
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub region: ::std::option::Option<::std::string::String>,
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub street_address: ::std::option::Option<::std::string::String>,
+    }
+    ///`EmployeeFinderBody`
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default)]
+    #[serde(deny_unknown_fields)]
+    pub struct EmployeeFinderBody {
+        ///Domain, e.g. example.com.
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub company_domain: ::std::option::Option<EmployeeFinderBodyCompanyDomain>,
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub company_name: ::std::option::Option<EmployeeFinderBodyCompanyName>,
+        ///Most employees to return (10 when absent); each one is billed.
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub limit: ::std::option::Option<::std::num::NonZeroU64>,
+    }
+    ///Domain, e.g. example.com.
+    #[derive(::serde::Serialize, Clone, Debug, Eq, Hash, Ord, PartialEq, PartialOrd)]
+    #[serde(transparent)]
+    pub struct EmployeeFinderBodyCompanyDomain(::std::string::String);
+    impl ::std::ops::Deref for EmployeeFinderBodyCompanyDomain {
+        type Target = ::std::string::String;
+        fn deref(&self) -> &::std::string::String {
+            &self.0
+        }
+    }
+    impl ::std::convert::From<EmployeeFinderBodyCompanyDomain>
+    for ::std::string::String {
+        fn from(value: EmployeeFinderBodyCompanyDomain) -> Self {
+            value.0
+        }
+    }
+    impl ::std::str::FromStr for EmployeeFinderBodyCompanyDomain {
+        type Err = self::error::ConversionError;
+        fn from_str(
+            value: &str,
+        ) -> ::std::result::Result<Self, self::error::ConversionError> {
+            if value.chars().count() > 253usize {
+                return Err("longer than 253 characters".into());
+            }
+            Ok(Self(value.to_string()))
+        }
+    }
+    impl ::std::convert::TryFrom<&str> for EmployeeFinderBodyCompanyDomain {
+        type Error = self::error::ConversionError;
+        fn try_from(
+            value: &str,
+        ) -> ::std::result::Result<Self, self::error::ConversionError> {
+            value.parse()
+        }
+    }
+    impl ::std::convert::TryFrom<::std::string::String>
+    for EmployeeFinderBodyCompanyDomain {
+        type Error = self::error::ConversionError;
+        fn try_from(
+            value: ::std::string::String,
+        ) -> ::std::result::Result<Self, self::error::ConversionError> {
+            value.parse()
+        }
+    }
+    impl<'de> ::serde::Deserialize<'de> for EmployeeFinderBodyCompanyDomain {
+        fn deserialize<D>(deserializer: D) -> ::std::result::Result<Self, D::Error>
+        where
+            D: ::serde::Deserializer<'de>,
+        {
+            ::std::string::String::deserialize(deserializer)?
+                .parse()
+                .map_err(|e: self::error::ConversionError| {
+                    <D::Error as ::serde::de::Error>::custom(e.to_string())
+                })
+        }
+    }
+    ///`EmployeeFinderBodyCompanyName`
+    #[derive(::serde::Serialize, Clone, Debug, Eq, Hash, Ord, PartialEq, PartialOrd)]
+    #[serde(transparent)]
+    pub struct EmployeeFinderBodyCompanyName(::std::string::String);
+    impl ::std::ops::Deref for EmployeeFinderBodyCompanyName {
+        type Target = ::std::string::String;
+        fn deref(&self) -> &::std::string::String {
+            &self.0
+        }
+    }
+    impl ::std::convert::From<EmployeeFinderBodyCompanyName> for ::std::string::String {
+        fn from(value: EmployeeFinderBodyCompanyName) -> Self {
+            value.0
+        }
+    }
+    impl ::std::str::FromStr for EmployeeFinderBodyCompanyName {
+        type Err = self::error::ConversionError;
+        fn from_str(
+            value: &str,
+        ) -> ::std::result::Result<Self, self::error::ConversionError> {
+            if value.chars().count() < 1usize {
+                return Err("shorter than 1 characters".into());
+            }
+            Ok(Self(value.to_string()))
+        }
+    }
+    impl ::std::convert::TryFrom<&str> for EmployeeFinderBodyCompanyName {
+        type Error = self::error::ConversionError;
+        fn try_from(
+            value: &str,
+        ) -> ::std::result::Result<Self, self::error::ConversionError> {
+            value.parse()
+        }
+    }
+    impl ::std::convert::TryFrom<::std::string::String>
+    for EmployeeFinderBodyCompanyName {
+        type Error = self::error::ConversionError;
+        fn try_from(
+            value: ::std::string::String,
+        ) -> ::std::result::Result<Self, self::error::ConversionError> {
+            value.parse()
+        }
+    }
+    impl<'de> ::serde::Deserialize<'de> for EmployeeFinderBodyCompanyName {
+        fn deserialize<D>(deserializer: D) -> ::std::result::Result<Self, D::Error>
+        where
+            D: ::serde::Deserializer<'de>,
+        {
+            ::std::string::String::deserialize(deserializer)?
+                .parse()
+                .map_err(|e: self::error::ConversionError| {
+                    <D::Error as ::serde::de::Error>::custom(e.to_string())
+                })
+        }
+    }
+    ///`EmployeeFinderMessages`
+    #[derive(
+        ::serde::Deserialize,
+        ::serde::Serialize,
+        Clone,
+        Debug,
+        Eq,
+        Hash,
+        Ord,
+        PartialEq,
+        PartialOrd
+    )]
+    #[serde(transparent)]
+    pub struct EmployeeFinderMessages(pub ::std::string::String);
+    impl ::std::ops::Deref for EmployeeFinderMessages {
+        type Target = ::std::string::String;
+        fn deref(&self) -> &::std::string::String {
+            &self.0
+        }
+    }
+    impl ::std::convert::From<EmployeeFinderMessages> for ::std::string::String {
+        fn from(value: EmployeeFinderMessages) -> Self {
+            value.0
+        }
+    }
+    impl ::std::convert::From<::std::string::String> for EmployeeFinderMessages {
+        fn from(value: ::std::string::String) -> Self {
+            Self(value)
+        }
+    }
+    impl ::std::fmt::Display for EmployeeFinderMessages {
+        fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+            self.0.fmt(f)
+        }
+    }
+    impl ::std::str::FromStr for EmployeeFinderMessages {
+        type Err = ::std::convert::Infallible;
+        fn from_str(value: &str) -> ::std::result::Result<Self, Self::Err> {
+            Ok(Self(value.to_string()))
+        }
+    }
+    ///`EmployeeFinderResponse`
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default)]
+    pub struct EmployeeFinderResponse {
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub credits_consumed: ::std::option::Option<f64>,
+        #[serde(default, skip_serializing_if = "::std::vec::Vec::is_empty")]
+        pub employees: ::std::vec::Vec<EmployeeFinderResponseEmployeesItem>,
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub message: ::std::option::Option<EmployeeFinderMessages>,
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub total_count: ::std::option::Option<f64>,
+    }
+    ///`EmployeeFinderResponseEmployeesItem`
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default)]
+    pub struct EmployeeFinderResponseEmployeesItem {
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub first_name: ::std::option::Option<::std::string::String>,
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub full_name: ::std::option::Option<::std::string::String>,
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub job_title: ::std::option::Option<::std::string::String>,
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub last_name: ::std::option::Option<::std::string::String>,
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub location: ::std::option::Option<::std::string::String>,
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub profile_url: ::std::option::Option<::std::string::String>,
+    }
+    ///`ErrorDetail`
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
+    pub struct ErrorDetail {
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub action: ::std::option::Option<::std::string::String>,
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub code: ::std::option::Option<::std::string::String>,
+        #[serde(default, skip_serializing_if = "::serde_json::Map::is_empty")]
+        pub context: ::serde_json::Map<::std::string::String, ::serde_json::Value>,
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub detail: ::std::option::Option<::std::string::String>,
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub docs: ::std::option::Option<::std::string::String>,
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub instance: ::std::option::Option<::std::string::String>,
+        #[serde(default, skip_serializing_if = "::std::vec::Vec::is_empty")]
+        pub param: ::std::vec::Vec<::std::string::String>,
+        pub status: i64,
+        pub title: ::std::string::String,
+        #[serde(rename = "type")]
+        pub type_: ::std::string::String,
+    }
+    ///`ErrorResponse`
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
+    pub struct ErrorResponse {
+        pub errors: ::std::vec::Vec<ErrorDetail>,
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub meta: ::std::option::Option<ResponseMeta>,
+        pub success: bool,
+    }
+    ///`GoogleAdsSearchBody`
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default)]
+    #[serde(deny_unknown_fields)]
+    pub struct GoogleAdsSearchBody {
+        ///Domain, e.g. example.com.
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub company_domain: ::std::option::Option<GoogleAdsSearchBodyCompanyDomain>,
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub company_name: ::std::option::Option<GoogleAdsSearchBodyCompanyName>,
+        ///Most ads to return; caps the spend. All ads when absent.
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub limit: ::std::option::Option<::std::num::NonZeroU64>,
+    }
+    ///Domain, e.g. example.com.
+    #[derive(::serde::Serialize, Clone, Debug, Eq, Hash, Ord, PartialEq, PartialOrd)]
+    #[serde(transparent)]
+    pub struct GoogleAdsSearchBodyCompanyDomain(::std::string::String);
+    impl ::std::ops::Deref for GoogleAdsSearchBodyCompanyDomain {
+        type Target = ::std::string::String;
+        fn deref(&self) -> &::std::string::String {
+            &self.0
+        }
+    }
+    impl ::std::convert::From<GoogleAdsSearchBodyCompanyDomain>
+    for ::std::string::String {
+        fn from(value: GoogleAdsSearchBodyCompanyDomain) -> Self {
+            value.0
+        }
+    }
+    impl ::std::str::FromStr for GoogleAdsSearchBodyCompanyDomain {
+        type Err = self::error::ConversionError;
+        fn from_str(
+            value: &str,
+        ) -> ::std::result::Result<Self, self::error::ConversionError> {
+            if value.chars().count() > 253usize {
+                return Err("longer than 253 characters".into());
+            }
+            Ok(Self(value.to_string()))
+        }
+    }
+    impl ::std::convert::TryFrom<&str> for GoogleAdsSearchBodyCompanyDomain {
+        type Error = self::error::ConversionError;
+        fn try_from(
+            value: &str,
+        ) -> ::std::result::Result<Self, self::error::ConversionError> {
+            value.parse()
+        }
+    }
+    impl ::std::convert::TryFrom<::std::string::String>
+    for GoogleAdsSearchBodyCompanyDomain {
+        type Error = self::error::ConversionError;
+        fn try_from(
+            value: ::std::string::String,
+        ) -> ::std::result::Result<Self, self::error::ConversionError> {
+            value.parse()
+        }
+    }
+    impl<'de> ::serde::Deserialize<'de> for GoogleAdsSearchBodyCompanyDomain {
+        fn deserialize<D>(deserializer: D) -> ::std::result::Result<Self, D::Error>
+        where
+            D: ::serde::Deserializer<'de>,
+        {
+            ::std::string::String::deserialize(deserializer)?
+                .parse()
+                .map_err(|e: self::error::ConversionError| {
+                    <D::Error as ::serde::de::Error>::custom(e.to_string())
+                })
+        }
+    }
+    ///`GoogleAdsSearchBodyCompanyName`
+    #[derive(::serde::Serialize, Clone, Debug, Eq, Hash, Ord, PartialEq, PartialOrd)]
+    #[serde(transparent)]
+    pub struct GoogleAdsSearchBodyCompanyName(::std::string::String);
+    impl ::std::ops::Deref for GoogleAdsSearchBodyCompanyName {
+        type Target = ::std::string::String;
+        fn deref(&self) -> &::std::string::String {
+            &self.0
+        }
+    }
+    impl ::std::convert::From<GoogleAdsSearchBodyCompanyName> for ::std::string::String {
+        fn from(value: GoogleAdsSearchBodyCompanyName) -> Self {
+            value.0
+        }
+    }
+    impl ::std::str::FromStr for GoogleAdsSearchBodyCompanyName {
+        type Err = self::error::ConversionError;
+        fn from_str(
+            value: &str,
+        ) -> ::std::result::Result<Self, self::error::ConversionError> {
+            if value.chars().count() < 1usize {
+                return Err("shorter than 1 characters".into());
+            }
+            Ok(Self(value.to_string()))
+        }
+    }
+    impl ::std::convert::TryFrom<&str> for GoogleAdsSearchBodyCompanyName {
+        type Error = self::error::ConversionError;
+        fn try_from(
+            value: &str,
+        ) -> ::std::result::Result<Self, self::error::ConversionError> {
+            value.parse()
+        }
+    }
+    impl ::std::convert::TryFrom<::std::string::String>
+    for GoogleAdsSearchBodyCompanyName {
+        type Error = self::error::ConversionError;
+        fn try_from(
+            value: ::std::string::String,
+        ) -> ::std::result::Result<Self, self::error::ConversionError> {
+            value.parse()
+        }
+    }
+    impl<'de> ::serde::Deserialize<'de> for GoogleAdsSearchBodyCompanyName {
+        fn deserialize<D>(deserializer: D) -> ::std::result::Result<Self, D::Error>
+        where
+            D: ::serde::Deserializer<'de>,
+        {
+            ::std::string::String::deserialize(deserializer)?
+                .parse()
+                .map_err(|e: self::error::ConversionError| {
+                    <D::Error as ::serde::de::Error>::custom(e.to_string())
+                })
+        }
+    }
+    ///`GoogleAdsSearchResponse`
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default)]
+    pub struct GoogleAdsSearchResponse {
+        #[serde(default, skip_serializing_if = "::std::vec::Vec::is_empty")]
+        pub ads: ::std::vec::Vec<GoogleAdsSearchResponseAdsItem>,
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub ads_count: ::std::option::Option<f64>,
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub credits_consumed: ::std::option::Option<f64>,
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub message: ::std::option::Option<::std::string::String>,
+    }
+    ///`GoogleAdsSearchResponseAdsItem`
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default)]
+    pub struct GoogleAdsSearchResponseAdsItem {
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub advertiser_id: ::std::option::Option<::std::string::String>,
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub advertiser_name: ::std::option::Option<::std::string::String>,
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub creative_id: ::std::option::Option<::std::string::String>,
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub format: ::std::option::Option<::std::string::String>,
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub last_seen: ::std::option::Option<::std::string::String>,
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub original_url: ::std::option::Option<::std::string::String>,
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub start: ::std::option::Option<::std::string::String>,
+        #[serde(default, skip_serializing_if = "::std::vec::Vec::is_empty")]
+        pub variants: ::std::vec::Vec<GoogleAdsSearchResponseAdsItemVariantsItem>,
+    }
+    ///`GoogleAdsSearchResponseAdsItemVariantsItem`
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default)]
+    pub struct GoogleAdsSearchResponseAdsItemVariantsItem {
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub content: ::std::option::Option<::std::string::String>,
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub height: ::std::option::Option<f64>,
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub width: ::std::option::Option<f64>,
+    }
+    ///`InsufficientCreditsError`
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
+    #[serde(transparent)]
+    pub struct InsufficientCreditsError(pub ErrorResponse);
+    impl ::std::ops::Deref for InsufficientCreditsError {
+        type Target = ErrorResponse;
+        fn deref(&self) -> &ErrorResponse {
+            &self.0
+        }
+    }
+    impl ::std::convert::From<InsufficientCreditsError> for ErrorResponse {
+        fn from(value: InsufficientCreditsError) -> Self {
+            value.0
+        }
+    }
+    impl ::std::convert::From<ErrorResponse> for InsufficientCreditsError {
+        fn from(value: ErrorResponse) -> Self {
+            Self(value)
+        }
+    }
+    ///`InternalServerError`
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
+    #[serde(transparent)]
+    pub struct InternalServerError(pub ErrorResponse);
+    impl ::std::ops::Deref for InternalServerError {
+        type Target = ErrorResponse;
+        fn deref(&self) -> &ErrorResponse {
+            &self.0
+        }
+    }
+    impl ::std::convert::From<InternalServerError> for ErrorResponse {
+        fn from(value: InternalServerError) -> Self {
+            value.0
+        }
+    }
+    impl ::std::convert::From<ErrorResponse> for InternalServerError {
+        fn from(value: ErrorResponse) -> Self {
+            Self(value)
+        }
+    }
+    ///`InvalidApiKeyError`
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
+    #[serde(transparent)]
+    pub struct InvalidApiKeyError(pub ErrorResponse);
+    impl ::std::ops::Deref for InvalidApiKeyError {
+        type Target = ErrorResponse;
+        fn deref(&self) -> &ErrorResponse {
+            &self.0
+        }
+    }
+    impl ::std::convert::From<InvalidApiKeyError> for ErrorResponse {
+        fn from(value: InvalidApiKeyError) -> Self {
+            value.0
+        }
+    }
+    impl ::std::convert::From<ErrorResponse> for InvalidApiKeyError {
+        fn from(value: ErrorResponse) -> Self {
+            Self(value)
+        }
+    }
+    ///`JobChangeDetectorBody`
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
+    #[serde(deny_unknown_fields)]
+    pub struct JobChangeDetectorBody {
+        ///The expected employer's domain, e.g. example.com.
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub company_domain: ::std::option::Option<JobChangeDetectorBodyCompanyDomain>,
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub company_name: ::std::option::Option<JobChangeDetectorBodyCompanyName>,
+        ///Profile URL or slug.
+        pub profile_url: JobChangeDetectorBodyProfileUrl,
+    }
+    ///The expected employer's domain, e.g. example.com.
+    #[derive(::serde::Serialize, Clone, Debug, Eq, Hash, Ord, PartialEq, PartialOrd)]
+    #[serde(transparent)]
+    pub struct JobChangeDetectorBodyCompanyDomain(::std::string::String);
+    impl ::std::ops::Deref for JobChangeDetectorBodyCompanyDomain {
+        type Target = ::std::string::String;
+        fn deref(&self) -> &::std::string::String {
+            &self.0
+        }
+    }
+    impl ::std::convert::From<JobChangeDetectorBodyCompanyDomain>
+    for ::std::string::String {
+        fn from(value: JobChangeDetectorBodyCompanyDomain) -> Self {
+            value.0
+        }
+    }
+    impl ::std::str::FromStr for JobChangeDetectorBodyCompanyDomain {
+        type Err = self::error::ConversionError;
+        fn from_str(
+            value: &str,
+        ) -> ::std::result::Result<Self, self::error::ConversionError> {
+            if value.chars().count() > 253usize {
+                return Err("longer than 253 characters".into());
+            }
+            Ok(Self(value.to_string()))
+        }
+    }
+    impl ::std::convert::TryFrom<&str> for JobChangeDetectorBodyCompanyDomain {
+        type Error = self::error::ConversionError;
+        fn try_from(
+            value: &str,
+        ) -> ::std::result::Result<Self, self::error::ConversionError> {
+            value.parse()
+        }
+    }
+    impl ::std::convert::TryFrom<::std::string::String>
+    for JobChangeDetectorBodyCompanyDomain {
+        type Error = self::error::ConversionError;
+        fn try_from(
+            value: ::std::string::String,
+        ) -> ::std::result::Result<Self, self::error::ConversionError> {
+            value.parse()
+        }
+    }
+    impl<'de> ::serde::Deserialize<'de> for JobChangeDetectorBodyCompanyDomain {
+        fn deserialize<D>(deserializer: D) -> ::std::result::Result<Self, D::Error>
+        where
+            D: ::serde::Deserializer<'de>,
+        {
+            ::std::string::String::deserialize(deserializer)?
+                .parse()
+                .map_err(|e: self::error::ConversionError| {
+                    <D::Error as ::serde::de::Error>::custom(e.to_string())
+                })
+        }
+    }
+    ///`JobChangeDetectorBodyCompanyName`
+    #[derive(::serde::Serialize, Clone, Debug, Eq, Hash, Ord, PartialEq, PartialOrd)]
+    #[serde(transparent)]
+    pub struct JobChangeDetectorBodyCompanyName(::std::string::String);
+    impl ::std::ops::Deref for JobChangeDetectorBodyCompanyName {
+        type Target = ::std::string::String;
+        fn deref(&self) -> &::std::string::String {
+            &self.0
+        }
+    }
+    impl ::std::convert::From<JobChangeDetectorBodyCompanyName>
+    for ::std::string::String {
+        fn from(value: JobChangeDetectorBodyCompanyName) -> Self {
+            value.0
+        }
+    }
+    impl ::std::str::FromStr for JobChangeDetectorBodyCompanyName {
+        type Err = self::error::ConversionError;
+        fn from_str(
+            value: &str,
+        ) -> ::std::result::Result<Self, self::error::ConversionError> {
+            if value.chars().count() < 1usize {
+                return Err("shorter than 1 characters".into());
+            }
+            Ok(Self(value.to_string()))
+        }
+    }
+    impl ::std::convert::TryFrom<&str> for JobChangeDetectorBodyCompanyName {
+        type Error = self::error::ConversionError;
+        fn try_from(
+            value: &str,
+        ) -> ::std::result::Result<Self, self::error::ConversionError> {
+            value.parse()
+        }
+    }
+    impl ::std::convert::TryFrom<::std::string::String>
+    for JobChangeDetectorBodyCompanyName {
+        type Error = self::error::ConversionError;
+        fn try_from(
+            value: ::std::string::String,
+        ) -> ::std::result::Result<Self, self::error::ConversionError> {
+            value.parse()
+        }
+    }
+    impl<'de> ::serde::Deserialize<'de> for JobChangeDetectorBodyCompanyName {
+        fn deserialize<D>(deserializer: D) -> ::std::result::Result<Self, D::Error>
+        where
+            D: ::serde::Deserializer<'de>,
+        {
+            ::std::string::String::deserialize(deserializer)?
+                .parse()
+                .map_err(|e: self::error::ConversionError| {
+                    <D::Error as ::serde::de::Error>::custom(e.to_string())
+                })
+        }
+    }
+    ///Profile URL or slug.
+    #[derive(::serde::Serialize, Clone, Debug, Eq, Hash, Ord, PartialEq, PartialOrd)]
+    #[serde(transparent)]
+    pub struct JobChangeDetectorBodyProfileUrl(::std::string::String);
+    impl ::std::ops::Deref for JobChangeDetectorBodyProfileUrl {
+        type Target = ::std::string::String;
+        fn deref(&self) -> &::std::string::String {
+            &self.0
+        }
+    }
+    impl ::std::convert::From<JobChangeDetectorBodyProfileUrl>
+    for ::std::string::String {
+        fn from(value: JobChangeDetectorBodyProfileUrl) -> Self {
+            value.0
+        }
+    }
+    impl ::std::str::FromStr for JobChangeDetectorBodyProfileUrl {
+        type Err = self::error::ConversionError;
+        fn from_str(
+            value: &str,
+        ) -> ::std::result::Result<Self, self::error::ConversionError> {
+            if value.chars().count() < 1usize {
+                return Err("shorter than 1 characters".into());
+            }
+            Ok(Self(value.to_string()))
+        }
+    }
+    impl ::std::convert::TryFrom<&str> for JobChangeDetectorBodyProfileUrl {
+        type Error = self::error::ConversionError;
+        fn try_from(
+            value: &str,
+        ) -> ::std::result::Result<Self, self::error::ConversionError> {
+            value.parse()
+        }
+    }
+    impl ::std::convert::TryFrom<::std::string::String>
+    for JobChangeDetectorBodyProfileUrl {
+        type Error = self::error::ConversionError;
+        fn try_from(
+            value: ::std::string::String,
+        ) -> ::std::result::Result<Self, self::error::ConversionError> {
+            value.parse()
+        }
+    }
+    impl<'de> ::serde::Deserialize<'de> for JobChangeDetectorBodyProfileUrl {
+        fn deserialize<D>(deserializer: D) -> ::std::result::Result<Self, D::Error>
+        where
+            D: ::serde::Deserializer<'de>,
+        {
+            ::std::string::String::deserialize(deserializer)?
+                .parse()
+                .map_err(|e: self::error::ConversionError| {
+                    <D::Error as ::serde::de::Error>::custom(e.to_string())
+                })
+        }
+    }
+    ///`JobChangeDetectorResponse`
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default)]
+    pub struct JobChangeDetectorResponse {
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub credits_consumed: ::std::option::Option<f64>,
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub current_company: ::std::option::Option<::std::string::String>,
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub current_position: ::std::option::Option<
+            JobChangeDetectorResponseCurrentPosition,
+        >,
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub employee_name: ::std::option::Option<::std::string::String>,
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub expected_company: ::std::option::Option<::std::string::String>,
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub job_change_detected: ::std::option::Option<bool>,
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub profile_found: ::std::option::Option<bool>,
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
         pub profile_url: ::std::option::Option<::std::string::String>,
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
         pub status: ::std::option::Option<::std::string::String>,
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
-        pub work_email: ::std::option::Option<::std::string::String>,
+        pub summary: ::std::option::Option<::std::string::String>,
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub tenure_stats: ::std::option::Option<JobChangeDetectorResponseTenureStats>,
+        #[serde(default, skip_serializing_if = "::std::vec::Vec::is_empty")]
+        pub work_history: ::std::vec::Vec<JobChangeDetectorResponseWorkHistoryItem>,
     }
-    ///Profile URL or slug.
-    #[derive(::serde::Serialize, Clone, Debug, Eq, Hash, Ord, PartialEq, PartialOrd)]
-    #[serde(transparent)]
-    pub struct ProfileUrl(::std::string::String);
-    impl ::std::ops::Deref for ProfileUrl {
-        type Target = ::std::string::String;
-        fn deref(&self) -> &::std::string::String {
-            &self.0
+    ///`JobChangeDetectorResponseCurrentPosition`
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default)]
+    pub struct JobChangeDetectorResponseCurrentPosition {
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub company: ::std::option::Option<::std::string::String>,
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub days_at_job: ::std::option::Option<f64>,
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub is_current_position: ::std::option::Option<bool>,
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub start_date: ::std::option::Option<::std::string::String>,
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub tenure_formatted: ::std::option::Option<::std::string::String>,
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub title: ::std::option::Option<::std::string::String>,
+    }
+    ///`JobChangeDetectorResponseTenureStats`
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default)]
+    pub struct JobChangeDetectorResponseTenureStats {
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub average_tenure_formatted: ::std::option::Option<::std::string::String>,
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub average_tenure_months: ::std::option::Option<f64>,
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub longest_tenure_formatted: ::std::option::Option<::std::string::String>,
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub longest_tenure_months: ::std::option::Option<f64>,
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub shortest_tenure_formatted: ::std::option::Option<::std::string::String>,
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub shortest_tenure_months: ::std::option::Option<f64>,
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub total_positions: ::std::option::Option<f64>,
+    }
+    ///`JobChangeDetectorResponseWorkHistoryItem`
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default)]
+    pub struct JobChangeDetectorResponseWorkHistoryItem {
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub company: ::std::option::Option<::std::string::String>,
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub duration: ::std::option::Option<::std::string::String>,
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub is_present: ::std::option::Option<bool>,
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub title: ::std::option::Option<::std::string::String>,
+    }
+    ///`JobCompanyTypesResponseItem`
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default)]
+    pub struct JobCompanyTypesResponseItem {
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub id: ::std::option::Option<f64>,
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub name: ::std::option::Option<::std::string::String>,
+    }
+    ///`JobCountryResponseItem`
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default)]
+    pub struct JobCountryResponseItem {
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub id: ::std::option::Option<::std::string::String>,
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub name: ::std::option::Option<::std::string::String>,
+    }
+    ///`JobDetailResponse`
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default)]
+    pub struct JobDetailResponse {
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub callback_event: ::std::option::Option<::std::string::String>,
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub callback_url: ::std::option::Option<::std::string::String>,
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub completed_at: ::std::option::Option<::std::string::String>,
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub created_at: ::std::option::Option<::std::string::String>,
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub execution_mode: ::std::option::Option<::std::string::String>,
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub failed_items: ::std::option::Option<f64>,
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub file_name: ::std::option::Option<::std::string::String>,
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub job_id: ::std::option::Option<::std::string::String>,
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub last_progress_at: ::std::option::Option<::std::string::String>,
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub links: ::std::option::Option<JobDetailResponseLinks>,
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub output_transform: ::std::option::Option<
+            ::serde_json::Map<::std::string::String, ::serde_json::Value>,
+        >,
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub priority: ::std::option::Option<f64>,
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub processed_items: ::std::option::Option<f64>,
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub products: ::std::option::Option<::std::vec::Vec<::std::string::String>>,
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub skipped_items: ::std::option::Option<f64>,
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub started_at: ::std::option::Option<::std::string::String>,
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub status: ::std::option::Option<::std::string::String>,
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub submission_endpoint: ::std::option::Option<::std::string::String>,
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub submission_product: ::std::option::Option<::std::string::String>,
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub succeeded_items: ::std::option::Option<f64>,
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub total_credits_consumed: ::std::option::Option<::std::string::String>,
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub total_duration_ms: ::std::option::Option<f64>,
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub total_rows: ::std::option::Option<f64>,
+    }
+    ///`JobDetailResponseLinks`
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default)]
+    pub struct JobDetailResponseLinks {
+        #[serde(
+            rename = "downloadUrl",
+            skip_serializing_if = "::std::option::Option::is_none"
+        )]
+        pub download_url: ::std::option::Option<::std::string::String>,
+        #[serde(
+            rename = "errorsUrl",
+            skip_serializing_if = "::std::option::Option::is_none"
+        )]
+        pub errors_url: ::std::option::Option<::std::string::String>,
+        #[serde(
+            rename = "eventsExportUrl",
+            skip_serializing_if = "::std::option::Option::is_none"
+        )]
+        pub events_export_url: ::std::option::Option<::std::string::String>,
+        #[serde(
+            rename = "eventsUrl",
+            skip_serializing_if = "::std::option::Option::is_none"
+        )]
+        pub events_url: ::std::option::Option<::std::string::String>,
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub exp: ::std::option::Option<f64>,
+        #[serde(
+            rename = "logsUrl",
+            skip_serializing_if = "::std::option::Option::is_none"
+        )]
+        pub logs_url: ::std::option::Option<::std::string::String>,
+        #[serde(
+            rename = "progressUrl",
+            skip_serializing_if = "::std::option::Option::is_none"
+        )]
+        pub progress_url: ::std::option::Option<::std::string::String>,
+        #[serde(
+            rename = "resultsUrl",
+            skip_serializing_if = "::std::option::Option::is_none"
+        )]
+        pub results_url: ::std::option::Option<::std::string::String>,
+        #[serde(
+            rename = "rowsUrl",
+            skip_serializing_if = "::std::option::Option::is_none"
+        )]
+        pub rows_url: ::std::option::Option<::std::string::String>,
+        #[serde(
+            rename = "statusUrl",
+            skip_serializing_if = "::std::option::Option::is_none"
+        )]
+        pub status_url: ::std::option::Option<::std::string::String>,
+        #[serde(
+            rename = "streamUrl",
+            skip_serializing_if = "::std::option::Option::is_none"
+        )]
+        pub stream_url: ::std::option::Option<::std::string::String>,
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub token: ::std::option::Option<::std::string::String>,
+        #[serde(
+            rename = "wsUrl",
+            skip_serializing_if = "::std::option::Option::is_none"
+        )]
+        pub ws_url: ::std::option::Option<::std::string::String>,
+    }
+    ///`JobIndustryResponseItem`
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default)]
+    pub struct JobIndustryResponseItem {
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub id: ::std::option::Option<f64>,
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub name: ::std::option::Option<::std::string::String>,
+    }
+    ///`JobRegionsResponseItem`
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default)]
+    pub struct JobRegionsResponseItem {
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub id: ::std::option::Option<f64>,
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub name: ::std::option::Option<::std::string::String>,
+    }
+    ///`JobRow`
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default)]
+    pub struct JobRow {
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub completed_at: ::std::option::Option<::std::string::String>,
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub credits_consumed: ::std::option::Option<::std::string::String>,
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub error_message: ::std::option::Option<::std::string::String>,
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub http_status_code: ::std::option::Option<f64>,
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub id: ::std::option::Option<::std::string::String>,
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub lm_input: ::std::option::Option<
+            ::serde_json::Map<::std::string::String, ::serde_json::Value>,
+        >,
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub lm_output: ::std::option::Option<
+            ::serde_json::Map<::std::string::String, ::serde_json::Value>,
+        >,
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub response_time_ms: ::std::option::Option<f64>,
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub row_index: ::std::option::Option<f64>,
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub status: ::std::option::Option<::std::string::String>,
+    }
+    ///`JobRowsResponse`
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default)]
+    pub struct JobRowsResponse {
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub limit: ::std::option::Option<f64>,
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub offset: ::std::option::Option<f64>,
+        #[serde(default, skip_serializing_if = "::std::vec::Vec::is_empty")]
+        pub rows: ::std::vec::Vec<JobRow>,
+    }
+    ///`JobSearchAliasBody`
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default)]
+    #[serde(deny_unknown_fields)]
+    pub struct JobSearchAliasBody {
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub limit: ::std::option::Option<i64>,
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub location: ::std::option::Option<JobSearchAliasBodyLocation>,
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub mode: ::std::option::Option<JobSearchAliasBodyMode>,
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub tags: ::std::option::Option<JobSearchAliasBodyTags>,
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub titles: ::std::option::Option<JobSearchAliasBodyTitles>,
+        #[serde(
+            rename = "totalMode",
+            skip_serializing_if = "::std::option::Option::is_none"
+        )]
+        pub total_mode: ::std::option::Option<JobSearchAliasBodyTotalMode>,
+    }
+    ///`JobSearchAliasBodyLocation`
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default)]
+    pub struct JobSearchAliasBodyLocation {
+        #[serde(default, skip_serializing_if = "::std::vec::Vec::is_empty")]
+        pub countries: ::std::vec::Vec<::std::string::String>,
+    }
+    ///`JobSearchAliasBodyMode`
+    #[derive(
+        ::serde::Deserialize,
+        ::serde::Serialize,
+        Clone,
+        Copy,
+        Debug,
+        Eq,
+        Hash,
+        Ord,
+        PartialEq,
+        PartialOrd
+    )]
+    pub enum JobSearchAliasBodyMode {
+        #[serde(rename = "fast")]
+        Fast,
+        #[serde(rename = "deep")]
+        Deep,
+    }
+    impl ::std::fmt::Display for JobSearchAliasBodyMode {
+        fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+            match *self {
+                Self::Fast => f.write_str("fast"),
+                Self::Deep => f.write_str("deep"),
+            }
         }
     }
-    impl ::std::convert::From<ProfileUrl> for ::std::string::String {
-        fn from(value: ProfileUrl) -> Self {
-            value.0
-        }
-    }
-    impl ::std::str::FromStr for ProfileUrl {
+    impl ::std::str::FromStr for JobSearchAliasBodyMode {
         type Err = self::error::ConversionError;
         fn from_str(
             value: &str,
         ) -> ::std::result::Result<Self, self::error::ConversionError> {
-            if value.chars().count() < 1usize {
-                return Err("shorter than 1 characters".into());
+            match value {
+                "fast" => Ok(Self::Fast),
+                "deep" => Ok(Self::Deep),
+                _ => Err("invalid value".into()),
             }
-            Ok(Self(value.to_string()))
         }
     }
-    impl ::std::convert::TryFrom<&str> for ProfileUrl {
+    impl ::std::convert::TryFrom<&str> for JobSearchAliasBodyMode {
         type Error = self::error::ConversionError;
         fn try_from(
             value: &str,
@@ -1388,7 +5992,7 @@ pub mod types {
             value.parse()
         }
     }
-    impl ::std::convert::TryFrom<::std::string::String> for ProfileUrl {
+    impl ::std::convert::TryFrom<::std::string::String> for JobSearchAliasBodyMode {
         type Error = self::error::ConversionError;
         fn try_from(
             value: ::std::string::String,
@@ -1396,73 +6000,1083 @@ pub mod types {
             value.parse()
         }
     }
-    impl<'de> ::serde::Deserialize<'de> for ProfileUrl {
-        fn deserialize<D>(deserializer: D) -> ::std::result::Result<Self, D::Error>
-        where
-            D: ::serde::Deserializer<'de>,
-        {
-            ::std::string::String::deserialize(deserializer)?
-                .parse()
-                .map_err(|e: self::error::ConversionError| {
-                    <D::Error as ::serde::de::Error>::custom(e.to_string())
-                })
+    ///`JobSearchAliasBodyTags`
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default)]
+    pub struct JobSearchAliasBodyTags {
+        #[serde(default, skip_serializing_if = "::std::vec::Vec::is_empty")]
+        pub include: ::std::vec::Vec<::std::string::String>,
+    }
+    ///`JobSearchAliasBodyTitles`
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default)]
+    pub struct JobSearchAliasBodyTitles {
+        #[serde(default, skip_serializing_if = "::std::vec::Vec::is_empty")]
+        pub include: ::std::vec::Vec<::std::string::String>,
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub vector: ::std::option::Option<bool>,
+    }
+    ///`JobSearchAliasBodyTotalMode`
+    #[derive(
+        ::serde::Deserialize,
+        ::serde::Serialize,
+        Clone,
+        Copy,
+        Debug,
+        Eq,
+        Hash,
+        Ord,
+        PartialEq,
+        PartialOrd
+    )]
+    pub enum JobSearchAliasBodyTotalMode {
+        #[serde(rename = "none")]
+        None,
+        #[serde(rename = "capped")]
+        Capped,
+        #[serde(rename = "exact")]
+        Exact,
+    }
+    impl ::std::fmt::Display for JobSearchAliasBodyTotalMode {
+        fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+            match *self {
+                Self::None => f.write_str("none"),
+                Self::Capped => f.write_str("capped"),
+                Self::Exact => f.write_str("exact"),
+            }
         }
     }
-    ///`SearchB2bAdsBody`
+    impl ::std::str::FromStr for JobSearchAliasBodyTotalMode {
+        type Err = self::error::ConversionError;
+        fn from_str(
+            value: &str,
+        ) -> ::std::result::Result<Self, self::error::ConversionError> {
+            match value {
+                "none" => Ok(Self::None),
+                "capped" => Ok(Self::Capped),
+                "exact" => Ok(Self::Exact),
+                _ => Err("invalid value".into()),
+            }
+        }
+    }
+    impl ::std::convert::TryFrom<&str> for JobSearchAliasBodyTotalMode {
+        type Error = self::error::ConversionError;
+        fn try_from(
+            value: &str,
+        ) -> ::std::result::Result<Self, self::error::ConversionError> {
+            value.parse()
+        }
+    }
+    impl ::std::convert::TryFrom<::std::string::String> for JobSearchAliasBodyTotalMode {
+        type Error = self::error::ConversionError;
+        fn try_from(
+            value: ::std::string::String,
+        ) -> ::std::result::Result<Self, self::error::ConversionError> {
+            value.parse()
+        }
+    }
+    ///`JobSearchBody`
     #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default)]
     #[serde(deny_unknown_fields)]
-    pub struct SearchB2bAdsBody {
+    pub struct JobSearchBody {
+        #[serde(
+            rename = "autoResolve",
+            skip_serializing_if = "::std::option::Option::is_none"
+        )]
+        pub auto_resolve: ::std::option::Option<bool>,
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
-        pub company_domain: ::std::option::Option<Domain>,
+        pub companies: ::std::option::Option<JobSearchBodyCompanies>,
+        #[serde(
+            rename = "companySizeCodes",
+            default,
+            skip_serializing_if = "::std::vec::Vec::is_empty"
+        )]
+        pub company_size_codes: ::std::vec::Vec<i64>,
+        #[serde(
+            rename = "companyTypeIds",
+            default,
+            skip_serializing_if = "::std::vec::Vec::is_empty"
+        )]
+        pub company_type_ids: ::std::vec::Vec<i64>,
+        ///next_cursor of the previous page.
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
-        pub company_name: ::std::option::Option<CompanyName>,
-        ///Most ads to return; caps the spend. All ads when absent.
+        pub cursor: ::std::option::Option<::std::string::String>,
+        #[serde(
+            rename = "hasRemote",
+            skip_serializing_if = "::std::option::Option::is_none"
+        )]
+        pub has_remote: ::std::option::Option<bool>,
+        #[serde(
+            rename = "includeDescription",
+            skip_serializing_if = "::std::option::Option::is_none"
+        )]
+        pub include_description: ::std::option::Option<bool>,
+        #[serde(
+            rename = "includeFacets",
+            skip_serializing_if = "::std::option::Option::is_none"
+        )]
+        pub include_facets: ::std::option::Option<bool>,
+        #[serde(
+            rename = "industryIds",
+            default,
+            skip_serializing_if = "::std::vec::Vec::is_empty"
+        )]
+        pub industry_ids: ::std::vec::Vec<i64>,
+        #[serde(
+            rename = "jobTypeIds",
+            default,
+            skip_serializing_if = "::std::vec::Vec::is_empty"
+        )]
+        pub job_type_ids: ::std::vec::Vec<i64>,
+        #[serde(default, skip_serializing_if = "::std::vec::Vec::is_empty")]
+        pub languages: ::std::vec::Vec<::std::string::String>,
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
         pub limit: ::std::option::Option<::std::num::NonZeroU64>,
-    }
-    ///`SearchB2bAdsResponse`
-    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default)]
-    pub struct SearchB2bAdsResponse {
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
-        pub ads: ::std::option::Option<
-            ::std::vec::Vec<
-                ::serde_json::Map<::std::string::String, ::serde_json::Value>,
-            >,
+        pub location: ::std::option::Option<JobSearchBodyLocation>,
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub mode: ::std::option::Option<JobSearchBodyMode>,
+        #[serde(
+            rename = "occupationTaxonomy",
+            skip_serializing_if = "::std::option::Option::is_none"
+        )]
+        pub occupation_taxonomy: ::std::option::Option<JobSearchBodyOccupationTaxonomy>,
+        #[serde(
+            rename = "postedAfter",
+            skip_serializing_if = "::std::option::Option::is_none"
+        )]
+        pub posted_after: ::std::option::Option<::chrono::naive::NaiveDate>,
+        #[serde(
+            rename = "postedBefore",
+            skip_serializing_if = "::std::option::Option::is_none"
+        )]
+        pub posted_before: ::std::option::Option<::chrono::naive::NaiveDate>,
+        #[serde(
+            rename = "postedWithin",
+            skip_serializing_if = "::std::option::Option::is_none"
+        )]
+        pub posted_within: ::std::option::Option<i64>,
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub salary: ::std::option::Option<JobSearchBodySalary>,
+        #[serde(default, skip_serializing_if = "::std::vec::Vec::is_empty")]
+        pub seniority: ::std::vec::Vec<::std::string::String>,
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub tags: ::std::option::Option<JobSearchBodyTags>,
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub titles: ::std::option::Option<JobSearchBodyTitles>,
+        #[serde(
+            rename = "totalMode",
+            skip_serializing_if = "::std::option::Option::is_none"
+        )]
+        pub total_mode: ::std::option::Option<JobSearchBodyTotalMode>,
+    }
+    ///`JobSearchBodyCompanies`
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default)]
+    pub struct JobSearchBodyCompanies {
+        #[serde(default, skip_serializing_if = "::std::vec::Vec::is_empty")]
+        pub exclude: ::std::vec::Vec<::std::string::String>,
+        #[serde(default, skip_serializing_if = "::std::vec::Vec::is_empty")]
+        pub ids: ::std::vec::Vec<i64>,
+        #[serde(default, skip_serializing_if = "::std::vec::Vec::is_empty")]
+        pub include: ::std::vec::Vec<::std::string::String>,
+    }
+    ///`JobSearchBodyLocation`
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default)]
+    pub struct JobSearchBodyLocation {
+        #[serde(default, skip_serializing_if = "::std::vec::Vec::is_empty")]
+        pub cities: ::std::vec::Vec<JobSearchBodyLocationCitiesItem>,
+        #[serde(default, skip_serializing_if = "::std::vec::Vec::is_empty")]
+        pub countries: ::std::vec::Vec<JobSearchBodyLocationCountriesItem>,
+        #[serde(default, skip_serializing_if = "::std::vec::Vec::is_empty")]
+        pub regions: ::std::vec::Vec<JobSearchBodyLocationRegionsItem>,
+        #[serde(default, skip_serializing_if = "::std::vec::Vec::is_empty")]
+        pub states: ::std::vec::Vec<JobSearchBodyLocationStatesItem>,
+    }
+    ///`JobSearchBodyLocationCitiesItem`
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
+    #[serde(untagged)]
+    pub enum JobSearchBodyLocationCitiesItem {
+        String(::std::string::String),
+        Integer(i64),
+    }
+    impl ::std::fmt::Display for JobSearchBodyLocationCitiesItem {
+        fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+            match self {
+                Self::String(x) => x.fmt(f),
+                Self::Integer(x) => x.fmt(f),
+            }
+        }
+    }
+    impl ::std::convert::From<i64> for JobSearchBodyLocationCitiesItem {
+        fn from(value: i64) -> Self {
+            Self::Integer(value)
+        }
+    }
+    ///`JobSearchBodyLocationCountriesItem`
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
+    #[serde(untagged)]
+    pub enum JobSearchBodyLocationCountriesItem {
+        String(::std::string::String),
+        Integer(i64),
+    }
+    impl ::std::fmt::Display for JobSearchBodyLocationCountriesItem {
+        fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+            match self {
+                Self::String(x) => x.fmt(f),
+                Self::Integer(x) => x.fmt(f),
+            }
+        }
+    }
+    impl ::std::convert::From<i64> for JobSearchBodyLocationCountriesItem {
+        fn from(value: i64) -> Self {
+            Self::Integer(value)
+        }
+    }
+    ///`JobSearchBodyLocationRegionsItem`
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
+    #[serde(untagged)]
+    pub enum JobSearchBodyLocationRegionsItem {
+        String(::std::string::String),
+        Integer(i64),
+    }
+    impl ::std::fmt::Display for JobSearchBodyLocationRegionsItem {
+        fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+            match self {
+                Self::String(x) => x.fmt(f),
+                Self::Integer(x) => x.fmt(f),
+            }
+        }
+    }
+    impl ::std::convert::From<i64> for JobSearchBodyLocationRegionsItem {
+        fn from(value: i64) -> Self {
+            Self::Integer(value)
+        }
+    }
+    ///`JobSearchBodyLocationStatesItem`
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
+    #[serde(untagged)]
+    pub enum JobSearchBodyLocationStatesItem {
+        String(::std::string::String),
+        Integer(i64),
+    }
+    impl ::std::fmt::Display for JobSearchBodyLocationStatesItem {
+        fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+            match self {
+                Self::String(x) => x.fmt(f),
+                Self::Integer(x) => x.fmt(f),
+            }
+        }
+    }
+    impl ::std::convert::From<i64> for JobSearchBodyLocationStatesItem {
+        fn from(value: i64) -> Self {
+            Self::Integer(value)
+        }
+    }
+    ///`JobSearchBodyMode`
+    #[derive(
+        ::serde::Deserialize,
+        ::serde::Serialize,
+        Clone,
+        Copy,
+        Debug,
+        Eq,
+        Hash,
+        Ord,
+        PartialEq,
+        PartialOrd
+    )]
+    pub enum JobSearchBodyMode {
+        #[serde(rename = "fast")]
+        Fast,
+        #[serde(rename = "deep")]
+        Deep,
+    }
+    impl ::std::fmt::Display for JobSearchBodyMode {
+        fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+            match *self {
+                Self::Fast => f.write_str("fast"),
+                Self::Deep => f.write_str("deep"),
+            }
+        }
+    }
+    impl ::std::str::FromStr for JobSearchBodyMode {
+        type Err = self::error::ConversionError;
+        fn from_str(
+            value: &str,
+        ) -> ::std::result::Result<Self, self::error::ConversionError> {
+            match value {
+                "fast" => Ok(Self::Fast),
+                "deep" => Ok(Self::Deep),
+                _ => Err("invalid value".into()),
+            }
+        }
+    }
+    impl ::std::convert::TryFrom<&str> for JobSearchBodyMode {
+        type Error = self::error::ConversionError;
+        fn try_from(
+            value: &str,
+        ) -> ::std::result::Result<Self, self::error::ConversionError> {
+            value.parse()
+        }
+    }
+    impl ::std::convert::TryFrom<::std::string::String> for JobSearchBodyMode {
+        type Error = self::error::ConversionError;
+        fn try_from(
+            value: ::std::string::String,
+        ) -> ::std::result::Result<Self, self::error::ConversionError> {
+            value.parse()
+        }
+    }
+    ///`JobSearchBodyOccupationTaxonomy`
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default)]
+    pub struct JobSearchBodyOccupationTaxonomy {
+        #[serde(default, skip_serializing_if = "::std::vec::Vec::is_empty")]
+        pub level1: ::std::vec::Vec<JobSearchBodyOccupationTaxonomyLevel1Item>,
+        #[serde(default, skip_serializing_if = "::std::vec::Vec::is_empty")]
+        pub level2: ::std::vec::Vec<JobSearchBodyOccupationTaxonomyLevel2Item>,
+        #[serde(default, skip_serializing_if = "::std::vec::Vec::is_empty")]
+        pub level3: ::std::vec::Vec<JobSearchBodyOccupationTaxonomyLevel3Item>,
+    }
+    ///`JobSearchBodyOccupationTaxonomyLevel1Item`
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
+    #[serde(untagged)]
+    pub enum JobSearchBodyOccupationTaxonomyLevel1Item {
+        String(::std::string::String),
+        Integer(i64),
+    }
+    impl ::std::fmt::Display for JobSearchBodyOccupationTaxonomyLevel1Item {
+        fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+            match self {
+                Self::String(x) => x.fmt(f),
+                Self::Integer(x) => x.fmt(f),
+            }
+        }
+    }
+    impl ::std::convert::From<i64> for JobSearchBodyOccupationTaxonomyLevel1Item {
+        fn from(value: i64) -> Self {
+            Self::Integer(value)
+        }
+    }
+    ///`JobSearchBodyOccupationTaxonomyLevel2Item`
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
+    #[serde(untagged)]
+    pub enum JobSearchBodyOccupationTaxonomyLevel2Item {
+        String(::std::string::String),
+        Integer(i64),
+    }
+    impl ::std::fmt::Display for JobSearchBodyOccupationTaxonomyLevel2Item {
+        fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+            match self {
+                Self::String(x) => x.fmt(f),
+                Self::Integer(x) => x.fmt(f),
+            }
+        }
+    }
+    impl ::std::convert::From<i64> for JobSearchBodyOccupationTaxonomyLevel2Item {
+        fn from(value: i64) -> Self {
+            Self::Integer(value)
+        }
+    }
+    ///`JobSearchBodyOccupationTaxonomyLevel3Item`
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
+    #[serde(untagged)]
+    pub enum JobSearchBodyOccupationTaxonomyLevel3Item {
+        String(::std::string::String),
+        Integer(i64),
+    }
+    impl ::std::fmt::Display for JobSearchBodyOccupationTaxonomyLevel3Item {
+        fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+            match self {
+                Self::String(x) => x.fmt(f),
+                Self::Integer(x) => x.fmt(f),
+            }
+        }
+    }
+    impl ::std::convert::From<i64> for JobSearchBodyOccupationTaxonomyLevel3Item {
+        fn from(value: i64) -> Self {
+            Self::Integer(value)
+        }
+    }
+    ///`JobSearchBodySalary`
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default)]
+    pub struct JobSearchBodySalary {
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub max_usd: ::std::option::Option<i64>,
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub min_usd: ::std::option::Option<i64>,
+    }
+    ///`JobSearchBodyTags`
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default)]
+    pub struct JobSearchBodyTags {
+        #[serde(default, skip_serializing_if = "::std::vec::Vec::is_empty")]
+        pub exclude: ::std::vec::Vec<JobSearchBodyTagsExcludeItem>,
+        #[serde(default, skip_serializing_if = "::std::vec::Vec::is_empty")]
+        pub include: ::std::vec::Vec<JobSearchBodyTagsIncludeItem>,
+    }
+    ///`JobSearchBodyTagsExcludeItem`
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
+    #[serde(untagged)]
+    pub enum JobSearchBodyTagsExcludeItem {
+        String(::std::string::String),
+        Integer(i64),
+    }
+    impl ::std::fmt::Display for JobSearchBodyTagsExcludeItem {
+        fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+            match self {
+                Self::String(x) => x.fmt(f),
+                Self::Integer(x) => x.fmt(f),
+            }
+        }
+    }
+    impl ::std::convert::From<i64> for JobSearchBodyTagsExcludeItem {
+        fn from(value: i64) -> Self {
+            Self::Integer(value)
+        }
+    }
+    ///`JobSearchBodyTagsIncludeItem`
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
+    #[serde(untagged)]
+    pub enum JobSearchBodyTagsIncludeItem {
+        String(::std::string::String),
+        Integer(i64),
+    }
+    impl ::std::fmt::Display for JobSearchBodyTagsIncludeItem {
+        fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+            match self {
+                Self::String(x) => x.fmt(f),
+                Self::Integer(x) => x.fmt(f),
+            }
+        }
+    }
+    impl ::std::convert::From<i64> for JobSearchBodyTagsIncludeItem {
+        fn from(value: i64) -> Self {
+            Self::Integer(value)
+        }
+    }
+    ///`JobSearchBodyTitles`
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default)]
+    pub struct JobSearchBodyTitles {
+        #[serde(default, skip_serializing_if = "::std::vec::Vec::is_empty")]
+        pub exclude: ::std::vec::Vec<::std::string::String>,
+        #[serde(default, skip_serializing_if = "::std::vec::Vec::is_empty")]
+        pub include: ::std::vec::Vec<::std::string::String>,
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub vector: ::std::option::Option<bool>,
+    }
+    ///`JobSearchBodyTotalMode`
+    #[derive(
+        ::serde::Deserialize,
+        ::serde::Serialize,
+        Clone,
+        Copy,
+        Debug,
+        Eq,
+        Hash,
+        Ord,
+        PartialEq,
+        PartialOrd
+    )]
+    pub enum JobSearchBodyTotalMode {
+        #[serde(rename = "none")]
+        None,
+        #[serde(rename = "capped")]
+        Capped,
+        #[serde(rename = "exact")]
+        Exact,
+    }
+    impl ::std::fmt::Display for JobSearchBodyTotalMode {
+        fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+            match *self {
+                Self::None => f.write_str("none"),
+                Self::Capped => f.write_str("capped"),
+                Self::Exact => f.write_str("exact"),
+            }
+        }
+    }
+    impl ::std::str::FromStr for JobSearchBodyTotalMode {
+        type Err = self::error::ConversionError;
+        fn from_str(
+            value: &str,
+        ) -> ::std::result::Result<Self, self::error::ConversionError> {
+            match value {
+                "none" => Ok(Self::None),
+                "capped" => Ok(Self::Capped),
+                "exact" => Ok(Self::Exact),
+                _ => Err("invalid value".into()),
+            }
+        }
+    }
+    impl ::std::convert::TryFrom<&str> for JobSearchBodyTotalMode {
+        type Error = self::error::ConversionError;
+        fn try_from(
+            value: &str,
+        ) -> ::std::result::Result<Self, self::error::ConversionError> {
+            value.parse()
+        }
+    }
+    impl ::std::convert::TryFrom<::std::string::String> for JobSearchBodyTotalMode {
+        type Error = self::error::ConversionError;
+        fn try_from(
+            value: ::std::string::String,
+        ) -> ::std::result::Result<Self, self::error::ConversionError> {
+            value.parse()
+        }
+    }
+    ///`JobSearchExportBody`
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default)]
+    pub struct JobSearchExportBody {
+        #[serde(default, skip_serializing_if = "::serde_json::Map::is_empty")]
+        pub companies: ::serde_json::Map<::std::string::String, ::serde_json::Value>,
+        #[serde(
+            rename = "includeCompany",
+            skip_serializing_if = "::std::option::Option::is_none"
+        )]
+        pub include_company: ::std::option::Option<bool>,
+        #[serde(
+            rename = "includeDescription",
+            skip_serializing_if = "::std::option::Option::is_none"
+        )]
+        pub include_description: ::std::option::Option<bool>,
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub limit: ::std::option::Option<::std::num::NonZeroU64>,
+        #[serde(default, skip_serializing_if = "::serde_json::Map::is_empty")]
+        pub location: ::serde_json::Map<::std::string::String, ::serde_json::Value>,
+        #[serde(
+            rename = "occupationTaxonomy",
+            default,
+            skip_serializing_if = "::serde_json::Map::is_empty"
+        )]
+        pub occupation_taxonomy: ::serde_json::Map<
+            ::std::string::String,
+            ::serde_json::Value,
+        >,
+        #[serde(
+            rename = "postedWithin",
+            skip_serializing_if = "::std::option::Option::is_none"
+        )]
+        pub posted_within: ::std::option::Option<i64>,
+        #[serde(default, skip_serializing_if = "::serde_json::Map::is_empty")]
+        pub salary: ::serde_json::Map<::std::string::String, ::serde_json::Value>,
+        #[serde(default, skip_serializing_if = "::serde_json::Map::is_empty")]
+        pub tags: ::serde_json::Map<::std::string::String, ::serde_json::Value>,
+        #[serde(default, skip_serializing_if = "::serde_json::Map::is_empty")]
+        pub titles: ::serde_json::Map<::std::string::String, ::serde_json::Value>,
+        #[serde(
+            rename = "workModes",
+            default,
+            skip_serializing_if = "::std::vec::Vec::is_empty"
+        )]
+        pub work_modes: ::std::vec::Vec<i64>,
+    }
+    ///`JobSearchLocationsType`
+    #[derive(
+        ::serde::Deserialize,
+        ::serde::Serialize,
+        Clone,
+        Copy,
+        Debug,
+        Eq,
+        Hash,
+        Ord,
+        PartialEq,
+        PartialOrd
+    )]
+    pub enum JobSearchLocationsType {
+        #[serde(rename = "country")]
+        Country,
+        #[serde(rename = "region")]
+        Region,
+        #[serde(rename = "state")]
+        State,
+        #[serde(rename = "city")]
+        City,
+    }
+    impl ::std::fmt::Display for JobSearchLocationsType {
+        fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+            match *self {
+                Self::Country => f.write_str("country"),
+                Self::Region => f.write_str("region"),
+                Self::State => f.write_str("state"),
+                Self::City => f.write_str("city"),
+            }
+        }
+    }
+    impl ::std::str::FromStr for JobSearchLocationsType {
+        type Err = self::error::ConversionError;
+        fn from_str(
+            value: &str,
+        ) -> ::std::result::Result<Self, self::error::ConversionError> {
+            match value {
+                "country" => Ok(Self::Country),
+                "region" => Ok(Self::Region),
+                "state" => Ok(Self::State),
+                "city" => Ok(Self::City),
+                _ => Err("invalid value".into()),
+            }
+        }
+    }
+    impl ::std::convert::TryFrom<&str> for JobSearchLocationsType {
+        type Error = self::error::ConversionError;
+        fn try_from(
+            value: &str,
+        ) -> ::std::result::Result<Self, self::error::ConversionError> {
+            value.parse()
+        }
+    }
+    impl ::std::convert::TryFrom<::std::string::String> for JobSearchLocationsType {
+        type Error = self::error::ConversionError;
+        fn try_from(
+            value: ::std::string::String,
+        ) -> ::std::result::Result<Self, self::error::ConversionError> {
+            value.parse()
+        }
+    }
+    ///`JobSearchOccupationTaxonomyLevel`
+    #[derive(
+        ::serde::Deserialize,
+        ::serde::Serialize,
+        Clone,
+        Copy,
+        Debug,
+        Eq,
+        Hash,
+        Ord,
+        PartialEq,
+        PartialOrd
+    )]
+    pub enum JobSearchOccupationTaxonomyLevel {
+        #[serde(rename = "level1")]
+        Level1,
+        #[serde(rename = "level2")]
+        Level2,
+        #[serde(rename = "level3")]
+        Level3,
+    }
+    impl ::std::fmt::Display for JobSearchOccupationTaxonomyLevel {
+        fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+            match *self {
+                Self::Level1 => f.write_str("level1"),
+                Self::Level2 => f.write_str("level2"),
+                Self::Level3 => f.write_str("level3"),
+            }
+        }
+    }
+    impl ::std::str::FromStr for JobSearchOccupationTaxonomyLevel {
+        type Err = self::error::ConversionError;
+        fn from_str(
+            value: &str,
+        ) -> ::std::result::Result<Self, self::error::ConversionError> {
+            match value {
+                "level1" => Ok(Self::Level1),
+                "level2" => Ok(Self::Level2),
+                "level3" => Ok(Self::Level3),
+                _ => Err("invalid value".into()),
+            }
+        }
+    }
+    impl ::std::convert::TryFrom<&str> for JobSearchOccupationTaxonomyLevel {
+        type Error = self::error::ConversionError;
+        fn try_from(
+            value: &str,
+        ) -> ::std::result::Result<Self, self::error::ConversionError> {
+            value.parse()
+        }
+    }
+    impl ::std::convert::TryFrom<::std::string::String>
+    for JobSearchOccupationTaxonomyLevel {
+        type Error = self::error::ConversionError;
+        fn try_from(
+            value: ::std::string::String,
+        ) -> ::std::result::Result<Self, self::error::ConversionError> {
+            value.parse()
+        }
+    }
+    ///`JobSearchResolveBody`
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default)]
+    #[serde(deny_unknown_fields)]
+    pub struct JobSearchResolveBody {
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub companies: ::std::option::Option<JobSearchResolveBodyCompanies>,
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub location: ::std::option::Option<JobSearchResolveBodyLocation>,
+        #[serde(
+            rename = "occupationTaxonomy",
+            skip_serializing_if = "::std::option::Option::is_none"
+        )]
+        pub occupation_taxonomy: ::std::option::Option<
+            JobSearchResolveBodyOccupationTaxonomy,
         >,
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
-        pub ads_count: ::std::option::Option<f64>,
+        pub tags: ::std::option::Option<JobSearchResolveBodyTags>,
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
-        pub company: ::std::option::Option<
+        pub titles: ::std::option::Option<JobSearchResolveBodyTitles>,
+    }
+    ///`JobSearchResolveBodyCompanies`
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default)]
+    pub struct JobSearchResolveBodyCompanies {
+        #[serde(default, skip_serializing_if = "::std::vec::Vec::is_empty")]
+        pub exclude: ::std::vec::Vec<::std::string::String>,
+        #[serde(default, skip_serializing_if = "::std::vec::Vec::is_empty")]
+        pub ids: ::std::vec::Vec<i64>,
+        #[serde(default, skip_serializing_if = "::std::vec::Vec::is_empty")]
+        pub include: ::std::vec::Vec<::std::string::String>,
+    }
+    ///`JobSearchResolveBodyLocation`
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default)]
+    pub struct JobSearchResolveBodyLocation {
+        #[serde(default, skip_serializing_if = "::std::vec::Vec::is_empty")]
+        pub cities: ::std::vec::Vec<JobSearchResolveBodyLocationCitiesItem>,
+        #[serde(default, skip_serializing_if = "::std::vec::Vec::is_empty")]
+        pub countries: ::std::vec::Vec<JobSearchResolveBodyLocationCountriesItem>,
+        #[serde(default, skip_serializing_if = "::std::vec::Vec::is_empty")]
+        pub regions: ::std::vec::Vec<JobSearchResolveBodyLocationRegionsItem>,
+        #[serde(default, skip_serializing_if = "::std::vec::Vec::is_empty")]
+        pub states: ::std::vec::Vec<JobSearchResolveBodyLocationStatesItem>,
+    }
+    ///`JobSearchResolveBodyLocationCitiesItem`
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
+    #[serde(untagged)]
+    pub enum JobSearchResolveBodyLocationCitiesItem {
+        String(::std::string::String),
+        Integer(i64),
+    }
+    impl ::std::fmt::Display for JobSearchResolveBodyLocationCitiesItem {
+        fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+            match self {
+                Self::String(x) => x.fmt(f),
+                Self::Integer(x) => x.fmt(f),
+            }
+        }
+    }
+    impl ::std::convert::From<i64> for JobSearchResolveBodyLocationCitiesItem {
+        fn from(value: i64) -> Self {
+            Self::Integer(value)
+        }
+    }
+    ///`JobSearchResolveBodyLocationCountriesItem`
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
+    #[serde(untagged)]
+    pub enum JobSearchResolveBodyLocationCountriesItem {
+        String(::std::string::String),
+        Integer(i64),
+    }
+    impl ::std::fmt::Display for JobSearchResolveBodyLocationCountriesItem {
+        fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+            match self {
+                Self::String(x) => x.fmt(f),
+                Self::Integer(x) => x.fmt(f),
+            }
+        }
+    }
+    impl ::std::convert::From<i64> for JobSearchResolveBodyLocationCountriesItem {
+        fn from(value: i64) -> Self {
+            Self::Integer(value)
+        }
+    }
+    ///`JobSearchResolveBodyLocationRegionsItem`
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
+    #[serde(untagged)]
+    pub enum JobSearchResolveBodyLocationRegionsItem {
+        String(::std::string::String),
+        Integer(i64),
+    }
+    impl ::std::fmt::Display for JobSearchResolveBodyLocationRegionsItem {
+        fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+            match self {
+                Self::String(x) => x.fmt(f),
+                Self::Integer(x) => x.fmt(f),
+            }
+        }
+    }
+    impl ::std::convert::From<i64> for JobSearchResolveBodyLocationRegionsItem {
+        fn from(value: i64) -> Self {
+            Self::Integer(value)
+        }
+    }
+    ///`JobSearchResolveBodyLocationStatesItem`
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
+    #[serde(untagged)]
+    pub enum JobSearchResolveBodyLocationStatesItem {
+        String(::std::string::String),
+        Integer(i64),
+    }
+    impl ::std::fmt::Display for JobSearchResolveBodyLocationStatesItem {
+        fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+            match self {
+                Self::String(x) => x.fmt(f),
+                Self::Integer(x) => x.fmt(f),
+            }
+        }
+    }
+    impl ::std::convert::From<i64> for JobSearchResolveBodyLocationStatesItem {
+        fn from(value: i64) -> Self {
+            Self::Integer(value)
+        }
+    }
+    ///`JobSearchResolveBodyOccupationTaxonomy`
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default)]
+    pub struct JobSearchResolveBodyOccupationTaxonomy {
+        #[serde(default, skip_serializing_if = "::std::vec::Vec::is_empty")]
+        pub level1: ::std::vec::Vec<JobSearchResolveBodyOccupationTaxonomyLevel1Item>,
+        #[serde(default, skip_serializing_if = "::std::vec::Vec::is_empty")]
+        pub level2: ::std::vec::Vec<JobSearchResolveBodyOccupationTaxonomyLevel2Item>,
+        #[serde(default, skip_serializing_if = "::std::vec::Vec::is_empty")]
+        pub level3: ::std::vec::Vec<JobSearchResolveBodyOccupationTaxonomyLevel3Item>,
+    }
+    ///`JobSearchResolveBodyOccupationTaxonomyLevel1Item`
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
+    #[serde(untagged)]
+    pub enum JobSearchResolveBodyOccupationTaxonomyLevel1Item {
+        String(::std::string::String),
+        Integer(i64),
+    }
+    impl ::std::fmt::Display for JobSearchResolveBodyOccupationTaxonomyLevel1Item {
+        fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+            match self {
+                Self::String(x) => x.fmt(f),
+                Self::Integer(x) => x.fmt(f),
+            }
+        }
+    }
+    impl ::std::convert::From<i64> for JobSearchResolveBodyOccupationTaxonomyLevel1Item {
+        fn from(value: i64) -> Self {
+            Self::Integer(value)
+        }
+    }
+    ///`JobSearchResolveBodyOccupationTaxonomyLevel2Item`
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
+    #[serde(untagged)]
+    pub enum JobSearchResolveBodyOccupationTaxonomyLevel2Item {
+        String(::std::string::String),
+        Integer(i64),
+    }
+    impl ::std::fmt::Display for JobSearchResolveBodyOccupationTaxonomyLevel2Item {
+        fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+            match self {
+                Self::String(x) => x.fmt(f),
+                Self::Integer(x) => x.fmt(f),
+            }
+        }
+    }
+    impl ::std::convert::From<i64> for JobSearchResolveBodyOccupationTaxonomyLevel2Item {
+        fn from(value: i64) -> Self {
+            Self::Integer(value)
+        }
+    }
+    ///`JobSearchResolveBodyOccupationTaxonomyLevel3Item`
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
+    #[serde(untagged)]
+    pub enum JobSearchResolveBodyOccupationTaxonomyLevel3Item {
+        String(::std::string::String),
+        Integer(i64),
+    }
+    impl ::std::fmt::Display for JobSearchResolveBodyOccupationTaxonomyLevel3Item {
+        fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+            match self {
+                Self::String(x) => x.fmt(f),
+                Self::Integer(x) => x.fmt(f),
+            }
+        }
+    }
+    impl ::std::convert::From<i64> for JobSearchResolveBodyOccupationTaxonomyLevel3Item {
+        fn from(value: i64) -> Self {
+            Self::Integer(value)
+        }
+    }
+    ///`JobSearchResolveBodyTags`
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default)]
+    pub struct JobSearchResolveBodyTags {
+        #[serde(default, skip_serializing_if = "::std::vec::Vec::is_empty")]
+        pub exclude: ::std::vec::Vec<JobSearchResolveBodyTagsExcludeItem>,
+        #[serde(default, skip_serializing_if = "::std::vec::Vec::is_empty")]
+        pub include: ::std::vec::Vec<JobSearchResolveBodyTagsIncludeItem>,
+    }
+    ///`JobSearchResolveBodyTagsExcludeItem`
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
+    #[serde(untagged)]
+    pub enum JobSearchResolveBodyTagsExcludeItem {
+        String(::std::string::String),
+        Integer(i64),
+    }
+    impl ::std::fmt::Display for JobSearchResolveBodyTagsExcludeItem {
+        fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+            match self {
+                Self::String(x) => x.fmt(f),
+                Self::Integer(x) => x.fmt(f),
+            }
+        }
+    }
+    impl ::std::convert::From<i64> for JobSearchResolveBodyTagsExcludeItem {
+        fn from(value: i64) -> Self {
+            Self::Integer(value)
+        }
+    }
+    ///`JobSearchResolveBodyTagsIncludeItem`
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
+    #[serde(untagged)]
+    pub enum JobSearchResolveBodyTagsIncludeItem {
+        String(::std::string::String),
+        Integer(i64),
+    }
+    impl ::std::fmt::Display for JobSearchResolveBodyTagsIncludeItem {
+        fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+            match self {
+                Self::String(x) => x.fmt(f),
+                Self::Integer(x) => x.fmt(f),
+            }
+        }
+    }
+    impl ::std::convert::From<i64> for JobSearchResolveBodyTagsIncludeItem {
+        fn from(value: i64) -> Self {
+            Self::Integer(value)
+        }
+    }
+    ///`JobSearchResolveBodyTitles`
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default)]
+    pub struct JobSearchResolveBodyTitles {
+        #[serde(default, skip_serializing_if = "::std::vec::Vec::is_empty")]
+        pub exclude: ::std::vec::Vec<::std::string::String>,
+        #[serde(default, skip_serializing_if = "::std::vec::Vec::is_empty")]
+        pub include: ::std::vec::Vec<::std::string::String>,
+    }
+    ///`JobSearchResponse`
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default)]
+    pub struct JobSearchResponse {
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub credits_consumed: ::std::option::Option<f64>,
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub has_more: ::std::option::Option<bool>,
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub next_cursor: ::std::option::Option<::std::string::String>,
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub pagination: ::std::option::Option<JobSearchResponsePagination>,
+        #[serde(default, skip_serializing_if = "::serde_json::Map::is_empty")]
+        pub resolved: ::serde_json::Map<::std::string::String, ::serde_json::Value>,
+        #[serde(default, skip_serializing_if = "::std::vec::Vec::is_empty")]
+        pub signals: ::std::vec::Vec<
             ::serde_json::Map<::std::string::String, ::serde_json::Value>,
         >,
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
-        pub credits_consumed: ::std::option::Option<Credits>,
-        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
-        pub message: ::std::option::Option<::std::string::String>,
+        pub total: ::std::option::Option<f64>,
+        #[serde(
+            rename = "totalMode",
+            skip_serializing_if = "::std::option::Option::is_none"
+        )]
+        pub total_mode: ::std::option::Option<::std::string::String>,
     }
-    ///`SearchGoogleAdsBody`
+    ///`JobSearchResponsePagination`
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default)]
+    pub struct JobSearchResponsePagination {
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub has_more: ::std::option::Option<bool>,
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub limit: ::std::option::Option<f64>,
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub next_cursor: ::std::option::Option<::std::string::String>,
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub returned: ::std::option::Option<f64>,
+    }
+    ///`JobSnapshot`
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default)]
+    pub struct JobSnapshot {
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub callback_event: ::std::option::Option<::std::string::String>,
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub callback_url: ::std::option::Option<::std::string::String>,
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub completed_at: ::std::option::Option<::std::string::String>,
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub created_at: ::std::option::Option<::std::string::String>,
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub execution_mode: ::std::option::Option<::std::string::String>,
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub failed_items: ::std::option::Option<f64>,
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub file_name: ::std::option::Option<::std::string::String>,
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub job_id: ::std::option::Option<::std::string::String>,
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub last_progress_at: ::std::option::Option<::std::string::String>,
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub output_transform: ::std::option::Option<
+            ::serde_json::Map<::std::string::String, ::serde_json::Value>,
+        >,
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub priority: ::std::option::Option<f64>,
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub processed_items: ::std::option::Option<f64>,
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub products: ::std::option::Option<::std::vec::Vec<::std::string::String>>,
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub skipped_items: ::std::option::Option<f64>,
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub started_at: ::std::option::Option<::std::string::String>,
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub status: ::std::option::Option<::std::string::String>,
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub submission_endpoint: ::std::option::Option<::std::string::String>,
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub submission_product: ::std::option::Option<::std::string::String>,
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub succeeded_items: ::std::option::Option<f64>,
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub total_credits_consumed: ::std::option::Option<::std::string::String>,
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub total_duration_ms: ::std::option::Option<f64>,
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub total_rows: ::std::option::Option<f64>,
+    }
+    ///`JobSummary`
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default)]
+    pub struct JobSummary {
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub completed_at: ::std::option::Option<::std::string::String>,
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub created_at: ::std::option::Option<::std::string::String>,
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub failed_items: ::std::option::Option<f64>,
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub file_name: ::std::option::Option<::std::string::String>,
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub job_id: ::std::option::Option<::std::string::String>,
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub last_progress_at: ::std::option::Option<::std::string::String>,
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub processed_items: ::std::option::Option<f64>,
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub products: ::std::option::Option<::std::vec::Vec<::std::string::String>>,
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub started_at: ::std::option::Option<::std::string::String>,
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub status: ::std::option::Option<::std::string::String>,
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub submission_endpoint: ::std::option::Option<::std::string::String>,
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub submission_product: ::std::option::Option<::std::string::String>,
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub succeeded_items: ::std::option::Option<f64>,
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub total_credits_consumed: ::std::option::Option<::std::string::String>,
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub total_rows: ::std::option::Option<f64>,
+    }
+    ///`JobTypesResponseItem`
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default)]
+    pub struct JobTypesResponseItem {
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub id: ::std::option::Option<f64>,
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub name: ::std::option::Option<::std::string::String>,
+    }
+    ///`JobsFinderBody`
     #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default)]
     #[serde(deny_unknown_fields)]
-    pub struct SearchGoogleAdsBody {
-        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
-        pub company_domain: ::std::option::Option<Domain>,
-        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
-        pub company_name: ::std::option::Option<CompanyName>,
-        ///Most ads to return; caps the spend. All ads when absent.
-        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
-        pub limit: ::std::option::Option<::std::num::NonZeroU64>,
-    }
-    ///`SearchJobsBody`
-    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default)]
-    #[serde(deny_unknown_fields)]
-    pub struct SearchJobsBody {
+    pub struct JobsFinderBody {
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
         pub city_name: ::std::option::Option<::std::string::String>,
         ///From list_job_industries.
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
         pub company_industry_id: ::std::option::Option<::std::num::NonZeroU64>,
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
-        pub company_name: ::std::option::Option<CompanyName>,
+        pub company_name: ::std::option::Option<JobsFinderBodyCompanyName>,
         ///From list_job_company_types.
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
         pub company_type_id: ::std::option::Option<::std::num::NonZeroU64>,
@@ -1470,9 +7084,9 @@ pub mod types {
         pub company_website: ::std::option::Option<::std::string::String>,
         ///ISO country code from list_job_countries, e.g. US.
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
-        pub country_id: ::std::option::Option<SearchJobsBodyCountryId>,
+        pub country_id: ::std::option::Option<JobsFinderBodyCountryId>,
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
-        pub experience_level: ::std::option::Option<SearchJobsBodyExperienceLevel>,
+        pub experience_level: ::std::option::Option<JobsFinderBodyExperienceLevel>,
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
         pub has_remote: ::std::option::Option<bool>,
         ///Keywords to match in the description.
@@ -1491,7 +7105,7 @@ pub mod types {
         pub min_employees: ::std::option::Option<u64>,
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
         pub page: ::std::option::Option<::std::num::NonZeroU64>,
-        ///Jobs per page (server default 20); each returned job is billed.
+        ///Jobs per page (20 when absent); each returned job is billed.
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
         pub per_page: ::std::option::Option<::std::num::NonZeroU64>,
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
@@ -1505,22 +7119,76 @@ pub mod types {
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
         pub region_id: ::std::option::Option<::std::num::NonZeroU64>,
     }
-    ///ISO country code from list_job_countries, e.g. US.
+    ///`JobsFinderBodyCompanyName`
     #[derive(::serde::Serialize, Clone, Debug, Eq, Hash, Ord, PartialEq, PartialOrd)]
     #[serde(transparent)]
-    pub struct SearchJobsBodyCountryId(::std::string::String);
-    impl ::std::ops::Deref for SearchJobsBodyCountryId {
+    pub struct JobsFinderBodyCompanyName(::std::string::String);
+    impl ::std::ops::Deref for JobsFinderBodyCompanyName {
         type Target = ::std::string::String;
         fn deref(&self) -> &::std::string::String {
             &self.0
         }
     }
-    impl ::std::convert::From<SearchJobsBodyCountryId> for ::std::string::String {
-        fn from(value: SearchJobsBodyCountryId) -> Self {
+    impl ::std::convert::From<JobsFinderBodyCompanyName> for ::std::string::String {
+        fn from(value: JobsFinderBodyCompanyName) -> Self {
             value.0
         }
     }
-    impl ::std::str::FromStr for SearchJobsBodyCountryId {
+    impl ::std::str::FromStr for JobsFinderBodyCompanyName {
+        type Err = self::error::ConversionError;
+        fn from_str(
+            value: &str,
+        ) -> ::std::result::Result<Self, self::error::ConversionError> {
+            if value.chars().count() < 1usize {
+                return Err("shorter than 1 characters".into());
+            }
+            Ok(Self(value.to_string()))
+        }
+    }
+    impl ::std::convert::TryFrom<&str> for JobsFinderBodyCompanyName {
+        type Error = self::error::ConversionError;
+        fn try_from(
+            value: &str,
+        ) -> ::std::result::Result<Self, self::error::ConversionError> {
+            value.parse()
+        }
+    }
+    impl ::std::convert::TryFrom<::std::string::String> for JobsFinderBodyCompanyName {
+        type Error = self::error::ConversionError;
+        fn try_from(
+            value: ::std::string::String,
+        ) -> ::std::result::Result<Self, self::error::ConversionError> {
+            value.parse()
+        }
+    }
+    impl<'de> ::serde::Deserialize<'de> for JobsFinderBodyCompanyName {
+        fn deserialize<D>(deserializer: D) -> ::std::result::Result<Self, D::Error>
+        where
+            D: ::serde::Deserializer<'de>,
+        {
+            ::std::string::String::deserialize(deserializer)?
+                .parse()
+                .map_err(|e: self::error::ConversionError| {
+                    <D::Error as ::serde::de::Error>::custom(e.to_string())
+                })
+        }
+    }
+    ///ISO country code from list_job_countries, e.g. US.
+    #[derive(::serde::Serialize, Clone, Debug, Eq, Hash, Ord, PartialEq, PartialOrd)]
+    #[serde(transparent)]
+    pub struct JobsFinderBodyCountryId(::std::string::String);
+    impl ::std::ops::Deref for JobsFinderBodyCountryId {
+        type Target = ::std::string::String;
+        fn deref(&self) -> &::std::string::String {
+            &self.0
+        }
+    }
+    impl ::std::convert::From<JobsFinderBodyCountryId> for ::std::string::String {
+        fn from(value: JobsFinderBodyCountryId) -> Self {
+            value.0
+        }
+    }
+    impl ::std::str::FromStr for JobsFinderBodyCountryId {
         type Err = self::error::ConversionError;
         fn from_str(
             value: &str,
@@ -1534,7 +7202,7 @@ pub mod types {
             Ok(Self(value.to_string()))
         }
     }
-    impl ::std::convert::TryFrom<&str> for SearchJobsBodyCountryId {
+    impl ::std::convert::TryFrom<&str> for JobsFinderBodyCountryId {
         type Error = self::error::ConversionError;
         fn try_from(
             value: &str,
@@ -1542,7 +7210,7 @@ pub mod types {
             value.parse()
         }
     }
-    impl ::std::convert::TryFrom<::std::string::String> for SearchJobsBodyCountryId {
+    impl ::std::convert::TryFrom<::std::string::String> for JobsFinderBodyCountryId {
         type Error = self::error::ConversionError;
         fn try_from(
             value: ::std::string::String,
@@ -1550,7 +7218,7 @@ pub mod types {
             value.parse()
         }
     }
-    impl<'de> ::serde::Deserialize<'de> for SearchJobsBodyCountryId {
+    impl<'de> ::serde::Deserialize<'de> for JobsFinderBodyCountryId {
         fn deserialize<D>(deserializer: D) -> ::std::result::Result<Self, D::Error>
         where
             D: ::serde::Deserializer<'de>,
@@ -1562,7 +7230,7 @@ pub mod types {
                 })
         }
     }
-    ///`SearchJobsBodyExperienceLevel`
+    ///`JobsFinderBodyExperienceLevel`
     #[derive(
         ::serde::Deserialize,
         ::serde::Serialize,
@@ -1575,7 +7243,7 @@ pub mod types {
         PartialEq,
         PartialOrd
     )]
-    pub enum SearchJobsBodyExperienceLevel {
+    pub enum JobsFinderBodyExperienceLevel {
         #[serde(rename = "entry")]
         Entry,
         #[serde(rename = "mid")]
@@ -1585,7 +7253,7 @@ pub mod types {
         #[serde(rename = "executive")]
         Executive,
     }
-    impl ::std::fmt::Display for SearchJobsBodyExperienceLevel {
+    impl ::std::fmt::Display for JobsFinderBodyExperienceLevel {
         fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
             match *self {
                 Self::Entry => f.write_str("entry"),
@@ -1595,7 +7263,7 @@ pub mod types {
             }
         }
     }
-    impl ::std::str::FromStr for SearchJobsBodyExperienceLevel {
+    impl ::std::str::FromStr for JobsFinderBodyExperienceLevel {
         type Err = self::error::ConversionError;
         fn from_str(
             value: &str,
@@ -1609,7 +7277,7 @@ pub mod types {
             }
         }
     }
-    impl ::std::convert::TryFrom<&str> for SearchJobsBodyExperienceLevel {
+    impl ::std::convert::TryFrom<&str> for JobsFinderBodyExperienceLevel {
         type Error = self::error::ConversionError;
         fn try_from(
             value: &str,
@@ -1618,7 +7286,7 @@ pub mod types {
         }
     }
     impl ::std::convert::TryFrom<::std::string::String>
-    for SearchJobsBodyExperienceLevel {
+    for JobsFinderBodyExperienceLevel {
         type Error = self::error::ConversionError;
         fn try_from(
             value: ::std::string::String,
@@ -1626,47 +7294,57 @@ pub mod types {
             value.parse()
         }
     }
-    ///`SearchJobsResponse`
+    ///`JobsFinderResponse`
     #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default)]
-    pub struct SearchJobsResponse {
+    pub struct JobsFinderResponse {
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
-        pub count: ::std::option::Option<f64>,
-        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
-        pub credits_consumed: ::std::option::Option<Credits>,
-        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
-        pub next: ::std::option::Option<::std::string::String>,
+        pub credits_consumed: ::std::option::Option<f64>,
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
         pub page: ::std::option::Option<f64>,
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
         pub per_page: ::std::option::Option<f64>,
-        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
-        pub previous: ::std::option::Option<::std::string::String>,
-        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
-        pub results: ::std::option::Option<
-            ::std::vec::Vec<SearchJobsResponseResultsItem>,
-        >,
+        #[serde(default, skip_serializing_if = "::std::vec::Vec::is_empty")]
+        pub results: ::std::vec::Vec<JobsFinderResponseResultsItem>,
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
         pub total_count: ::std::option::Option<f64>,
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
         pub total_pages: ::std::option::Option<f64>,
     }
-    ///`SearchJobsResponseResultsItem`
+    ///`JobsFinderResponseResultsItem`
     #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default)]
-    pub struct SearchJobsResponseResultsItem {
+    pub struct JobsFinderResponseResultsItem {
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
         pub application_url: ::std::option::Option<::std::string::String>,
+        #[serde(default, skip_serializing_if = "::std::vec::Vec::is_empty")]
+        pub cities: ::std::vec::Vec<JobsFinderResponseResultsItemCitiesItem>,
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
-        pub company: ::std::option::Option<
-            ::serde_json::Map<::std::string::String, ::serde_json::Value>,
-        >,
+        pub clearance_required: ::std::option::Option<bool>,
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub company: ::std::option::Option<JobsFinderResponseResultsItemCompany>,
+        #[serde(default, skip_serializing_if = "::std::vec::Vec::is_empty")]
+        pub countries: ::std::vec::Vec<JobsFinderResponseResultsItemCountriesItem>,
+        #[serde(default, skip_serializing_if = "::serde_json::Map::is_empty")]
+        pub country: ::serde_json::Map<::std::string::String, ::serde_json::Value>,
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub description: ::std::option::Option<::std::string::String>,
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
         pub experience_level: ::std::option::Option<::std::string::String>,
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
         pub has_remote: ::std::option::Option<bool>,
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub language: ::std::option::Option<::std::string::String>,
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub latitude: ::std::option::Option<::std::string::String>,
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
         pub location: ::std::option::Option<::std::string::String>,
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub longitude: ::std::option::Option<::std::string::String>,
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
         pub published: ::std::option::Option<::std::string::String>,
+        #[serde(default, skip_serializing_if = "::serde_json::Map::is_empty")]
+        pub region: ::serde_json::Map<::std::string::String, ::serde_json::Value>,
+        #[serde(default, skip_serializing_if = "::std::vec::Vec::is_empty")]
+        pub regions: ::std::vec::Vec<JobsFinderResponseResultsItemRegionsItem>,
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
         pub salary_currency: ::std::option::Option<::std::string::String>,
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
@@ -1674,74 +7352,1773 @@ pub mod types {
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
         pub salary_min: ::std::option::Option<::std::string::String>,
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub timezone: ::std::option::Option<::std::string::String>,
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
         pub title: ::std::option::Option<::std::string::String>,
+        #[serde(default, skip_serializing_if = "::std::vec::Vec::is_empty")]
+        pub types: ::std::vec::Vec<JobsFinderResponseResultsItemTypesItem>,
     }
-    ///`SearchMetaAdsBody`
+    ///`JobsFinderResponseResultsItemCitiesItem`
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default)]
+    pub struct JobsFinderResponseResultsItemCitiesItem {
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub asciiname: ::std::option::Option<::std::string::String>,
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub geonameid: ::std::option::Option<f64>,
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub name: ::std::option::Option<::std::string::String>,
+    }
+    ///`JobsFinderResponseResultsItemCompany`
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default)]
+    pub struct JobsFinderResponseResultsItemCompany {
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub b2b_profile_url: ::std::option::Option<::std::string::String>,
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub github_url: ::std::option::Option<::std::string::String>,
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub name: ::std::option::Option<::std::string::String>,
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub twitter_handle: ::std::option::Option<::std::string::String>,
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub website_url: ::std::option::Option<::std::string::String>,
+    }
+    ///`JobsFinderResponseResultsItemCountriesItem`
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default)]
+    pub struct JobsFinderResponseResultsItemCountriesItem {
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub code: ::std::option::Option<::std::string::String>,
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub name: ::std::option::Option<::std::string::String>,
+    }
+    ///`JobsFinderResponseResultsItemRegionsItem`
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default)]
+    pub struct JobsFinderResponseResultsItemRegionsItem {
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub id: ::std::option::Option<f64>,
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub name: ::std::option::Option<::std::string::String>,
+    }
+    ///`JobsFinderResponseResultsItemTypesItem`
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default)]
+    pub struct JobsFinderResponseResultsItemTypesItem {
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub id: ::std::option::Option<f64>,
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub name: ::std::option::Option<::std::string::String>,
+    }
+    ///`JobsListResponse`
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default)]
+    pub struct JobsListResponse {
+        #[serde(default, skip_serializing_if = "::std::vec::Vec::is_empty")]
+        pub jobs: ::std::vec::Vec<JobSummary>,
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub limit: ::std::option::Option<f64>,
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub offset: ::std::option::Option<f64>,
+    }
+    ///`MetaAdsSearchBody`
     #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default)]
     #[serde(deny_unknown_fields)]
-    pub struct SearchMetaAdsBody {
+    pub struct MetaAdsSearchBody {
+        ///Domain, e.g. example.com.
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
-        pub company_domain: ::std::option::Option<Domain>,
+        pub company_domain: ::std::option::Option<MetaAdsSearchBodyCompanyDomain>,
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
-        pub company_name: ::std::option::Option<CompanyName>,
+        pub company_name: ::std::option::Option<MetaAdsSearchBodyCompanyName>,
         ///Most ads to return; caps the spend. All ads when absent.
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
         pub limit: ::std::option::Option<::std::num::NonZeroU64>,
     }
-    ///`ValidateEmailBody`
-    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
-    #[serde(deny_unknown_fields)]
-    pub struct ValidateEmailBody {
-        pub email: Email,
-        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
-        pub first_name: ::std::option::Option<PersonName>,
-        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
-        pub last_name: ::std::option::Option<PersonName>,
+    ///Domain, e.g. example.com.
+    #[derive(::serde::Serialize, Clone, Debug, Eq, Hash, Ord, PartialEq, PartialOrd)]
+    #[serde(transparent)]
+    pub struct MetaAdsSearchBodyCompanyDomain(::std::string::String);
+    impl ::std::ops::Deref for MetaAdsSearchBodyCompanyDomain {
+        type Target = ::std::string::String;
+        fn deref(&self) -> &::std::string::String {
+            &self.0
+        }
     }
-    ///`ValidateEmailResponse`
+    impl ::std::convert::From<MetaAdsSearchBodyCompanyDomain> for ::std::string::String {
+        fn from(value: MetaAdsSearchBodyCompanyDomain) -> Self {
+            value.0
+        }
+    }
+    impl ::std::str::FromStr for MetaAdsSearchBodyCompanyDomain {
+        type Err = self::error::ConversionError;
+        fn from_str(
+            value: &str,
+        ) -> ::std::result::Result<Self, self::error::ConversionError> {
+            if value.chars().count() > 253usize {
+                return Err("longer than 253 characters".into());
+            }
+            Ok(Self(value.to_string()))
+        }
+    }
+    impl ::std::convert::TryFrom<&str> for MetaAdsSearchBodyCompanyDomain {
+        type Error = self::error::ConversionError;
+        fn try_from(
+            value: &str,
+        ) -> ::std::result::Result<Self, self::error::ConversionError> {
+            value.parse()
+        }
+    }
+    impl ::std::convert::TryFrom<::std::string::String>
+    for MetaAdsSearchBodyCompanyDomain {
+        type Error = self::error::ConversionError;
+        fn try_from(
+            value: ::std::string::String,
+        ) -> ::std::result::Result<Self, self::error::ConversionError> {
+            value.parse()
+        }
+    }
+    impl<'de> ::serde::Deserialize<'de> for MetaAdsSearchBodyCompanyDomain {
+        fn deserialize<D>(deserializer: D) -> ::std::result::Result<Self, D::Error>
+        where
+            D: ::serde::Deserializer<'de>,
+        {
+            ::std::string::String::deserialize(deserializer)?
+                .parse()
+                .map_err(|e: self::error::ConversionError| {
+                    <D::Error as ::serde::de::Error>::custom(e.to_string())
+                })
+        }
+    }
+    ///`MetaAdsSearchBodyCompanyName`
+    #[derive(::serde::Serialize, Clone, Debug, Eq, Hash, Ord, PartialEq, PartialOrd)]
+    #[serde(transparent)]
+    pub struct MetaAdsSearchBodyCompanyName(::std::string::String);
+    impl ::std::ops::Deref for MetaAdsSearchBodyCompanyName {
+        type Target = ::std::string::String;
+        fn deref(&self) -> &::std::string::String {
+            &self.0
+        }
+    }
+    impl ::std::convert::From<MetaAdsSearchBodyCompanyName> for ::std::string::String {
+        fn from(value: MetaAdsSearchBodyCompanyName) -> Self {
+            value.0
+        }
+    }
+    impl ::std::str::FromStr for MetaAdsSearchBodyCompanyName {
+        type Err = self::error::ConversionError;
+        fn from_str(
+            value: &str,
+        ) -> ::std::result::Result<Self, self::error::ConversionError> {
+            if value.chars().count() < 1usize {
+                return Err("shorter than 1 characters".into());
+            }
+            Ok(Self(value.to_string()))
+        }
+    }
+    impl ::std::convert::TryFrom<&str> for MetaAdsSearchBodyCompanyName {
+        type Error = self::error::ConversionError;
+        fn try_from(
+            value: &str,
+        ) -> ::std::result::Result<Self, self::error::ConversionError> {
+            value.parse()
+        }
+    }
+    impl ::std::convert::TryFrom<::std::string::String>
+    for MetaAdsSearchBodyCompanyName {
+        type Error = self::error::ConversionError;
+        fn try_from(
+            value: ::std::string::String,
+        ) -> ::std::result::Result<Self, self::error::ConversionError> {
+            value.parse()
+        }
+    }
+    impl<'de> ::serde::Deserialize<'de> for MetaAdsSearchBodyCompanyName {
+        fn deserialize<D>(deserializer: D) -> ::std::result::Result<Self, D::Error>
+        where
+            D: ::serde::Deserializer<'de>,
+        {
+            ::std::string::String::deserialize(deserializer)?
+                .parse()
+                .map_err(|e: self::error::ConversionError| {
+                    <D::Error as ::serde::de::Error>::custom(e.to_string())
+                })
+        }
+    }
+    ///`MetaAdsSearchResponse`
     #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default)]
-    pub struct ValidateEmailResponse {
+    pub struct MetaAdsSearchResponse {
+        #[serde(default, skip_serializing_if = "::std::vec::Vec::is_empty")]
+        pub ads: ::std::vec::Vec<
+            ::serde_json::Map<::std::string::String, ::serde_json::Value>,
+        >,
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
-        pub company_facebook_url: ::std::option::Option<::std::string::String>,
+        pub ads_count: ::std::option::Option<f64>,
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
-        pub company_founded: ::std::option::Option<f64>,
+        pub credits_consumed: ::std::option::Option<f64>,
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
-        pub company_industry: ::std::option::Option<::std::string::String>,
+        pub message: ::std::option::Option<::std::string::String>,
+    }
+    ///`MissingAuthenticationError`
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
+    #[serde(transparent)]
+    pub struct MissingAuthenticationError(pub ErrorResponse);
+    impl ::std::ops::Deref for MissingAuthenticationError {
+        type Target = ErrorResponse;
+        fn deref(&self) -> &ErrorResponse {
+            &self.0
+        }
+    }
+    impl ::std::convert::From<MissingAuthenticationError> for ErrorResponse {
+        fn from(value: MissingAuthenticationError) -> Self {
+            value.0
+        }
+    }
+    impl ::std::convert::From<ErrorResponse> for MissingAuthenticationError {
+        fn from(value: ErrorResponse) -> Self {
+            Self(value)
+        }
+    }
+    ///`MobileFinderBody`
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default)]
+    #[serde(deny_unknown_fields)]
+    pub struct MobileFinderBody {
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
-        pub company_linkedin_id: ::std::option::Option<::std::string::String>,
+        pub personal_email: ::std::option::Option<MobileFinderBodyPersonalEmail>,
+        ///Profile URL or slug.
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
-        pub company_linkedin_url: ::std::option::Option<::std::string::String>,
+        pub profile_url: ::std::option::Option<MobileFinderBodyProfileUrl>,
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
-        pub company_location: ::std::option::Option<Location>,
+        pub work_email: ::std::option::Option<MobileFinderBodyWorkEmail>,
+    }
+    ///`MobileFinderBodyPersonalEmail`
+    #[derive(::serde::Serialize, Clone, Debug, Eq, Hash, Ord, PartialEq, PartialOrd)]
+    #[serde(transparent)]
+    pub struct MobileFinderBodyPersonalEmail(::std::string::String);
+    impl ::std::ops::Deref for MobileFinderBodyPersonalEmail {
+        type Target = ::std::string::String;
+        fn deref(&self) -> &::std::string::String {
+            &self.0
+        }
+    }
+    impl ::std::convert::From<MobileFinderBodyPersonalEmail> for ::std::string::String {
+        fn from(value: MobileFinderBodyPersonalEmail) -> Self {
+            value.0
+        }
+    }
+    impl ::std::str::FromStr for MobileFinderBodyPersonalEmail {
+        type Err = self::error::ConversionError;
+        fn from_str(
+            value: &str,
+        ) -> ::std::result::Result<Self, self::error::ConversionError> {
+            if value.chars().count() > 254usize {
+                return Err("longer than 254 characters".into());
+            }
+            Ok(Self(value.to_string()))
+        }
+    }
+    impl ::std::convert::TryFrom<&str> for MobileFinderBodyPersonalEmail {
+        type Error = self::error::ConversionError;
+        fn try_from(
+            value: &str,
+        ) -> ::std::result::Result<Self, self::error::ConversionError> {
+            value.parse()
+        }
+    }
+    impl ::std::convert::TryFrom<::std::string::String>
+    for MobileFinderBodyPersonalEmail {
+        type Error = self::error::ConversionError;
+        fn try_from(
+            value: ::std::string::String,
+        ) -> ::std::result::Result<Self, self::error::ConversionError> {
+            value.parse()
+        }
+    }
+    impl<'de> ::serde::Deserialize<'de> for MobileFinderBodyPersonalEmail {
+        fn deserialize<D>(deserializer: D) -> ::std::result::Result<Self, D::Error>
+        where
+            D: ::serde::Deserializer<'de>,
+        {
+            ::std::string::String::deserialize(deserializer)?
+                .parse()
+                .map_err(|e: self::error::ConversionError| {
+                    <D::Error as ::serde::de::Error>::custom(e.to_string())
+                })
+        }
+    }
+    ///Profile URL or slug.
+    #[derive(::serde::Serialize, Clone, Debug, Eq, Hash, Ord, PartialEq, PartialOrd)]
+    #[serde(transparent)]
+    pub struct MobileFinderBodyProfileUrl(::std::string::String);
+    impl ::std::ops::Deref for MobileFinderBodyProfileUrl {
+        type Target = ::std::string::String;
+        fn deref(&self) -> &::std::string::String {
+            &self.0
+        }
+    }
+    impl ::std::convert::From<MobileFinderBodyProfileUrl> for ::std::string::String {
+        fn from(value: MobileFinderBodyProfileUrl) -> Self {
+            value.0
+        }
+    }
+    impl ::std::str::FromStr for MobileFinderBodyProfileUrl {
+        type Err = self::error::ConversionError;
+        fn from_str(
+            value: &str,
+        ) -> ::std::result::Result<Self, self::error::ConversionError> {
+            if value.chars().count() < 1usize {
+                return Err("shorter than 1 characters".into());
+            }
+            Ok(Self(value.to_string()))
+        }
+    }
+    impl ::std::convert::TryFrom<&str> for MobileFinderBodyProfileUrl {
+        type Error = self::error::ConversionError;
+        fn try_from(
+            value: &str,
+        ) -> ::std::result::Result<Self, self::error::ConversionError> {
+            value.parse()
+        }
+    }
+    impl ::std::convert::TryFrom<::std::string::String> for MobileFinderBodyProfileUrl {
+        type Error = self::error::ConversionError;
+        fn try_from(
+            value: ::std::string::String,
+        ) -> ::std::result::Result<Self, self::error::ConversionError> {
+            value.parse()
+        }
+    }
+    impl<'de> ::serde::Deserialize<'de> for MobileFinderBodyProfileUrl {
+        fn deserialize<D>(deserializer: D) -> ::std::result::Result<Self, D::Error>
+        where
+            D: ::serde::Deserializer<'de>,
+        {
+            ::std::string::String::deserialize(deserializer)?
+                .parse()
+                .map_err(|e: self::error::ConversionError| {
+                    <D::Error as ::serde::de::Error>::custom(e.to_string())
+                })
+        }
+    }
+    ///`MobileFinderBodyWorkEmail`
+    #[derive(::serde::Serialize, Clone, Debug, Eq, Hash, Ord, PartialEq, PartialOrd)]
+    #[serde(transparent)]
+    pub struct MobileFinderBodyWorkEmail(::std::string::String);
+    impl ::std::ops::Deref for MobileFinderBodyWorkEmail {
+        type Target = ::std::string::String;
+        fn deref(&self) -> &::std::string::String {
+            &self.0
+        }
+    }
+    impl ::std::convert::From<MobileFinderBodyWorkEmail> for ::std::string::String {
+        fn from(value: MobileFinderBodyWorkEmail) -> Self {
+            value.0
+        }
+    }
+    impl ::std::str::FromStr for MobileFinderBodyWorkEmail {
+        type Err = self::error::ConversionError;
+        fn from_str(
+            value: &str,
+        ) -> ::std::result::Result<Self, self::error::ConversionError> {
+            if value.chars().count() > 254usize {
+                return Err("longer than 254 characters".into());
+            }
+            Ok(Self(value.to_string()))
+        }
+    }
+    impl ::std::convert::TryFrom<&str> for MobileFinderBodyWorkEmail {
+        type Error = self::error::ConversionError;
+        fn try_from(
+            value: &str,
+        ) -> ::std::result::Result<Self, self::error::ConversionError> {
+            value.parse()
+        }
+    }
+    impl ::std::convert::TryFrom<::std::string::String> for MobileFinderBodyWorkEmail {
+        type Error = self::error::ConversionError;
+        fn try_from(
+            value: ::std::string::String,
+        ) -> ::std::result::Result<Self, self::error::ConversionError> {
+            value.parse()
+        }
+    }
+    impl<'de> ::serde::Deserialize<'de> for MobileFinderBodyWorkEmail {
+        fn deserialize<D>(deserializer: D) -> ::std::result::Result<Self, D::Error>
+        where
+            D: ::serde::Deserializer<'de>,
+        {
+            ::std::string::String::deserialize(deserializer)?
+                .parse()
+                .map_err(|e: self::error::ConversionError| {
+                    <D::Error as ::serde::de::Error>::custom(e.to_string())
+                })
+        }
+    }
+    ///`MobileFinderResponse`
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default)]
+    pub struct MobileFinderResponse {
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
-        pub company_name: ::std::option::Option<::std::string::String>,
-        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
-        pub company_size: ::std::option::Option<::std::string::String>,
-        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
-        pub company_twitter_url: ::std::option::Option<::std::string::String>,
-        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
-        pub company_type: ::std::option::Option<::std::string::String>,
-        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
-        pub credits_consumed: ::std::option::Option<Credits>,
+        pub credits_consumed: ::std::option::Option<f64>,
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
         pub email: ::std::option::Option<::std::string::String>,
-        ///valid, invalid, unknown, catch_all or valid_catch_all.
-        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
-        pub email_status: ::std::option::Option<::std::string::String>,
-        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
-        pub is_domain_catch_all: ::std::option::Option<bool>,
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
         pub message: ::std::option::Option<::std::string::String>,
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
-        pub mx_gateway: ::std::option::Option<::std::string::String>,
+        pub mobile_number: ::std::option::Option<::std::string::String>,
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
-        pub mx_gateway_type: ::std::option::Option<::std::string::String>,
+        pub profile_url: ::std::option::Option<::std::string::String>,
+    }
+    ///`PeopleSearchBody`
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default)]
+    pub struct PeopleSearchBody {
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
-        pub mx_provider: ::std::option::Option<::std::string::String>,
+        pub channel_match: ::std::option::Option<PeopleSearchBodyChannelMatch>,
+        #[serde(default, skip_serializing_if = "::std::vec::Vec::is_empty")]
+        pub channels: ::std::vec::Vec<PeopleSearchBodyChannelsItem>,
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
-        pub mx_record: ::std::option::Option<::std::string::String>,
+        pub company_domain: ::std::option::Option<PeopleSearchBodyCompanyDomain>,
+        ///Company filters (industry, size, location...); values are OR'd, keys AND'd.
+        #[serde(default, skip_serializing_if = "::serde_json::Map::is_empty")]
+        pub company_filters: ::serde_json::Map<
+            ::std::string::String,
+            ::serde_json::Value,
+        >,
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
-        pub mx_security_gateway: ::std::option::Option<bool>,
+        pub company_name: ::std::option::Option<::std::string::String>,
+        ///Must be true for a search that spends credits.
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub confirm_credit_charge: ::std::option::Option<bool>,
+        ///next_cursor of the previous page.
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub cursor: ::std::option::Option<::std::string::String>,
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub include_company: ::std::option::Option<bool>,
+        ///Also return emails (1 more credit each) and mobiles (5 more each).
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub include_contact_details: ::std::option::Option<bool>,
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub include_domain_intel: ::std::option::Option<bool>,
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub include_email: ::std::option::Option<bool>,
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub include_mobile: ::std::option::Option<bool>,
+        ///Most people to return (25 when absent); each is billed on metered plans.
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub limit: ::std::option::Option<::std::num::NonZeroU64>,
+        ///Person filters keyed contact_* (e.g. contact_job_function: [Sales]); values are OR'd, keys AND'd.
+        #[serde(default, skip_serializing_if = "::serde_json::Map::is_empty")]
+        pub people_filters: ::serde_json::Map<
+            ::std::string::String,
+            ::serde_json::Value,
+        >,
+        ///Free-text description of the people wanted.
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub query: ::std::option::Option<::std::string::String>,
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub required_email: ::std::option::Option<bool>,
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub required_mobile: ::std::option::Option<bool>,
+        ///Job titles
+        #[serde(default, skip_serializing_if = "::std::vec::Vec::is_empty")]
+        pub titles: ::std::vec::Vec<::std::string::String>,
+    }
+    ///`PeopleSearchBodyChannelMatch`
+    #[derive(
+        ::serde::Deserialize,
+        ::serde::Serialize,
+        Clone,
+        Copy,
+        Debug,
+        Eq,
+        Hash,
+        Ord,
+        PartialEq,
+        PartialOrd
+    )]
+    pub enum PeopleSearchBodyChannelMatch {
+        #[serde(rename = "any")]
+        Any,
+        #[serde(rename = "all")]
+        All,
+    }
+    impl ::std::fmt::Display for PeopleSearchBodyChannelMatch {
+        fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+            match *self {
+                Self::Any => f.write_str("any"),
+                Self::All => f.write_str("all"),
+            }
+        }
+    }
+    impl ::std::str::FromStr for PeopleSearchBodyChannelMatch {
+        type Err = self::error::ConversionError;
+        fn from_str(
+            value: &str,
+        ) -> ::std::result::Result<Self, self::error::ConversionError> {
+            match value {
+                "any" => Ok(Self::Any),
+                "all" => Ok(Self::All),
+                _ => Err("invalid value".into()),
+            }
+        }
+    }
+    impl ::std::convert::TryFrom<&str> for PeopleSearchBodyChannelMatch {
+        type Error = self::error::ConversionError;
+        fn try_from(
+            value: &str,
+        ) -> ::std::result::Result<Self, self::error::ConversionError> {
+            value.parse()
+        }
+    }
+    impl ::std::convert::TryFrom<::std::string::String>
+    for PeopleSearchBodyChannelMatch {
+        type Error = self::error::ConversionError;
+        fn try_from(
+            value: ::std::string::String,
+        ) -> ::std::result::Result<Self, self::error::ConversionError> {
+            value.parse()
+        }
+    }
+    ///`PeopleSearchBodyChannelsItem`
+    #[derive(
+        ::serde::Deserialize,
+        ::serde::Serialize,
+        Clone,
+        Copy,
+        Debug,
+        Eq,
+        Hash,
+        Ord,
+        PartialEq,
+        PartialOrd
+    )]
+    pub enum PeopleSearchBodyChannelsItem {
+        #[serde(rename = "email")]
+        Email,
+        #[serde(rename = "phone")]
+        Phone,
+    }
+    impl ::std::fmt::Display for PeopleSearchBodyChannelsItem {
+        fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+            match *self {
+                Self::Email => f.write_str("email"),
+                Self::Phone => f.write_str("phone"),
+            }
+        }
+    }
+    impl ::std::str::FromStr for PeopleSearchBodyChannelsItem {
+        type Err = self::error::ConversionError;
+        fn from_str(
+            value: &str,
+        ) -> ::std::result::Result<Self, self::error::ConversionError> {
+            match value {
+                "email" => Ok(Self::Email),
+                "phone" => Ok(Self::Phone),
+                _ => Err("invalid value".into()),
+            }
+        }
+    }
+    impl ::std::convert::TryFrom<&str> for PeopleSearchBodyChannelsItem {
+        type Error = self::error::ConversionError;
+        fn try_from(
+            value: &str,
+        ) -> ::std::result::Result<Self, self::error::ConversionError> {
+            value.parse()
+        }
+    }
+    impl ::std::convert::TryFrom<::std::string::String>
+    for PeopleSearchBodyChannelsItem {
+        type Error = self::error::ConversionError;
+        fn try_from(
+            value: ::std::string::String,
+        ) -> ::std::result::Result<Self, self::error::ConversionError> {
+            value.parse()
+        }
+    }
+    ///`PeopleSearchBodyCompanyDomain`
+    #[derive(::serde::Serialize, Clone, Debug, Eq, Hash, Ord, PartialEq, PartialOrd)]
+    #[serde(transparent)]
+    pub struct PeopleSearchBodyCompanyDomain(::std::string::String);
+    impl ::std::ops::Deref for PeopleSearchBodyCompanyDomain {
+        type Target = ::std::string::String;
+        fn deref(&self) -> &::std::string::String {
+            &self.0
+        }
+    }
+    impl ::std::convert::From<PeopleSearchBodyCompanyDomain> for ::std::string::String {
+        fn from(value: PeopleSearchBodyCompanyDomain) -> Self {
+            value.0
+        }
+    }
+    impl ::std::str::FromStr for PeopleSearchBodyCompanyDomain {
+        type Err = self::error::ConversionError;
+        fn from_str(
+            value: &str,
+        ) -> ::std::result::Result<Self, self::error::ConversionError> {
+            if value.chars().count() > 253usize {
+                return Err("longer than 253 characters".into());
+            }
+            Ok(Self(value.to_string()))
+        }
+    }
+    impl ::std::convert::TryFrom<&str> for PeopleSearchBodyCompanyDomain {
+        type Error = self::error::ConversionError;
+        fn try_from(
+            value: &str,
+        ) -> ::std::result::Result<Self, self::error::ConversionError> {
+            value.parse()
+        }
+    }
+    impl ::std::convert::TryFrom<::std::string::String>
+    for PeopleSearchBodyCompanyDomain {
+        type Error = self::error::ConversionError;
+        fn try_from(
+            value: ::std::string::String,
+        ) -> ::std::result::Result<Self, self::error::ConversionError> {
+            value.parse()
+        }
+    }
+    impl<'de> ::serde::Deserialize<'de> for PeopleSearchBodyCompanyDomain {
+        fn deserialize<D>(deserializer: D) -> ::std::result::Result<Self, D::Error>
+        where
+            D: ::serde::Deserializer<'de>,
+        {
+            ::std::string::String::deserialize(deserializer)?
+                .parse()
+                .map_err(|e: self::error::ConversionError| {
+                    <D::Error as ::serde::de::Error>::custom(e.to_string())
+                })
+        }
+    }
+    ///`PeopleSearchResponse`
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default)]
+    pub struct PeopleSearchResponse {
+        #[serde(default, skip_serializing_if = "::std::vec::Vec::is_empty")]
+        pub companies: ::std::vec::Vec<
+            ::serde_json::Map<::std::string::String, ::serde_json::Value>,
+        >,
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub count: ::std::option::Option<f64>,
+        #[serde(default, skip_serializing_if = "::serde_json::Map::is_empty")]
+        pub credit_preview: ::serde_json::Map<
+            ::std::string::String,
+            ::serde_json::Value,
+        >,
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub credits_consumed: ::std::option::Option<f64>,
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub has_more: ::std::option::Option<bool>,
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub limit_applied: ::std::option::Option<f64>,
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub message: ::std::option::Option<::std::string::String>,
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub metadata: ::std::option::Option<PeopleSearchResponseMetadata>,
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub next_cursor: ::std::option::Option<::std::string::String>,
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub offset: ::std::option::Option<f64>,
+        #[serde(default, skip_serializing_if = "::std::vec::Vec::is_empty")]
+        pub people: ::std::vec::Vec<PeopleSearchResponsePeopleItem>,
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub returned_count: ::std::option::Option<f64>,
+    }
+    ///`PeopleSearchResponseMetadata`
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default)]
+    pub struct PeopleSearchResponseMetadata {
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub pagination: ::std::option::Option<::std::string::String>,
+    }
+    ///`PeopleSearchResponsePeopleItem`
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default)]
+    pub struct PeopleSearchResponsePeopleItem {
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub company: ::std::option::Option<
+            ::serde_json::Map<::std::string::String, ::serde_json::Value>,
+        >,
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub company_domain: ::std::option::Option<::std::string::String>,
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub contact_certifications: ::std::option::Option<::std::string::String>,
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub contact_city: ::std::option::Option<::std::string::String>,
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub contact_company_name: ::std::option::Option<::std::string::String>,
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub contact_continent: ::std::option::Option<::std::string::String>,
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub contact_country: ::std::option::Option<::std::string::String>,
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub contact_country_code: ::std::option::Option<::std::string::String>,
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub contact_direct_phone: ::std::option::Option<::std::string::String>,
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub contact_education: ::std::option::Option<::std::string::String>,
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub contact_email: ::std::option::Option<::std::string::String>,
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub contact_email_domain: ::std::option::Option<::std::string::String>,
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub contact_first_name: ::std::option::Option<::std::string::String>,
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub contact_full_name: ::std::option::Option<::std::string::String>,
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub contact_job_city: ::std::option::Option<::std::string::String>,
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub contact_job_continent: ::std::option::Option<::std::string::String>,
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub contact_job_count: ::std::option::Option<f64>,
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub contact_job_country: ::std::option::Option<::std::string::String>,
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub contact_job_country_code: ::std::option::Option<::std::string::String>,
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub contact_job_description: ::std::option::Option<::std::string::String>,
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub contact_job_function: ::std::option::Option<::std::string::String>,
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub contact_job_level: ::std::option::Option<::std::string::String>,
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub contact_job_region: ::std::option::Option<::std::string::String>,
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub contact_job_start_date: ::std::option::Option<::std::string::String>,
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub contact_job_state: ::std::option::Option<::std::string::String>,
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub contact_job_state_code: ::std::option::Option<::std::string::String>,
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub contact_job_title: ::std::option::Option<::std::string::String>,
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub contact_languages: ::std::option::Option<::std::string::String>,
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub contact_last_name: ::std::option::Option<::std::string::String>,
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub contact_linkedin_about_me: ::std::option::Option<::std::string::String>,
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub contact_linkedin_headline: ::std::option::Option<::std::string::String>,
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub contact_linkedin_industry: ::std::option::Option<::std::string::String>,
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub contact_linkedin_url: ::std::option::Option<::std::string::String>,
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub contact_linkedin_username: ::std::option::Option<::std::string::String>,
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub contact_mobile_phone: ::std::option::Option<::std::string::String>,
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub contact_persona: ::std::option::Option<::std::string::String>,
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub contact_region: ::std::option::Option<::std::string::String>,
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub contact_skills: ::std::option::Option<::std::string::String>,
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub contact_state: ::std::option::Option<::std::string::String>,
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub contact_state_code: ::std::option::Option<::std::string::String>,
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub contact_websites: ::std::option::Option<::std::string::String>,
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub contactability_score: ::std::option::Option<f64>,
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub distinct_company_count: ::std::option::Option<f64>,
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub domain_intel: ::std::option::Option<
+            ::serde_json::Map<::std::string::String, ::serde_json::Value>,
+        >,
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub followers: ::std::option::Option<f64>,
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub has_email: ::std::option::Option<bool>,
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub has_mobile_phone: ::std::option::Option<bool>,
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub has_phone: ::std::option::Option<bool>,
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub is_cio: ::std::option::Option<bool>,
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub is_engineering: ::std::option::Option<bool>,
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub is_it_leader: ::std::option::Option<bool>,
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub is_marketing: ::std::option::Option<bool>,
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub is_operations: ::std::option::Option<bool>,
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub is_recruiting: ::std::option::Option<bool>,
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub is_revops: ::std::option::Option<bool>,
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub is_sales: ::std::option::Option<bool>,
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub is_security: ::std::option::Option<bool>,
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub job_observation_count: ::std::option::Option<f64>,
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub profile_completeness_score: ::std::option::Option<f64>,
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub seniority_score: ::std::option::Option<f64>,
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub unlock: ::std::option::Option<
+            ::serde_json::Map<::std::string::String, ::serde_json::Value>,
+        >,
+    }
+    ///`PersonalEmailFinderBody`
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
+    #[serde(deny_unknown_fields)]
+    pub struct PersonalEmailFinderBody {
+        ///Profile URL or slug.
+        pub profile_url: PersonalEmailFinderBodyProfileUrl,
+    }
+    ///Profile URL or slug.
+    #[derive(::serde::Serialize, Clone, Debug, Eq, Hash, Ord, PartialEq, PartialOrd)]
+    #[serde(transparent)]
+    pub struct PersonalEmailFinderBodyProfileUrl(::std::string::String);
+    impl ::std::ops::Deref for PersonalEmailFinderBodyProfileUrl {
+        type Target = ::std::string::String;
+        fn deref(&self) -> &::std::string::String {
+            &self.0
+        }
+    }
+    impl ::std::convert::From<PersonalEmailFinderBodyProfileUrl>
+    for ::std::string::String {
+        fn from(value: PersonalEmailFinderBodyProfileUrl) -> Self {
+            value.0
+        }
+    }
+    impl ::std::str::FromStr for PersonalEmailFinderBodyProfileUrl {
+        type Err = self::error::ConversionError;
+        fn from_str(
+            value: &str,
+        ) -> ::std::result::Result<Self, self::error::ConversionError> {
+            if value.chars().count() < 1usize {
+                return Err("shorter than 1 characters".into());
+            }
+            Ok(Self(value.to_string()))
+        }
+    }
+    impl ::std::convert::TryFrom<&str> for PersonalEmailFinderBodyProfileUrl {
+        type Error = self::error::ConversionError;
+        fn try_from(
+            value: &str,
+        ) -> ::std::result::Result<Self, self::error::ConversionError> {
+            value.parse()
+        }
+    }
+    impl ::std::convert::TryFrom<::std::string::String>
+    for PersonalEmailFinderBodyProfileUrl {
+        type Error = self::error::ConversionError;
+        fn try_from(
+            value: ::std::string::String,
+        ) -> ::std::result::Result<Self, self::error::ConversionError> {
+            value.parse()
+        }
+    }
+    impl<'de> ::serde::Deserialize<'de> for PersonalEmailFinderBodyProfileUrl {
+        fn deserialize<D>(deserializer: D) -> ::std::result::Result<Self, D::Error>
+        where
+            D: ::serde::Deserializer<'de>,
+        {
+            ::std::string::String::deserialize(deserializer)?
+                .parse()
+                .map_err(|e: self::error::ConversionError| {
+                    <D::Error as ::serde::de::Error>::custom(e.to_string())
+                })
+        }
+    }
+    ///`PersonalEmailFinderResponse`
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default)]
+    pub struct PersonalEmailFinderResponse {
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub credits_consumed: ::std::option::Option<f64>,
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub first_personal_email: ::std::option::Option<::std::string::String>,
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub message: ::std::option::Option<::std::string::String>,
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub name: ::std::option::Option<::std::string::String>,
+        #[serde(default, skip_serializing_if = "::std::vec::Vec::is_empty")]
+        pub personal_emails: ::std::vec::Vec<::std::string::String>,
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub profile_url: ::std::option::Option<::std::string::String>,
+    }
+    ///`PreviewCostMixedBody`
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
+    #[serde(deny_unknown_fields)]
+    pub struct PreviewCostMixedBody {
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub budget_user_id: ::std::option::Option<::std::string::String>,
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub client_id: ::std::option::Option<::std::string::String>,
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub client_name: ::std::option::Option<::std::string::String>,
+        pub items: ::std::vec::Vec<PreviewCostMixedBodyItemsItem>,
+        #[serde(default, skip_serializing_if = "::serde_json::Map::is_empty")]
+        pub metadata: ::serde_json::Map<::std::string::String, ::serde_json::Value>,
+    }
+    ///`PreviewCostMixedBodyItemsItem`
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default)]
+    pub struct PreviewCostMixedBodyItemsItem {
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub client_id: ::std::option::Option<::std::string::String>,
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub client_name: ::std::option::Option<::std::string::String>,
+        #[serde(default, skip_serializing_if = "::serde_json::Map::is_empty")]
+        pub input: ::serde_json::Map<::std::string::String, ::serde_json::Value>,
+        #[serde(default, skip_serializing_if = "::serde_json::Map::is_empty")]
+        pub metadata: ::serde_json::Map<::std::string::String, ::serde_json::Value>,
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub product: ::std::option::Option<::std::string::String>,
+    }
+    ///`PreviewCostRequest`
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
+    pub struct PreviewCostRequest {
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub budget_user_id: ::std::option::Option<::std::string::String>,
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub client_id: ::std::option::Option<::std::string::String>,
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub client_name: ::std::option::Option<::std::string::String>,
+        pub items: ::std::vec::Vec<PreviewCostRequestItemsItem>,
+        #[serde(default, skip_serializing_if = "::serde_json::Map::is_empty")]
+        pub metadata: ::serde_json::Map<::std::string::String, ::serde_json::Value>,
+    }
+    ///`PreviewCostRequestItemsItem`
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default)]
+    pub struct PreviewCostRequestItemsItem {
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub client_id: ::std::option::Option<::std::string::String>,
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub client_name: ::std::option::Option<::std::string::String>,
+        #[serde(default, skip_serializing_if = "::serde_json::Map::is_empty")]
+        pub input: ::serde_json::Map<::std::string::String, ::serde_json::Value>,
+        #[serde(default, skip_serializing_if = "::serde_json::Map::is_empty")]
+        pub metadata: ::serde_json::Map<::std::string::String, ::serde_json::Value>,
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub product: ::std::option::Option<::std::string::String>,
+    }
+    ///`PreviewCostResponse`
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default)]
+    pub struct PreviewCostResponse {
+        #[serde(
+            rename = "clientCreditRemaining",
+            skip_serializing_if = "::std::option::Option::is_none"
+        )]
+        pub client_credit_remaining: ::std::option::Option<::std::string::String>,
+        #[serde(
+            rename = "creditsPerItem",
+            skip_serializing_if = "::std::option::Option::is_none"
+        )]
+        pub credits_per_item: ::std::option::Option<f64>,
+        #[serde(
+            rename = "estimatedCostUsd",
+            skip_serializing_if = "::std::option::Option::is_none"
+        )]
+        pub estimated_cost_usd: ::std::option::Option<f64>,
+        #[serde(
+            rename = "perProduct",
+            default,
+            skip_serializing_if = "::std::vec::Vec::is_empty"
+        )]
+        pub per_product: ::std::vec::Vec<PreviewCostResponsePerProductItem>,
+        #[serde(
+            rename = "totalCredits",
+            skip_serializing_if = "::std::option::Option::is_none"
+        )]
+        pub total_credits: ::std::option::Option<f64>,
+        #[serde(
+            rename = "totalItems",
+            skip_serializing_if = "::std::option::Option::is_none"
+        )]
+        pub total_items: ::std::option::Option<f64>,
+        #[serde(
+            rename = "willExceedBudget",
+            skip_serializing_if = "::std::option::Option::is_none"
+        )]
+        pub will_exceed_budget: ::std::option::Option<bool>,
+    }
+    ///`PreviewCostResponsePerProductItem`
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default)]
+    pub struct PreviewCostResponsePerProductItem {
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub credits: ::std::option::Option<f64>,
+        #[serde(
+            rename = "creditsPerItem",
+            skip_serializing_if = "::std::option::Option::is_none"
+        )]
+        pub credits_per_item: ::std::option::Option<f64>,
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub items: ::std::option::Option<f64>,
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub product: ::std::option::Option<::std::string::String>,
+    }
+    ///`ProfileNotFoundError`
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
+    #[serde(transparent)]
+    pub struct ProfileNotFoundError(pub ErrorResponse);
+    impl ::std::ops::Deref for ProfileNotFoundError {
+        type Target = ErrorResponse;
+        fn deref(&self) -> &ErrorResponse {
+            &self.0
+        }
+    }
+    impl ::std::convert::From<ProfileNotFoundError> for ErrorResponse {
+        fn from(value: ProfileNotFoundError) -> Self {
+            value.0
+        }
+    }
+    impl ::std::convert::From<ErrorResponse> for ProfileNotFoundError {
+        fn from(value: ErrorResponse) -> Self {
+            Self(value)
+        }
+    }
+    ///`ProfileSearchBody`
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
+    #[serde(deny_unknown_fields)]
+    pub struct ProfileSearchBody {
+        ///Also return the profile image URL.
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub extended_response: ::std::option::Option<bool>,
+        ///Profile URL or slug.
+        pub profile_url: ProfileSearchBodyProfileUrl,
+    }
+    ///Profile URL or slug.
+    #[derive(::serde::Serialize, Clone, Debug, Eq, Hash, Ord, PartialEq, PartialOrd)]
+    #[serde(transparent)]
+    pub struct ProfileSearchBodyProfileUrl(::std::string::String);
+    impl ::std::ops::Deref for ProfileSearchBodyProfileUrl {
+        type Target = ::std::string::String;
+        fn deref(&self) -> &::std::string::String {
+            &self.0
+        }
+    }
+    impl ::std::convert::From<ProfileSearchBodyProfileUrl> for ::std::string::String {
+        fn from(value: ProfileSearchBodyProfileUrl) -> Self {
+            value.0
+        }
+    }
+    impl ::std::str::FromStr for ProfileSearchBodyProfileUrl {
+        type Err = self::error::ConversionError;
+        fn from_str(
+            value: &str,
+        ) -> ::std::result::Result<Self, self::error::ConversionError> {
+            if value.chars().count() < 1usize {
+                return Err("shorter than 1 characters".into());
+            }
+            Ok(Self(value.to_string()))
+        }
+    }
+    impl ::std::convert::TryFrom<&str> for ProfileSearchBodyProfileUrl {
+        type Error = self::error::ConversionError;
+        fn try_from(
+            value: &str,
+        ) -> ::std::result::Result<Self, self::error::ConversionError> {
+            value.parse()
+        }
+    }
+    impl ::std::convert::TryFrom<::std::string::String> for ProfileSearchBodyProfileUrl {
+        type Error = self::error::ConversionError;
+        fn try_from(
+            value: ::std::string::String,
+        ) -> ::std::result::Result<Self, self::error::ConversionError> {
+            value.parse()
+        }
+    }
+    impl<'de> ::serde::Deserialize<'de> for ProfileSearchBodyProfileUrl {
+        fn deserialize<D>(deserializer: D) -> ::std::result::Result<Self, D::Error>
+        where
+            D: ::serde::Deserializer<'de>,
+        {
+            ::std::string::String::deserialize(deserializer)?
+                .parse()
+                .map_err(|e: self::error::ConversionError| {
+                    <D::Error as ::serde::de::Error>::custom(e.to_string())
+                })
+        }
+    }
+    ///`ProfileSearchResponse`
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default)]
+    pub struct ProfileSearchResponse {
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub bio: ::std::option::Option<::std::string::String>,
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub certifications: ::std::option::Option<
+            ::std::vec::Vec<ProfileSearchResponseCertificationsItem>,
+        >,
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub company_industry: ::std::option::Option<::std::string::String>,
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub company_name: ::std::option::Option<::std::string::String>,
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub company_website: ::std::option::Option<::std::string::String>,
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub country: ::std::option::Option<::std::string::String>,
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub credits_consumed: ::std::option::Option<f64>,
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub education: ::std::option::Option<
+            ::std::vec::Vec<ProfileSearchResponseEducationItem>,
+        >,
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub first_name: ::std::option::Option<::std::string::String>,
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub followers_range: ::std::option::Option<::std::string::String>,
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub full_name: ::std::option::Option<::std::string::String>,
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub honors: ::std::option::Option<
+            ::std::vec::Vec<ProfileSearchResponseHonorsItem>,
+        >,
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub last_name: ::std::option::Option<::std::string::String>,
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub location: ::std::option::Option<::std::string::String>,
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub personal_website: ::std::option::Option<
+            ProfileSearchResponsePersonalWebsite,
+        >,
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub professional_title: ::std::option::Option<::std::string::String>,
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub profile_url: ::std::option::Option<::std::string::String>,
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub total_tenure_days: ::std::option::Option<::std::string::String>,
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub total_tenure_months: ::std::option::Option<::std::string::String>,
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub total_tenure_years: ::std::option::Option<::std::string::String>,
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub work_experience: ::std::option::Option<
+            ::std::vec::Vec<ProfileSearchResponseWorkExperienceItem>,
+        >,
+    }
+    ///`ProfileSearchResponseCertificationsItem`
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default)]
+    pub struct ProfileSearchResponseCertificationsItem {
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub certification_name: ::std::option::Option<::std::string::String>,
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub issue_date: ::std::option::Option<::std::string::String>,
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub issuing_organization: ::std::option::Option<::std::string::String>,
+    }
+    ///`ProfileSearchResponseEducationItem`
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default)]
+    pub struct ProfileSearchResponseEducationItem {
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub attendance_period: ::std::option::Option<::std::string::String>,
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub degree: ::std::option::Option<::std::string::String>,
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub institution_name: ::std::option::Option<::std::string::String>,
+    }
+    ///`ProfileSearchResponseHonorsItem`
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default)]
+    pub struct ProfileSearchResponseHonorsItem {
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub description: ::std::option::Option<::std::string::String>,
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub title: ::std::option::Option<::std::string::String>,
+    }
+    ///`ProfileSearchResponsePersonalWebsite`
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default)]
+    pub struct ProfileSearchResponsePersonalWebsite {
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub link: ::std::option::Option<::std::string::String>,
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub name: ::std::option::Option<::std::string::String>,
+    }
+    ///`ProfileSearchResponseWorkExperienceItem`
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default)]
+    pub struct ProfileSearchResponseWorkExperienceItem {
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub company_logo_url: ::std::option::Option<::std::string::String>,
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub company_name: ::std::option::Option<::std::string::String>,
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub company_website: ::std::option::Option<::std::string::String>,
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub employment_period: ::std::option::Option<::std::string::String>,
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub position_title: ::std::option::Option<::std::string::String>,
+    }
+    ///`RateLimitExceededError`
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
+    #[serde(transparent)]
+    pub struct RateLimitExceededError(pub ErrorResponse);
+    impl ::std::ops::Deref for RateLimitExceededError {
+        type Target = ErrorResponse;
+        fn deref(&self) -> &ErrorResponse {
+            &self.0
+        }
+    }
+    impl ::std::convert::From<RateLimitExceededError> for ErrorResponse {
+        fn from(value: RateLimitExceededError) -> Self {
+            value.0
+        }
+    }
+    impl ::std::convert::From<ErrorResponse> for RateLimitExceededError {
+        fn from(value: ErrorResponse) -> Self {
+            Self(value)
+        }
+    }
+    ///`RemoveSuppressionEmailsBody`
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
+    #[serde(deny_unknown_fields)]
+    pub struct RemoveSuppressionEmailsBody {
+        pub emails: ::std::vec::Vec<::std::string::String>,
+    }
+    ///`ResourceNotFoundError`
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
+    #[serde(transparent)]
+    pub struct ResourceNotFoundError(pub ErrorResponse);
+    impl ::std::ops::Deref for ResourceNotFoundError {
+        type Target = ErrorResponse;
+        fn deref(&self) -> &ErrorResponse {
+            &self.0
+        }
+    }
+    impl ::std::convert::From<ResourceNotFoundError> for ErrorResponse {
+        fn from(value: ResourceNotFoundError) -> Self {
+            value.0
+        }
+    }
+    impl ::std::convert::From<ErrorResponse> for ResourceNotFoundError {
+        fn from(value: ErrorResponse) -> Self {
+            Self(value)
+        }
+    }
+    ///`ResponseMeta`
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default)]
+    pub struct ResponseMeta {
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub environment: ::std::option::Option<::std::string::String>,
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub request_id: ::std::option::Option<::uuid::Uuid>,
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub timestamp: ::std::option::Option<::chrono::DateTime<::chrono::offset::Utc>>,
+    }
+    ///`ReviewResponse`
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default)]
+    pub struct ReviewResponse {
+        #[serde(
+            rename = "jobId",
+            skip_serializing_if = "::std::option::Option::is_none"
+        )]
+        pub job_id: ::std::option::Option<::std::string::String>,
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub status: ::std::option::Option<::std::string::String>,
+    }
+    ///`RoleFinderBody`
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
+    #[serde(deny_unknown_fields)]
+    pub struct RoleFinderBody {
+        ///Domain, e.g. example.com.
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub company_domain: ::std::option::Option<RoleFinderBodyCompanyDomain>,
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub company_name: ::std::option::Option<RoleFinderBodyCompanyName>,
+        ///Company profile URL or slug.
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub company_profile_url: ::std::option::Option<RoleFinderBodyCompanyProfileUrl>,
+        ///The title to look for, e.g. Head of Sales.
+        pub job_title: RoleFinderBodyJobTitle,
+    }
+    ///Domain, e.g. example.com.
+    #[derive(::serde::Serialize, Clone, Debug, Eq, Hash, Ord, PartialEq, PartialOrd)]
+    #[serde(transparent)]
+    pub struct RoleFinderBodyCompanyDomain(::std::string::String);
+    impl ::std::ops::Deref for RoleFinderBodyCompanyDomain {
+        type Target = ::std::string::String;
+        fn deref(&self) -> &::std::string::String {
+            &self.0
+        }
+    }
+    impl ::std::convert::From<RoleFinderBodyCompanyDomain> for ::std::string::String {
+        fn from(value: RoleFinderBodyCompanyDomain) -> Self {
+            value.0
+        }
+    }
+    impl ::std::str::FromStr for RoleFinderBodyCompanyDomain {
+        type Err = self::error::ConversionError;
+        fn from_str(
+            value: &str,
+        ) -> ::std::result::Result<Self, self::error::ConversionError> {
+            if value.chars().count() > 253usize {
+                return Err("longer than 253 characters".into());
+            }
+            Ok(Self(value.to_string()))
+        }
+    }
+    impl ::std::convert::TryFrom<&str> for RoleFinderBodyCompanyDomain {
+        type Error = self::error::ConversionError;
+        fn try_from(
+            value: &str,
+        ) -> ::std::result::Result<Self, self::error::ConversionError> {
+            value.parse()
+        }
+    }
+    impl ::std::convert::TryFrom<::std::string::String> for RoleFinderBodyCompanyDomain {
+        type Error = self::error::ConversionError;
+        fn try_from(
+            value: ::std::string::String,
+        ) -> ::std::result::Result<Self, self::error::ConversionError> {
+            value.parse()
+        }
+    }
+    impl<'de> ::serde::Deserialize<'de> for RoleFinderBodyCompanyDomain {
+        fn deserialize<D>(deserializer: D) -> ::std::result::Result<Self, D::Error>
+        where
+            D: ::serde::Deserializer<'de>,
+        {
+            ::std::string::String::deserialize(deserializer)?
+                .parse()
+                .map_err(|e: self::error::ConversionError| {
+                    <D::Error as ::serde::de::Error>::custom(e.to_string())
+                })
+        }
+    }
+    ///`RoleFinderBodyCompanyName`
+    #[derive(::serde::Serialize, Clone, Debug, Eq, Hash, Ord, PartialEq, PartialOrd)]
+    #[serde(transparent)]
+    pub struct RoleFinderBodyCompanyName(::std::string::String);
+    impl ::std::ops::Deref for RoleFinderBodyCompanyName {
+        type Target = ::std::string::String;
+        fn deref(&self) -> &::std::string::String {
+            &self.0
+        }
+    }
+    impl ::std::convert::From<RoleFinderBodyCompanyName> for ::std::string::String {
+        fn from(value: RoleFinderBodyCompanyName) -> Self {
+            value.0
+        }
+    }
+    impl ::std::str::FromStr for RoleFinderBodyCompanyName {
+        type Err = self::error::ConversionError;
+        fn from_str(
+            value: &str,
+        ) -> ::std::result::Result<Self, self::error::ConversionError> {
+            if value.chars().count() < 1usize {
+                return Err("shorter than 1 characters".into());
+            }
+            Ok(Self(value.to_string()))
+        }
+    }
+    impl ::std::convert::TryFrom<&str> for RoleFinderBodyCompanyName {
+        type Error = self::error::ConversionError;
+        fn try_from(
+            value: &str,
+        ) -> ::std::result::Result<Self, self::error::ConversionError> {
+            value.parse()
+        }
+    }
+    impl ::std::convert::TryFrom<::std::string::String> for RoleFinderBodyCompanyName {
+        type Error = self::error::ConversionError;
+        fn try_from(
+            value: ::std::string::String,
+        ) -> ::std::result::Result<Self, self::error::ConversionError> {
+            value.parse()
+        }
+    }
+    impl<'de> ::serde::Deserialize<'de> for RoleFinderBodyCompanyName {
+        fn deserialize<D>(deserializer: D) -> ::std::result::Result<Self, D::Error>
+        where
+            D: ::serde::Deserializer<'de>,
+        {
+            ::std::string::String::deserialize(deserializer)?
+                .parse()
+                .map_err(|e: self::error::ConversionError| {
+                    <D::Error as ::serde::de::Error>::custom(e.to_string())
+                })
+        }
+    }
+    ///Company profile URL or slug.
+    #[derive(::serde::Serialize, Clone, Debug, Eq, Hash, Ord, PartialEq, PartialOrd)]
+    #[serde(transparent)]
+    pub struct RoleFinderBodyCompanyProfileUrl(::std::string::String);
+    impl ::std::ops::Deref for RoleFinderBodyCompanyProfileUrl {
+        type Target = ::std::string::String;
+        fn deref(&self) -> &::std::string::String {
+            &self.0
+        }
+    }
+    impl ::std::convert::From<RoleFinderBodyCompanyProfileUrl>
+    for ::std::string::String {
+        fn from(value: RoleFinderBodyCompanyProfileUrl) -> Self {
+            value.0
+        }
+    }
+    impl ::std::str::FromStr for RoleFinderBodyCompanyProfileUrl {
+        type Err = self::error::ConversionError;
+        fn from_str(
+            value: &str,
+        ) -> ::std::result::Result<Self, self::error::ConversionError> {
+            if value.chars().count() < 1usize {
+                return Err("shorter than 1 characters".into());
+            }
+            Ok(Self(value.to_string()))
+        }
+    }
+    impl ::std::convert::TryFrom<&str> for RoleFinderBodyCompanyProfileUrl {
+        type Error = self::error::ConversionError;
+        fn try_from(
+            value: &str,
+        ) -> ::std::result::Result<Self, self::error::ConversionError> {
+            value.parse()
+        }
+    }
+    impl ::std::convert::TryFrom<::std::string::String>
+    for RoleFinderBodyCompanyProfileUrl {
+        type Error = self::error::ConversionError;
+        fn try_from(
+            value: ::std::string::String,
+        ) -> ::std::result::Result<Self, self::error::ConversionError> {
+            value.parse()
+        }
+    }
+    impl<'de> ::serde::Deserialize<'de> for RoleFinderBodyCompanyProfileUrl {
+        fn deserialize<D>(deserializer: D) -> ::std::result::Result<Self, D::Error>
+        where
+            D: ::serde::Deserializer<'de>,
+        {
+            ::std::string::String::deserialize(deserializer)?
+                .parse()
+                .map_err(|e: self::error::ConversionError| {
+                    <D::Error as ::serde::de::Error>::custom(e.to_string())
+                })
+        }
+    }
+    ///The title to look for, e.g. Head of Sales.
+    #[derive(::serde::Serialize, Clone, Debug, Eq, Hash, Ord, PartialEq, PartialOrd)]
+    #[serde(transparent)]
+    pub struct RoleFinderBodyJobTitle(::std::string::String);
+    impl ::std::ops::Deref for RoleFinderBodyJobTitle {
+        type Target = ::std::string::String;
+        fn deref(&self) -> &::std::string::String {
+            &self.0
+        }
+    }
+    impl ::std::convert::From<RoleFinderBodyJobTitle> for ::std::string::String {
+        fn from(value: RoleFinderBodyJobTitle) -> Self {
+            value.0
+        }
+    }
+    impl ::std::str::FromStr for RoleFinderBodyJobTitle {
+        type Err = self::error::ConversionError;
+        fn from_str(
+            value: &str,
+        ) -> ::std::result::Result<Self, self::error::ConversionError> {
+            if value.chars().count() < 1usize {
+                return Err("shorter than 1 characters".into());
+            }
+            Ok(Self(value.to_string()))
+        }
+    }
+    impl ::std::convert::TryFrom<&str> for RoleFinderBodyJobTitle {
+        type Error = self::error::ConversionError;
+        fn try_from(
+            value: &str,
+        ) -> ::std::result::Result<Self, self::error::ConversionError> {
+            value.parse()
+        }
+    }
+    impl ::std::convert::TryFrom<::std::string::String> for RoleFinderBodyJobTitle {
+        type Error = self::error::ConversionError;
+        fn try_from(
+            value: ::std::string::String,
+        ) -> ::std::result::Result<Self, self::error::ConversionError> {
+            value.parse()
+        }
+    }
+    impl<'de> ::serde::Deserialize<'de> for RoleFinderBodyJobTitle {
+        fn deserialize<D>(deserializer: D) -> ::std::result::Result<Self, D::Error>
+        where
+            D: ::serde::Deserializer<'de>,
+        {
+            ::std::string::String::deserialize(deserializer)?
+                .parse()
+                .map_err(|e: self::error::ConversionError| {
+                    <D::Error as ::serde::de::Error>::custom(e.to_string())
+                })
+        }
+    }
+    ///`RoleFinderResponse`
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default)]
+    pub struct RoleFinderResponse {
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub company_name: ::std::option::Option<::std::string::String>,
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub company_website: ::std::option::Option<::std::string::String>,
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub credits_consumed: ::std::option::Option<f64>,
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub first_name: ::std::option::Option<::std::string::String>,
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub last_name: ::std::option::Option<::std::string::String>,
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub message: ::std::option::Option<::std::string::String>,
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub name: ::std::option::Option<::std::string::String>,
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub profile_url: ::std::option::Option<::std::string::String>,
+    }
+    ///`SearchStatsV3Body`
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default)]
+    pub struct SearchStatsV3Body {
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub limit: ::std::option::Option<::std::num::NonZeroU64>,
+        #[serde(default, skip_serializing_if = "::std::vec::Vec::is_empty")]
+        pub products: ::std::vec::Vec<SearchStatsV3BodyProductsItem>,
+        #[serde(default, skip_serializing_if = "::std::vec::Vec::is_empty")]
+        pub sections: ::std::vec::Vec<SearchStatsV3BodySectionsItem>,
+    }
+    ///`SearchStatsV3BodyProductsItem`
+    #[derive(
+        ::serde::Deserialize,
+        ::serde::Serialize,
+        Clone,
+        Copy,
+        Debug,
+        Eq,
+        Hash,
+        Ord,
+        PartialEq,
+        PartialOrd
+    )]
+    pub enum SearchStatsV3BodyProductsItem {
+        #[serde(rename = "jobs")]
+        Jobs,
+        #[serde(rename = "company")]
+        Company,
+        #[serde(rename = "people")]
+        People,
+    }
+    impl ::std::fmt::Display for SearchStatsV3BodyProductsItem {
+        fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+            match *self {
+                Self::Jobs => f.write_str("jobs"),
+                Self::Company => f.write_str("company"),
+                Self::People => f.write_str("people"),
+            }
+        }
+    }
+    impl ::std::str::FromStr for SearchStatsV3BodyProductsItem {
+        type Err = self::error::ConversionError;
+        fn from_str(
+            value: &str,
+        ) -> ::std::result::Result<Self, self::error::ConversionError> {
+            match value {
+                "jobs" => Ok(Self::Jobs),
+                "company" => Ok(Self::Company),
+                "people" => Ok(Self::People),
+                _ => Err("invalid value".into()),
+            }
+        }
+    }
+    impl ::std::convert::TryFrom<&str> for SearchStatsV3BodyProductsItem {
+        type Error = self::error::ConversionError;
+        fn try_from(
+            value: &str,
+        ) -> ::std::result::Result<Self, self::error::ConversionError> {
+            value.parse()
+        }
+    }
+    impl ::std::convert::TryFrom<::std::string::String>
+    for SearchStatsV3BodyProductsItem {
+        type Error = self::error::ConversionError;
+        fn try_from(
+            value: ::std::string::String,
+        ) -> ::std::result::Result<Self, self::error::ConversionError> {
+            value.parse()
+        }
+    }
+    ///`SearchStatsV3BodySectionsItem`
+    #[derive(
+        ::serde::Deserialize,
+        ::serde::Serialize,
+        Clone,
+        Copy,
+        Debug,
+        Eq,
+        Hash,
+        Ord,
+        PartialEq,
+        PartialOrd
+    )]
+    pub enum SearchStatsV3BodySectionsItem {
+        #[serde(rename = "coverage")]
+        Coverage,
+        #[serde(rename = "top")]
+        Top,
+        #[serde(rename = "capabilities")]
+        Capabilities,
+    }
+    impl ::std::fmt::Display for SearchStatsV3BodySectionsItem {
+        fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+            match *self {
+                Self::Coverage => f.write_str("coverage"),
+                Self::Top => f.write_str("top"),
+                Self::Capabilities => f.write_str("capabilities"),
+            }
+        }
+    }
+    impl ::std::str::FromStr for SearchStatsV3BodySectionsItem {
+        type Err = self::error::ConversionError;
+        fn from_str(
+            value: &str,
+        ) -> ::std::result::Result<Self, self::error::ConversionError> {
+            match value {
+                "coverage" => Ok(Self::Coverage),
+                "top" => Ok(Self::Top),
+                "capabilities" => Ok(Self::Capabilities),
+                _ => Err("invalid value".into()),
+            }
+        }
+    }
+    impl ::std::convert::TryFrom<&str> for SearchStatsV3BodySectionsItem {
+        type Error = self::error::ConversionError;
+        fn try_from(
+            value: &str,
+        ) -> ::std::result::Result<Self, self::error::ConversionError> {
+            value.parse()
+        }
+    }
+    impl ::std::convert::TryFrom<::std::string::String>
+    for SearchStatsV3BodySectionsItem {
+        type Error = self::error::ConversionError;
+        fn try_from(
+            value: ::std::string::String,
+        ) -> ::std::result::Result<Self, self::error::ConversionError> {
+            value.parse()
+        }
+    }
+    ///`SuppressionList`
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default)]
+    pub struct SuppressionList {
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub count: ::std::option::Option<f64>,
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub created_at: ::std::option::Option<::std::string::String>,
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub list_id: ::std::option::Option<::std::string::String>,
+    }
+    ///`TechnographicsBody`
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
+    #[serde(deny_unknown_fields)]
+    pub struct TechnographicsBody {
+        ///Domain, e.g. example.com.
+        pub company_domain: TechnographicsBodyCompanyDomain,
+    }
+    ///Domain, e.g. example.com.
+    #[derive(::serde::Serialize, Clone, Debug, Eq, Hash, Ord, PartialEq, PartialOrd)]
+    #[serde(transparent)]
+    pub struct TechnographicsBodyCompanyDomain(::std::string::String);
+    impl ::std::ops::Deref for TechnographicsBodyCompanyDomain {
+        type Target = ::std::string::String;
+        fn deref(&self) -> &::std::string::String {
+            &self.0
+        }
+    }
+    impl ::std::convert::From<TechnographicsBodyCompanyDomain>
+    for ::std::string::String {
+        fn from(value: TechnographicsBodyCompanyDomain) -> Self {
+            value.0
+        }
+    }
+    impl ::std::str::FromStr for TechnographicsBodyCompanyDomain {
+        type Err = self::error::ConversionError;
+        fn from_str(
+            value: &str,
+        ) -> ::std::result::Result<Self, self::error::ConversionError> {
+            if value.chars().count() > 253usize {
+                return Err("longer than 253 characters".into());
+            }
+            Ok(Self(value.to_string()))
+        }
+    }
+    impl ::std::convert::TryFrom<&str> for TechnographicsBodyCompanyDomain {
+        type Error = self::error::ConversionError;
+        fn try_from(
+            value: &str,
+        ) -> ::std::result::Result<Self, self::error::ConversionError> {
+            value.parse()
+        }
+    }
+    impl ::std::convert::TryFrom<::std::string::String>
+    for TechnographicsBodyCompanyDomain {
+        type Error = self::error::ConversionError;
+        fn try_from(
+            value: ::std::string::String,
+        ) -> ::std::result::Result<Self, self::error::ConversionError> {
+            value.parse()
+        }
+    }
+    impl<'de> ::serde::Deserialize<'de> for TechnographicsBodyCompanyDomain {
+        fn deserialize<D>(deserializer: D) -> ::std::result::Result<Self, D::Error>
+        where
+            D: ::serde::Deserializer<'de>,
+        {
+            ::std::string::String::deserialize(deserializer)?
+                .parse()
+                .map_err(|e: self::error::ConversionError| {
+                    <D::Error as ::serde::de::Error>::custom(e.to_string())
+                })
+        }
+    }
+    ///`TechnographicsResponse`
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
+    #[serde(untagged)]
+    pub enum TechnographicsResponse {
+        Object(::serde_json::Map<::std::string::String, ::serde_json::Value>),
+        Array(
+            ::std::vec::Vec<
+                ::serde_json::Map<::std::string::String, ::serde_json::Value>,
+            >,
+        ),
+    }
+    impl ::std::convert::From<
+        ::serde_json::Map<::std::string::String, ::serde_json::Value>,
+    > for TechnographicsResponse {
+        fn from(
+            value: ::serde_json::Map<::std::string::String, ::serde_json::Value>,
+        ) -> Self {
+            Self::Object(value)
+        }
+    }
+    impl ::std::convert::From<
+        ::std::vec::Vec<::serde_json::Map<::std::string::String, ::serde_json::Value>>,
+    > for TechnographicsResponse {
+        fn from(
+            value: ::std::vec::Vec<
+                ::serde_json::Map<::std::string::String, ::serde_json::Value>,
+            >,
+        ) -> Self {
+            Self::Array(value)
+        }
+    }
+    ///`UpdateBudgetBody`
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default)]
+    #[serde(deny_unknown_fields)]
+    pub struct UpdateBudgetBody {
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub alert_email: ::std::option::Option<::std::string::String>,
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub alert_threshold_pct: ::std::option::Option<f64>,
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub max_credits: ::std::option::Option<f64>,
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub period: ::std::option::Option<::std::string::String>,
+    }
+    ///`ValidationError`
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
+    #[serde(transparent)]
+    pub struct ValidationError(pub ErrorResponse);
+    impl ::std::ops::Deref for ValidationError {
+        type Target = ErrorResponse;
+        fn deref(&self) -> &ErrorResponse {
+            &self.0
+        }
+    }
+    impl ::std::convert::From<ValidationError> for ErrorResponse {
+        fn from(value: ValidationError) -> Self {
+            value.0
+        }
+    }
+    impl ::std::convert::From<ErrorResponse> for ValidationError {
+        fn from(value: ErrorResponse) -> Self {
+            Self(value)
+        }
     }
     /// Error types.
     pub mod error {
@@ -1777,9 +9154,9 @@ pub mod types {
     }
 }
 #[derive(Clone, Debug)]
-/**Client for LeadMagic API (leadmagic-mcp edition)
+/**Client for LeadMagic API
 
-Version: 1.0.0*/
+Version: 1.4.35*/
 pub struct Client {
     pub(crate) baseurl: String,
     pub(crate) client: reqwest::Client,
@@ -1821,7 +9198,7 @@ impl Client {
 }
 impl ClientInfo<crate::runtime::Runtime> for Client {
     fn api_version() -> &'static str {
-        "1.0.0"
+        "1.4.35"
     }
     fn baseurl(&self) -> &str {
         self.baseurl.as_str()
@@ -1842,15 +9219,710 @@ const _: () = {
 };
 #[allow(clippy::all)]
 impl Client {
+    /**List the products and input formats bulk jobs accept.
+
+Sends a `GET` request to `/bulk/capabilities`
+
+*/
+    pub async fn bulk_capabilities<'a>(
+        &'a self,
+    ) -> Result<
+        ResponseValue<::serde_json::Map<::std::string::String, ::serde_json::Value>>,
+        Error<()>,
+    > {
+        let url = format!("{}/bulk/capabilities", self.baseurl,);
+        let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
+        header_map
+            .append(
+                ::reqwest::header::HeaderName::from_static("api-version"),
+                ::reqwest::header::HeaderValue::from_static(Self::api_version()),
+            );
+        #[allow(unused_mut)]
+        let mut request = self
+            .client
+            .get(url)
+            .header(
+                ::reqwest::header::ACCEPT,
+                ::reqwest::header::HeaderValue::from_static("application/json"),
+            )
+            .headers(header_map)
+            .build()?;
+        let info = OperationInfo {
+            operation_id: "bulk_capabilities",
+        };
+        self.pre(&mut request, &info).await?;
+        let result = self.exec(request, &info).await;
+        self.post(&result, &info).await?;
+        let response = result?;
+        match response.status().as_u16() {
+            200u16 => ResponseValue::from_response(response).await,
+            _ => Err(Error::UnexpectedResponse(response)),
+        }
+    }
+    /**List the account's bulk jobs, newest first, optionally by status or product. Page with offset.
+
+Sends a `GET` request to `/bulk/jobs`
+
+*/
+    pub async fn bulk_job_list<'a>(
+        &'a self,
+        limit: Option<::std::num::NonZeroU64>,
+        offset: Option<i64>,
+        product: Option<&'a str>,
+        status: Option<&'a str>,
+    ) -> Result<ResponseValue<types::JobsListResponse>, Error<()>> {
+        let url = format!("{}/bulk/jobs", self.baseurl,);
+        let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
+        header_map
+            .append(
+                ::reqwest::header::HeaderName::from_static("api-version"),
+                ::reqwest::header::HeaderValue::from_static(Self::api_version()),
+            );
+        #[allow(unused_mut)]
+        let mut request = self
+            .client
+            .get(url)
+            .header(
+                ::reqwest::header::ACCEPT,
+                ::reqwest::header::HeaderValue::from_static("application/json"),
+            )
+            .query(&progenitor_client::QueryParam::new("limit", &limit))
+            .query(&progenitor_client::QueryParam::new("offset", &offset))
+            .query(&progenitor_client::QueryParam::new("product", &product))
+            .query(&progenitor_client::QueryParam::new("status", &status))
+            .headers(header_map)
+            .build()?;
+        let info = OperationInfo {
+            operation_id: "bulk_job_list",
+        };
+        self.pre(&mut request, &info).await?;
+        let result = self.exec(request, &info).await;
+        self.post(&result, &info).await?;
+        let response = result?;
+        match response.status().as_u16() {
+            200u16 => ResponseValue::from_response(response).await,
+            _ => Err(Error::UnexpectedResponse(response)),
+        }
+    }
+    /**Return a bulk job's status, progress and links. Poll 45 s apart at most.
+
+Sends a `GET` request to `/bulk/jobs/{jobId}`
+
+*/
+    pub async fn bulk_job_status<'a>(
+        &'a self,
+        job_id: &'a ::uuid::Uuid,
+    ) -> Result<ResponseValue<types::JobDetailResponse>, Error<()>> {
+        let url = format!(
+            "{}/bulk/jobs/{}", self.baseurl, encode_path(& job_id.to_string()),
+        );
+        let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
+        header_map
+            .append(
+                ::reqwest::header::HeaderName::from_static("api-version"),
+                ::reqwest::header::HeaderValue::from_static(Self::api_version()),
+            );
+        #[allow(unused_mut)]
+        let mut request = self
+            .client
+            .get(url)
+            .header(
+                ::reqwest::header::ACCEPT,
+                ::reqwest::header::HeaderValue::from_static("application/json"),
+            )
+            .headers(header_map)
+            .build()?;
+        let info = OperationInfo {
+            operation_id: "bulk_job_status",
+        };
+        self.pre(&mut request, &info).await?;
+        let result = self.exec(request, &info).await;
+        self.post(&result, &info).await?;
+        let response = result?;
+        match response.status().as_u16() {
+            200u16 => ResponseValue::from_response(response).await,
+            _ => Err(Error::UnexpectedResponse(response)),
+        }
+    }
+    /**Return a finished bulk job's results as CSV (cut at the size cap; get_bulk_job_results pages).
+
+Sends a `GET` request to `/bulk/jobs/{jobId}/download`
+
+*/
+    pub async fn bulk_job_download<'a>(
+        &'a self,
+        job_id: &'a ::uuid::Uuid,
+    ) -> Result<ResponseValue<ByteStream>, Error<()>> {
+        let url = format!(
+            "{}/bulk/jobs/{}/download", self.baseurl, encode_path(& job_id.to_string()),
+        );
+        let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
+        header_map
+            .append(
+                ::reqwest::header::HeaderName::from_static("api-version"),
+                ::reqwest::header::HeaderValue::from_static(Self::api_version()),
+            );
+        #[allow(unused_mut)]
+        let mut request = self.client.get(url).headers(header_map).build()?;
+        let info = OperationInfo {
+            operation_id: "bulk_job_download",
+        };
+        self.pre(&mut request, &info).await?;
+        let result = self.exec(request, &info).await;
+        self.post(&result, &info).await?;
+        let response = result?;
+        match response.status().as_u16() {
+            200u16 => Ok(ResponseValue::stream(response)),
+            _ => Err(Error::UnexpectedResponse(response)),
+        }
+    }
+    /**Return a page of a bulk job's failed rows and why; page with offset.
+
+Sends a `GET` request to `/bulk/jobs/{jobId}/errors`
+
+*/
+    pub async fn bulk_job_errors<'a>(
+        &'a self,
+        job_id: &'a ::uuid::Uuid,
+        limit: Option<::std::num::NonZeroU64>,
+        offset: Option<i64>,
+        status: Option<&'a str>,
+    ) -> Result<
+        ResponseValue<::serde_json::Map<::std::string::String, ::serde_json::Value>>,
+        Error<()>,
+    > {
+        let url = format!(
+            "{}/bulk/jobs/{}/errors", self.baseurl, encode_path(& job_id.to_string()),
+        );
+        let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
+        header_map
+            .append(
+                ::reqwest::header::HeaderName::from_static("api-version"),
+                ::reqwest::header::HeaderValue::from_static(Self::api_version()),
+            );
+        #[allow(unused_mut)]
+        let mut request = self
+            .client
+            .get(url)
+            .header(
+                ::reqwest::header::ACCEPT,
+                ::reqwest::header::HeaderValue::from_static("application/json"),
+            )
+            .query(&progenitor_client::QueryParam::new("limit", &limit))
+            .query(&progenitor_client::QueryParam::new("offset", &offset))
+            .query(&progenitor_client::QueryParam::new("status", &status))
+            .headers(header_map)
+            .build()?;
+        let info = OperationInfo {
+            operation_id: "bulk_job_errors",
+        };
+        self.pre(&mut request, &info).await?;
+        let result = self.exec(request, &info).await;
+        self.post(&result, &info).await?;
+        let response = result?;
+        match response.status().as_u16() {
+            200u16 => ResponseValue::from_response(response).await,
+            _ => Err(Error::UnexpectedResponse(response)),
+        }
+    }
+    /**Return the latest events of a bulk job (state changes, milestones).
+
+Sends a `GET` request to `/bulk/jobs/{jobId}/events`
+
+*/
+    pub async fn bulk_job_events<'a>(
+        &'a self,
+        job_id: &'a ::uuid::Uuid,
+        limit: Option<::std::num::NonZeroU64>,
+    ) -> Result<
+        ResponseValue<::serde_json::Map<::std::string::String, ::serde_json::Value>>,
+        Error<()>,
+    > {
+        let url = format!(
+            "{}/bulk/jobs/{}/events", self.baseurl, encode_path(& job_id.to_string()),
+        );
+        let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
+        header_map
+            .append(
+                ::reqwest::header::HeaderName::from_static("api-version"),
+                ::reqwest::header::HeaderValue::from_static(Self::api_version()),
+            );
+        #[allow(unused_mut)]
+        let mut request = self
+            .client
+            .get(url)
+            .header(
+                ::reqwest::header::ACCEPT,
+                ::reqwest::header::HeaderValue::from_static("application/json"),
+            )
+            .query(&progenitor_client::QueryParam::new("limit", &limit))
+            .headers(header_map)
+            .build()?;
+        let info = OperationInfo {
+            operation_id: "bulk_job_events",
+        };
+        self.pre(&mut request, &info).await?;
+        let result = self.exec(request, &info).await;
+        self.post(&result, &info).await?;
+        let response = result?;
+        match response.status().as_u16() {
+            200u16 => ResponseValue::from_response(response).await,
+            _ => Err(Error::UnexpectedResponse(response)),
+        }
+    }
+    /**Pause a running bulk job; its rows done so far are kept and billed, the rest wait.
+
+Sends a `POST` request to `/bulk/jobs/{jobId}/pause`
+
+*/
+    pub async fn bulk_job_pause<'a>(
+        &'a self,
+        job_id: &'a ::uuid::Uuid,
+    ) -> Result<ResponseValue<()>, Error<()>> {
+        let url = format!(
+            "{}/bulk/jobs/{}/pause", self.baseurl, encode_path(& job_id.to_string()),
+        );
+        let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
+        header_map
+            .append(
+                ::reqwest::header::HeaderName::from_static("api-version"),
+                ::reqwest::header::HeaderValue::from_static(Self::api_version()),
+            );
+        #[allow(unused_mut)]
+        let mut request = self.client.post(url).headers(header_map).build()?;
+        let info = OperationInfo {
+            operation_id: "bulk_job_pause",
+        };
+        self.pre(&mut request, &info).await?;
+        let result = self.exec(request, &info).await;
+        self.post(&result, &info).await?;
+        let response = result?;
+        match response.status().as_u16() {
+            200u16 => Ok(ResponseValue::empty(response)),
+            _ => Err(Error::UnexpectedResponse(response)),
+        }
+    }
+    /**Set a queued or running bulk job's priority (low, normal or high).
+
+Sends a `PATCH` request to `/bulk/jobs/{jobId}/priority`
+
+*/
+    pub async fn bulk_job_priority<'a>(
+        &'a self,
+        job_id: &'a ::uuid::Uuid,
+        body: &'a types::BulkJobPriorityBody,
+    ) -> Result<
+        ResponseValue<::serde_json::Map<::std::string::String, ::serde_json::Value>>,
+        Error<()>,
+    > {
+        let url = format!(
+            "{}/bulk/jobs/{}/priority", self.baseurl, encode_path(& job_id.to_string()),
+        );
+        let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
+        header_map
+            .append(
+                ::reqwest::header::HeaderName::from_static("api-version"),
+                ::reqwest::header::HeaderValue::from_static(Self::api_version()),
+            );
+        #[allow(unused_mut)]
+        let mut request = self
+            .client
+            .patch(url)
+            .header(
+                ::reqwest::header::ACCEPT,
+                ::reqwest::header::HeaderValue::from_static("application/json"),
+            )
+            .json(&body)
+            .headers(header_map)
+            .build()?;
+        let info = OperationInfo {
+            operation_id: "bulk_job_priority",
+        };
+        self.pre(&mut request, &info).await?;
+        let result = self.exec(request, &info).await;
+        self.post(&result, &info).await?;
+        let response = result?;
+        match response.status().as_u16() {
+            200u16 => ResponseValue::from_response(response).await,
+            _ => Err(Error::UnexpectedResponse(response)),
+        }
+    }
+    /**Run a bulk job again, whole, its failed rows, or from a row or shard.
+
+Sends a `POST` request to `/bulk/jobs/{jobId}/restart`
+
+*/
+    pub async fn bulk_job_restart<'a>(
+        &'a self,
+        job_id: &'a ::uuid::Uuid,
+        body: &'a types::BulkJobRestartBody,
+    ) -> Result<
+        ResponseValue<::serde_json::Map<::std::string::String, ::serde_json::Value>>,
+        Error<()>,
+    > {
+        let url = format!(
+            "{}/bulk/jobs/{}/restart", self.baseurl, encode_path(& job_id.to_string()),
+        );
+        let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
+        header_map
+            .append(
+                ::reqwest::header::HeaderName::from_static("api-version"),
+                ::reqwest::header::HeaderValue::from_static(Self::api_version()),
+            );
+        #[allow(unused_mut)]
+        let mut request = self
+            .client
+            .post(url)
+            .header(
+                ::reqwest::header::ACCEPT,
+                ::reqwest::header::HeaderValue::from_static("application/json"),
+            )
+            .json(&body)
+            .headers(header_map)
+            .build()?;
+        let info = OperationInfo {
+            operation_id: "bulk_job_restart",
+        };
+        self.pre(&mut request, &info).await?;
+        let result = self.exec(request, &info).await;
+        self.post(&result, &info).await?;
+        let response = result?;
+        match response.status().as_u16() {
+            200u16 => ResponseValue::from_response(response).await,
+            _ => Err(Error::UnexpectedResponse(response)),
+        }
+    }
+    /**Return a page of a bulk job's rows with their outputs; page with offset.
+
+Sends a `GET` request to `/bulk/jobs/{jobId}/results`
+
+*/
+    pub async fn bulk_job_results<'a>(
+        &'a self,
+        job_id: &'a ::uuid::Uuid,
+        limit: Option<::std::num::NonZeroU64>,
+        offset: Option<i64>,
+        status: Option<&'a str>,
+    ) -> Result<ResponseValue<types::JobRowsResponse>, Error<()>> {
+        let url = format!(
+            "{}/bulk/jobs/{}/results", self.baseurl, encode_path(& job_id.to_string()),
+        );
+        let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
+        header_map
+            .append(
+                ::reqwest::header::HeaderName::from_static("api-version"),
+                ::reqwest::header::HeaderValue::from_static(Self::api_version()),
+            );
+        #[allow(unused_mut)]
+        let mut request = self
+            .client
+            .get(url)
+            .header(
+                ::reqwest::header::ACCEPT,
+                ::reqwest::header::HeaderValue::from_static("application/json"),
+            )
+            .query(&progenitor_client::QueryParam::new("limit", &limit))
+            .query(&progenitor_client::QueryParam::new("offset", &offset))
+            .query(&progenitor_client::QueryParam::new("status", &status))
+            .headers(header_map)
+            .build()?;
+        let info = OperationInfo {
+            operation_id: "bulk_job_results",
+        };
+        self.pre(&mut request, &info).await?;
+        let result = self.exec(request, &info).await;
+        self.post(&result, &info).await?;
+        let response = result?;
+        match response.status().as_u16() {
+            200u16 => ResponseValue::from_response(response).await,
+            _ => Err(Error::UnexpectedResponse(response)),
+        }
+    }
+    /**Resume a paused bulk job; its remaining rows run and are billed as they succeed.
+
+Sends a `POST` request to `/bulk/jobs/{jobId}/resume`
+
+*/
+    pub async fn bulk_job_resume<'a>(
+        &'a self,
+        job_id: &'a ::uuid::Uuid,
+    ) -> Result<ResponseValue<()>, Error<()>> {
+        let url = format!(
+            "{}/bulk/jobs/{}/resume", self.baseurl, encode_path(& job_id.to_string()),
+        );
+        let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
+        header_map
+            .append(
+                ::reqwest::header::HeaderName::from_static("api-version"),
+                ::reqwest::header::HeaderValue::from_static(Self::api_version()),
+            );
+        #[allow(unused_mut)]
+        let mut request = self.client.post(url).headers(header_map).build()?;
+        let info = OperationInfo {
+            operation_id: "bulk_job_resume",
+        };
+        self.pre(&mut request, &info).await?;
+        let result = self.exec(request, &info).await;
+        self.post(&result, &info).await?;
+        let response = result?;
+        match response.status().as_u16() {
+            200u16 => Ok(ResponseValue::empty(response)),
+            _ => Err(Error::UnexpectedResponse(response)),
+        }
+    }
+    /**Approve a bulk job held for review (it then runs) or reject it (it is discarded).
+
+Sends a `POST` request to `/bulk/jobs/{jobId}/review`
+
+*/
+    pub async fn bulk_job_review<'a>(
+        &'a self,
+        job_id: &'a ::uuid::Uuid,
+        body: &'a types::BulkJobReviewBody,
+    ) -> Result<ResponseValue<types::ReviewResponse>, Error<()>> {
+        let url = format!(
+            "{}/bulk/jobs/{}/review", self.baseurl, encode_path(& job_id.to_string()),
+        );
+        let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
+        header_map
+            .append(
+                ::reqwest::header::HeaderName::from_static("api-version"),
+                ::reqwest::header::HeaderValue::from_static(Self::api_version()),
+            );
+        #[allow(unused_mut)]
+        let mut request = self
+            .client
+            .post(url)
+            .header(
+                ::reqwest::header::ACCEPT,
+                ::reqwest::header::HeaderValue::from_static("application/json"),
+            )
+            .json(&body)
+            .headers(header_map)
+            .build()?;
+        let info = OperationInfo {
+            operation_id: "bulk_job_review",
+        };
+        self.pre(&mut request, &info).await?;
+        let result = self.exec(request, &info).await;
+        self.post(&result, &info).await?;
+        let response = result?;
+        match response.status().as_u16() {
+            200u16 => ResponseValue::from_response(response).await,
+            _ => Err(Error::UnexpectedResponse(response)),
+        }
+    }
+    /**Return the events a bulk job sends during a 5-second window.
+
+Sends a `GET` request to `/bulk/jobs/{jobId}/stream`
+
+*/
+    pub async fn bulk_job_stream<'a>(
+        &'a self,
+        job_id: &'a ::uuid::Uuid,
+        token: Option<&'a str>,
+    ) -> Result<ResponseValue<ByteStream>, Error<()>> {
+        let url = format!(
+            "{}/bulk/jobs/{}/stream", self.baseurl, encode_path(& job_id.to_string()),
+        );
+        let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
+        header_map
+            .append(
+                ::reqwest::header::HeaderName::from_static("api-version"),
+                ::reqwest::header::HeaderValue::from_static(Self::api_version()),
+            );
+        #[allow(unused_mut)]
+        let mut request = self
+            .client
+            .get(url)
+            .query(&progenitor_client::QueryParam::new("token", &token))
+            .headers(header_map)
+            .build()?;
+        let info = OperationInfo {
+            operation_id: "bulk_job_stream",
+        };
+        self.pre(&mut request, &info).await?;
+        let result = self.exec(request, &info).await;
+        self.post(&result, &info).await?;
+        let response = result?;
+        match response.status().as_u16() {
+            200u16 => Ok(ResponseValue::stream(response)),
+            _ => Err(Error::UnexpectedResponse(response)),
+        }
+    }
+    /**Start an asynchronous job that finds local businesses for keywords in cities. Poll it as a bulk job.
+
+Sends a `POST` request to `/bulk/local-leads`
+
+*/
+    pub async fn bulk_local_leads<'a>(
+        &'a self,
+        body: &'a types::BulkLocalLeadsBody,
+    ) -> Result<ResponseValue<types::BulkSubmissionResponse>, Error<()>> {
+        let url = format!("{}/bulk/local-leads", self.baseurl,);
+        let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
+        header_map
+            .append(
+                ::reqwest::header::HeaderName::from_static("api-version"),
+                ::reqwest::header::HeaderValue::from_static(Self::api_version()),
+            );
+        #[allow(unused_mut)]
+        let mut request = self
+            .client
+            .post(url)
+            .header(
+                ::reqwest::header::ACCEPT,
+                ::reqwest::header::HeaderValue::from_static("application/json"),
+            )
+            .json(&body)
+            .headers(header_map)
+            .build()?;
+        let info = OperationInfo {
+            operation_id: "bulk_local_leads",
+        };
+        self.pre(&mut request, &info).await?;
+        let result = self.exec(request, &info).await;
+        self.post(&result, &info).await?;
+        let response = result?;
+        match response.status().as_u16() {
+            202u16 => ResponseValue::from_response(response).await,
+            _ => Err(Error::UnexpectedResponse(response)),
+        }
+    }
+    /**Return a bulk job's progress counters. Poll 45 s apart at most.
+
+Sends a `GET` request to `/bulk/progress`
+
+*/
+    pub async fn bulk_job_progress<'a>(
+        &'a self,
+        job_id: &'a ::uuid::Uuid,
+        token: Option<&'a str>,
+    ) -> Result<
+        ResponseValue<::serde_json::Map<::std::string::String, ::serde_json::Value>>,
+        Error<()>,
+    > {
+        let url = format!("{}/bulk/progress", self.baseurl,);
+        let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
+        header_map
+            .append(
+                ::reqwest::header::HeaderName::from_static("api-version"),
+                ::reqwest::header::HeaderValue::from_static(Self::api_version()),
+            );
+        #[allow(unused_mut)]
+        let mut request = self
+            .client
+            .get(url)
+            .header(
+                ::reqwest::header::ACCEPT,
+                ::reqwest::header::HeaderValue::from_static("application/json"),
+            )
+            .query(&progenitor_client::QueryParam::new("jobId", &job_id))
+            .query(&progenitor_client::QueryParam::new("token", &token))
+            .headers(header_map)
+            .build()?;
+        let info = OperationInfo {
+            operation_id: "bulk_job_progress",
+        };
+        self.pre(&mut request, &info).await?;
+        let result = self.exec(request, &info).await;
+        self.post(&result, &info).await?;
+        let response = result?;
+        match response.status().as_u16() {
+            200u16 => ResponseValue::from_response(response).await,
+            _ => Err(Error::UnexpectedResponse(response)),
+        }
+    }
+    /**Run one product (e.g. email_finder) over many rows, asynchronously: inline rows (up to 1,000), CSV text, a file URL or a page to scrape. Successful rows are billed at the product's rate. Poll get_bulk_job_status (45 s apart), then read get_bulk_job_results.
+
+Sends a `POST` request to `/bulk/submit`
+
+*/
+    pub async fn bulk_submit<'a>(
+        &'a self,
+        body: &'a types::BulkSubmitBody,
+    ) -> Result<ResponseValue<types::BulkSubmissionResponse>, Error<()>> {
+        let url = format!("{}/bulk/submit", self.baseurl,);
+        let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
+        header_map
+            .append(
+                ::reqwest::header::HeaderName::from_static("api-version"),
+                ::reqwest::header::HeaderValue::from_static(Self::api_version()),
+            );
+        #[allow(unused_mut)]
+        let mut request = self
+            .client
+            .post(url)
+            .header(
+                ::reqwest::header::ACCEPT,
+                ::reqwest::header::HeaderValue::from_static("application/json"),
+            )
+            .json(&body)
+            .headers(header_map)
+            .build()?;
+        let info = OperationInfo {
+            operation_id: "bulk_submit",
+        };
+        self.pre(&mut request, &info).await?;
+        let result = self.exec(request, &info).await;
+        self.post(&result, &info).await?;
+        let response = result?;
+        match response.status().as_u16() {
+            202u16 => ResponseValue::from_response(response).await,
+            _ => Err(Error::UnexpectedResponse(response)),
+        }
+    }
+    /**Check a submit_bulk_job submission and report what would run, without running it.
+
+Sends a `POST` request to `/bulk/validate`
+
+*/
+    pub async fn bulk_validate<'a>(
+        &'a self,
+        body: &'a types::BulkValidateBody,
+    ) -> Result<
+        ResponseValue<::serde_json::Map<::std::string::String, ::serde_json::Value>>,
+        Error<()>,
+    > {
+        let url = format!("{}/bulk/validate", self.baseurl,);
+        let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
+        header_map
+            .append(
+                ::reqwest::header::HeaderName::from_static("api-version"),
+                ::reqwest::header::HeaderValue::from_static(Self::api_version()),
+            );
+        #[allow(unused_mut)]
+        let mut request = self
+            .client
+            .post(url)
+            .header(
+                ::reqwest::header::ACCEPT,
+                ::reqwest::header::HeaderValue::from_static("application/json"),
+            )
+            .json(&body)
+            .headers(header_map)
+            .build()?;
+        let info = OperationInfo {
+            operation_id: "bulk_validate",
+        };
+        self.pre(&mut request, &info).await?;
+        let result = self.exec(request, &info).await;
+        self.post(&result, &info).await?;
+        let response = result?;
+        match response.status().as_u16() {
+            200u16 => ResponseValue::from_response(response).await,
+            _ => Err(Error::UnexpectedResponse(response)),
+        }
+    }
     /**Return the full detail of one professional-network ad (creative, targeting, impressions).
 
 Sends a `POST` request to `/v1/ads/b2b-ads-details`
 
 */
-    pub async fn get_b2b_ad_details<'a>(
+    pub async fn b2b_ad_details<'a>(
         &'a self,
-        body: &'a types::GetB2bAdDetailsBody,
-    ) -> Result<ResponseValue<types::GetB2bAdDetailsResponse>, Error<()>> {
+        body: &'a types::B2bAdDetailsBody,
+    ) -> Result<ResponseValue<types::B2bAdDetailsResponse>, Error<()>> {
         let url = format!("{}/v1/ads/b2b-ads-details", self.baseurl,);
         let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
         header_map
@@ -1870,7 +9942,7 @@ Sends a `POST` request to `/v1/ads/b2b-ads-details`
             .headers(header_map)
             .build()?;
         let info = OperationInfo {
-            operation_id: "get_b2b_ad_details",
+            operation_id: "b2b_ad_details",
         };
         self.pre(&mut request, &info).await?;
         let result = self.exec(request, &info).await;
@@ -1886,10 +9958,10 @@ Sends a `POST` request to `/v1/ads/b2b-ads-details`
 Sends a `POST` request to `/v1/ads/b2b-ads-search`
 
 */
-    pub async fn search_b2b_ads<'a>(
+    pub async fn b2b_ads_search<'a>(
         &'a self,
-        body: &'a types::SearchB2bAdsBody,
-    ) -> Result<ResponseValue<types::SearchB2bAdsResponse>, Error<()>> {
+        body: &'a types::B2bAdsSearchBody,
+    ) -> Result<ResponseValue<types::B2bAdsSearchResponse>, Error<()>> {
         let url = format!("{}/v1/ads/b2b-ads-search", self.baseurl,);
         let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
         header_map
@@ -1909,7 +9981,7 @@ Sends a `POST` request to `/v1/ads/b2b-ads-search`
             .headers(header_map)
             .build()?;
         let info = OperationInfo {
-            operation_id: "search_b2b_ads",
+            operation_id: "b2b_ads_search",
         };
         self.pre(&mut request, &info).await?;
         let result = self.exec(request, &info).await;
@@ -1925,10 +9997,10 @@ Sends a `POST` request to `/v1/ads/b2b-ads-search`
 Sends a `POST` request to `/v1/ads/google-ads-search`
 
 */
-    pub async fn search_google_ads<'a>(
+    pub async fn google_ads_search<'a>(
         &'a self,
-        body: &'a types::SearchGoogleAdsBody,
-    ) -> Result<ResponseValue<types::AdsSearchResult>, Error<()>> {
+        body: &'a types::GoogleAdsSearchBody,
+    ) -> Result<ResponseValue<types::GoogleAdsSearchResponse>, Error<()>> {
         let url = format!("{}/v1/ads/google-ads-search", self.baseurl,);
         let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
         header_map
@@ -1948,7 +10020,7 @@ Sends a `POST` request to `/v1/ads/google-ads-search`
             .headers(header_map)
             .build()?;
         let info = OperationInfo {
-            operation_id: "search_google_ads",
+            operation_id: "google_ads_search",
         };
         self.pre(&mut request, &info).await?;
         let result = self.exec(request, &info).await;
@@ -1964,10 +10036,10 @@ Sends a `POST` request to `/v1/ads/google-ads-search`
 Sends a `POST` request to `/v1/ads/meta-ads-search`
 
 */
-    pub async fn search_meta_ads<'a>(
+    pub async fn meta_ads_search<'a>(
         &'a self,
-        body: &'a types::SearchMetaAdsBody,
-    ) -> Result<ResponseValue<types::AdsSearchResult>, Error<()>> {
+        body: &'a types::MetaAdsSearchBody,
+    ) -> Result<ResponseValue<types::MetaAdsSearchResponse>, Error<()>> {
         let url = format!("{}/v1/ads/meta-ads-search", self.baseurl,);
         let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
         header_map
@@ -1987,7 +10059,122 @@ Sends a `POST` request to `/v1/ads/meta-ads-search`
             .headers(header_map)
             .build()?;
         let info = OperationInfo {
-            operation_id: "search_meta_ads",
+            operation_id: "meta_ads_search",
+        };
+        self.pre(&mut request, &info).await?;
+        let result = self.exec(request, &info).await;
+        self.post(&result, &info).await?;
+        let response = result?;
+        match response.status().as_u16() {
+            200u16 => ResponseValue::from_response(response).await,
+            _ => Err(Error::UnexpectedResponse(response)),
+        }
+    }
+    /**Return credits spent per day over the last N days.
+
+Sends a `GET` request to `/v1/analytics/credits`
+
+*/
+    pub async fn analytics_credits<'a>(
+        &'a self,
+        days: Option<::std::num::NonZeroU64>,
+    ) -> Result<ResponseValue<types::AnalyticsCreditsResponse>, Error<()>> {
+        let url = format!("{}/v1/analytics/credits", self.baseurl,);
+        let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
+        header_map
+            .append(
+                ::reqwest::header::HeaderName::from_static("api-version"),
+                ::reqwest::header::HeaderValue::from_static(Self::api_version()),
+            );
+        #[allow(unused_mut)]
+        let mut request = self
+            .client
+            .get(url)
+            .header(
+                ::reqwest::header::ACCEPT,
+                ::reqwest::header::HeaderValue::from_static("application/json"),
+            )
+            .query(&progenitor_client::QueryParam::new("days", &days))
+            .headers(header_map)
+            .build()?;
+        let info = OperationInfo {
+            operation_id: "analytics_credits",
+        };
+        self.pre(&mut request, &info).await?;
+        let result = self.exec(request, &info).await;
+        self.post(&result, &info).await?;
+        let response = result?;
+        match response.status().as_u16() {
+            200u16 => ResponseValue::from_response(response).await,
+            _ => Err(Error::UnexpectedResponse(response)),
+        }
+    }
+    /**Return per-day requests, failures, credits and latency percentiles over the last N days.
+
+Sends a `GET` request to `/v1/analytics/daily`
+
+*/
+    pub async fn analytics_daily<'a>(
+        &'a self,
+        days: Option<::std::num::NonZeroU64>,
+    ) -> Result<ResponseValue<types::AnalyticsDailyResponse>, Error<()>> {
+        let url = format!("{}/v1/analytics/daily", self.baseurl,);
+        let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
+        header_map
+            .append(
+                ::reqwest::header::HeaderName::from_static("api-version"),
+                ::reqwest::header::HeaderValue::from_static(Self::api_version()),
+            );
+        #[allow(unused_mut)]
+        let mut request = self
+            .client
+            .get(url)
+            .header(
+                ::reqwest::header::ACCEPT,
+                ::reqwest::header::HeaderValue::from_static("application/json"),
+            )
+            .query(&progenitor_client::QueryParam::new("days", &days))
+            .headers(header_map)
+            .build()?;
+        let info = OperationInfo {
+            operation_id: "analytics_daily",
+        };
+        self.pre(&mut request, &info).await?;
+        let result = self.exec(request, &info).await;
+        self.post(&result, &info).await?;
+        let response = result?;
+        match response.status().as_u16() {
+            200u16 => ResponseValue::from_response(response).await,
+            _ => Err(Error::UnexpectedResponse(response)),
+        }
+    }
+    /**Return the account's credits, rate-limit use, and requests and credits today, this week and month.
+
+Sends a `GET` request to `/v1/analytics/dashboard`
+
+*/
+    pub async fn analytics_dashboard<'a>(
+        &'a self,
+    ) -> Result<ResponseValue<types::AnalyticsDashboardResponse>, Error<()>> {
+        let url = format!("{}/v1/analytics/dashboard", self.baseurl,);
+        let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
+        header_map
+            .append(
+                ::reqwest::header::HeaderName::from_static("api-version"),
+                ::reqwest::header::HeaderValue::from_static(Self::api_version()),
+            );
+        #[allow(unused_mut)]
+        let mut request = self
+            .client
+            .get(url)
+            .header(
+                ::reqwest::header::ACCEPT,
+                ::reqwest::header::HeaderValue::from_static("application/json"),
+            )
+            .headers(header_map)
+            .build()?;
+        let info = OperationInfo {
+            operation_id: "analytics_dashboard",
         };
         self.pre(&mut request, &info).await?;
         let result = self.exec(request, &info).await;
@@ -2003,10 +10190,10 @@ Sends a `POST` request to `/v1/ads/meta-ads-search`
 Sends a `GET` request to `/v1/analytics/day/{date}`
 
 */
-    pub async fn get_day_report<'a>(
+    pub async fn analytics_day<'a>(
         &'a self,
         date: &'a ::chrono::naive::NaiveDate,
-    ) -> Result<ResponseValue<types::GetDayReportResponse>, Error<()>> {
+    ) -> Result<ResponseValue<types::AnalyticsDayResponse>, Error<()>> {
         let url = format!(
             "{}/v1/analytics/day/{}", self.baseurl, encode_path(& date.to_string()),
         );
@@ -2027,7 +10214,87 @@ Sends a `GET` request to `/v1/analytics/day/{date}`
             .headers(header_map)
             .build()?;
         let info = OperationInfo {
-            operation_id: "get_day_report",
+            operation_id: "analytics_day",
+        };
+        self.pre(&mut request, &info).await?;
+        let result = self.exec(request, &info).await;
+        self.post(&result, &info).await?;
+        let response = result?;
+        match response.status().as_u16() {
+            200u16 => ResponseValue::from_response(response).await,
+            _ => Err(Error::UnexpectedResponse(response)),
+        }
+    }
+    /**Break the last N days' requests, credits and success rates down by product.
+
+Sends a `GET` request to `/v1/analytics/products`
+
+*/
+    pub async fn analytics_products<'a>(
+        &'a self,
+        days: Option<::std::num::NonZeroU64>,
+    ) -> Result<ResponseValue<types::AnalyticsProductsResponse>, Error<()>> {
+        let url = format!("{}/v1/analytics/products", self.baseurl,);
+        let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
+        header_map
+            .append(
+                ::reqwest::header::HeaderName::from_static("api-version"),
+                ::reqwest::header::HeaderValue::from_static(Self::api_version()),
+            );
+        #[allow(unused_mut)]
+        let mut request = self
+            .client
+            .get(url)
+            .header(
+                ::reqwest::header::ACCEPT,
+                ::reqwest::header::HeaderValue::from_static("application/json"),
+            )
+            .query(&progenitor_client::QueryParam::new("days", &days))
+            .headers(header_map)
+            .build()?;
+        let info = OperationInfo {
+            operation_id: "analytics_products",
+        };
+        self.pre(&mut request, &info).await?;
+        let result = self.exec(request, &info).await;
+        self.post(&result, &info).await?;
+        let response = result?;
+        match response.status().as_u16() {
+            200u16 => ResponseValue::from_response(response).await,
+            _ => Err(Error::UnexpectedResponse(response)),
+        }
+    }
+    /**Total requests, credits, success rate and response time between two dates.
+
+Sends a `GET` request to `/v1/analytics/summary`
+
+*/
+    pub async fn analytics_summary<'a>(
+        &'a self,
+        end_date: Option<&'a ::chrono::naive::NaiveDate>,
+        start_date: Option<&'a ::chrono::naive::NaiveDate>,
+    ) -> Result<ResponseValue<types::AnalyticsSummaryResponse>, Error<()>> {
+        let url = format!("{}/v1/analytics/summary", self.baseurl,);
+        let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
+        header_map
+            .append(
+                ::reqwest::header::HeaderName::from_static("api-version"),
+                ::reqwest::header::HeaderValue::from_static(Self::api_version()),
+            );
+        #[allow(unused_mut)]
+        let mut request = self
+            .client
+            .get(url)
+            .header(
+                ::reqwest::header::ACCEPT,
+                ::reqwest::header::HeaderValue::from_static("application/json"),
+            )
+            .query(&progenitor_client::QueryParam::new("end_date", &end_date))
+            .query(&progenitor_client::QueryParam::new("start_date", &start_date))
+            .headers(header_map)
+            .build()?;
+        let info = OperationInfo {
+            operation_id: "analytics_summary",
         };
         self.pre(&mut request, &info).await?;
         let result = self.exec(request, &info).await;
@@ -2043,10 +10310,10 @@ Sends a `GET` request to `/v1/analytics/day/{date}`
 Sends a `GET` request to `/v1/analytics/usage`
 
 */
-    pub async fn get_usage_report<'a>(
+    pub async fn analytics_usage<'a>(
         &'a self,
         days: Option<::std::num::NonZeroU64>,
-    ) -> Result<ResponseValue<types::GetUsageReportResponse>, Error<()>> {
+    ) -> Result<ResponseValue<types::AnalyticsUsageResponse>, Error<()>> {
         let url = format!("{}/v1/analytics/usage", self.baseurl,);
         let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
         header_map
@@ -2066,7 +10333,913 @@ Sends a `GET` request to `/v1/analytics/usage`
             .headers(header_map)
             .build()?;
         let info = OperationInfo {
-            operation_id: "get_usage_report",
+            operation_id: "analytics_usage",
+        };
+        self.pre(&mut request, &info).await?;
+        let result = self.exec(request, &info).await;
+        self.post(&result, &info).await?;
+        let response = result?;
+        match response.status().as_u16() {
+            200u16 => ResponseValue::from_response(response).await,
+            _ => Err(Error::UnexpectedResponse(response)),
+        }
+    }
+    /**List the account's batches, optionally by product, status or client. Page with offset.
+
+Sends a `GET` request to `/v1/batch`
+
+*/
+    pub async fn batch_list<'a>(
+        &'a self,
+        client_id: Option<&'a str>,
+        limit: Option<::std::num::NonZeroU64>,
+        offset: Option<u64>,
+        product: Option<&'a str>,
+        status: Option<&'a str>,
+    ) -> Result<
+        ResponseValue<::serde_json::Map<::std::string::String, ::serde_json::Value>>,
+        Error<()>,
+    > {
+        let url = format!("{}/v1/batch", self.baseurl,);
+        let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
+        header_map
+            .append(
+                ::reqwest::header::HeaderName::from_static("api-version"),
+                ::reqwest::header::HeaderValue::from_static(Self::api_version()),
+            );
+        #[allow(unused_mut)]
+        let mut request = self
+            .client
+            .get(url)
+            .header(
+                ::reqwest::header::ACCEPT,
+                ::reqwest::header::HeaderValue::from_static("application/json"),
+            )
+            .query(&progenitor_client::QueryParam::new("client_id", &client_id))
+            .query(&progenitor_client::QueryParam::new("limit", &limit))
+            .query(&progenitor_client::QueryParam::new("offset", &offset))
+            .query(&progenitor_client::QueryParam::new("product", &product))
+            .query(&progenitor_client::QueryParam::new("status", &status))
+            .headers(header_map)
+            .build()?;
+        let info = OperationInfo {
+            operation_id: "batch_list",
+        };
+        self.pre(&mut request, &info).await?;
+        let result = self.exec(request, &info).await;
+        self.post(&result, &info).await?;
+        let response = result?;
+        match response.status().as_u16() {
+            200u16 => ResponseValue::from_response(response).await,
+            _ => Err(Error::UnexpectedResponse(response)),
+        }
+    }
+    /**Run up to 500 items, each a product and its input, as one batch (results by webhook or get_batch_status). Each item is billed at its product's rate; preview_cost prices it first.
+
+Sends a `POST` request to `/v1/batch`
+
+*/
+    pub async fn batch_submit<'a>(
+        &'a self,
+        body: &'a types::BatchSubmitBody,
+    ) -> Result<
+        ResponseValue<::serde_json::Map<::std::string::String, ::serde_json::Value>>,
+        Error<()>,
+    > {
+        let url = format!("{}/v1/batch", self.baseurl,);
+        let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
+        header_map
+            .append(
+                ::reqwest::header::HeaderName::from_static("api-version"),
+                ::reqwest::header::HeaderValue::from_static(Self::api_version()),
+            );
+        #[allow(unused_mut)]
+        let mut request = self
+            .client
+            .post(url)
+            .header(
+                ::reqwest::header::ACCEPT,
+                ::reqwest::header::HeaderValue::from_static("application/json"),
+            )
+            .json(&body)
+            .headers(header_map)
+            .build()?;
+        let info = OperationInfo {
+            operation_id: "batch_submit",
+        };
+        self.pre(&mut request, &info).await?;
+        let result = self.exec(request, &info).await;
+        self.post(&result, &info).await?;
+        let response = result?;
+        match response.status().as_u16() {
+            202u16 => ResponseValue::from_response(response).await,
+            _ => Err(Error::UnexpectedResponse(response)),
+        }
+    }
+    /**List the account's budgets.
+
+Sends a `GET` request to `/v1/batch/budgets`
+
+*/
+    pub async fn list_budgets<'a>(
+        &'a self,
+    ) -> Result<ResponseValue<::std::vec::Vec<types::Budget>>, Error<()>> {
+        let url = format!("{}/v1/batch/budgets", self.baseurl,);
+        let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
+        header_map
+            .append(
+                ::reqwest::header::HeaderName::from_static("api-version"),
+                ::reqwest::header::HeaderValue::from_static(Self::api_version()),
+            );
+        #[allow(unused_mut)]
+        let mut request = self
+            .client
+            .get(url)
+            .header(
+                ::reqwest::header::ACCEPT,
+                ::reqwest::header::HeaderValue::from_static("application/json"),
+            )
+            .headers(header_map)
+            .build()?;
+        let info = OperationInfo {
+            operation_id: "list_budgets",
+        };
+        self.pre(&mut request, &info).await?;
+        let result = self.exec(request, &info).await;
+        self.post(&result, &info).await?;
+        let response = result?;
+        match response.status().as_u16() {
+            200u16 => ResponseValue::from_response(response).await,
+            _ => Err(Error::UnexpectedResponse(response)),
+        }
+    }
+    /**Cap the credits a scope (e.g. a user or a client) may spend per period, with an optional alert threshold and email.
+
+Sends a `POST` request to `/v1/batch/budgets`
+
+*/
+    pub async fn create_budget<'a>(
+        &'a self,
+        body: &'a types::CreateBudgetBody,
+    ) -> Result<ResponseValue<types::Budget>, Error<()>> {
+        let url = format!("{}/v1/batch/budgets", self.baseurl,);
+        let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
+        header_map
+            .append(
+                ::reqwest::header::HeaderName::from_static("api-version"),
+                ::reqwest::header::HeaderValue::from_static(Self::api_version()),
+            );
+        #[allow(unused_mut)]
+        let mut request = self
+            .client
+            .post(url)
+            .header(
+                ::reqwest::header::ACCEPT,
+                ::reqwest::header::HeaderValue::from_static("application/json"),
+            )
+            .json(&body)
+            .headers(header_map)
+            .build()?;
+        let info = OperationInfo {
+            operation_id: "create_budget",
+        };
+        self.pre(&mut request, &info).await?;
+        let result = self.exec(request, &info).await;
+        self.post(&result, &info).await?;
+        let response = result?;
+        match response.status().as_u16() {
+            201u16 => ResponseValue::from_response(response).await,
+            _ => Err(Error::UnexpectedResponse(response)),
+        }
+    }
+    /**Return each budget's credits left and whether it is exceeded.
+
+Sends a `GET` request to `/v1/batch/budgets/status`
+
+*/
+    pub async fn budget_status<'a>(
+        &'a self,
+    ) -> Result<ResponseValue<::std::vec::Vec<types::BudgetStatus>>, Error<()>> {
+        let url = format!("{}/v1/batch/budgets/status", self.baseurl,);
+        let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
+        header_map
+            .append(
+                ::reqwest::header::HeaderName::from_static("api-version"),
+                ::reqwest::header::HeaderValue::from_static(Self::api_version()),
+            );
+        #[allow(unused_mut)]
+        let mut request = self
+            .client
+            .get(url)
+            .header(
+                ::reqwest::header::ACCEPT,
+                ::reqwest::header::HeaderValue::from_static("application/json"),
+            )
+            .headers(header_map)
+            .build()?;
+        let info = OperationInfo {
+            operation_id: "budget_status",
+        };
+        self.pre(&mut request, &info).await?;
+        let result = self.exec(request, &info).await;
+        self.post(&result, &info).await?;
+        let response = result?;
+        match response.status().as_u16() {
+            200u16 => ResponseValue::from_response(response).await,
+            _ => Err(Error::UnexpectedResponse(response)),
+        }
+    }
+    /**Delete a budget for good; its scope is no longer capped.
+
+Sends a `DELETE` request to `/v1/batch/budgets/{id}`
+
+*/
+    pub async fn delete_budget<'a>(
+        &'a self,
+        id: &'a str,
+    ) -> Result<ResponseValue<()>, Error<()>> {
+        let url = format!(
+            "{}/v1/batch/budgets/{}", self.baseurl, encode_path(& id.to_string()),
+        );
+        let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
+        header_map
+            .append(
+                ::reqwest::header::HeaderName::from_static("api-version"),
+                ::reqwest::header::HeaderValue::from_static(Self::api_version()),
+            );
+        #[allow(unused_mut)]
+        let mut request = self.client.delete(url).headers(header_map).build()?;
+        let info = OperationInfo {
+            operation_id: "delete_budget",
+        };
+        self.pre(&mut request, &info).await?;
+        let result = self.exec(request, &info).await;
+        self.post(&result, &info).await?;
+        let response = result?;
+        match response.status().as_u16() {
+            200u16 => Ok(ResponseValue::empty(response)),
+            _ => Err(Error::UnexpectedResponse(response)),
+        }
+    }
+    /**Change a budget's cap, period, alert threshold or alert email.
+
+Sends a `PATCH` request to `/v1/batch/budgets/{id}`
+
+*/
+    pub async fn update_budget<'a>(
+        &'a self,
+        id: &'a str,
+        body: &'a types::UpdateBudgetBody,
+    ) -> Result<ResponseValue<types::Budget>, Error<()>> {
+        let url = format!(
+            "{}/v1/batch/budgets/{}", self.baseurl, encode_path(& id.to_string()),
+        );
+        let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
+        header_map
+            .append(
+                ::reqwest::header::HeaderName::from_static("api-version"),
+                ::reqwest::header::HeaderValue::from_static(Self::api_version()),
+            );
+        #[allow(unused_mut)]
+        let mut request = self
+            .client
+            .patch(url)
+            .header(
+                ::reqwest::header::ACCEPT,
+                ::reqwest::header::HeaderValue::from_static("application/json"),
+            )
+            .json(&body)
+            .headers(header_map)
+            .build()?;
+        let info = OperationInfo {
+            operation_id: "update_budget",
+        };
+        self.pre(&mut request, &info).await?;
+        let result = self.exec(request, &info).await;
+        self.post(&result, &info).await?;
+        let response = result?;
+        match response.status().as_u16() {
+            200u16 => ResponseValue::from_response(response).await,
+            _ => Err(Error::UnexpectedResponse(response)),
+        }
+    }
+    /**Return the aggregate metrics of the batches of one campaign.
+
+Sends a `GET` request to `/v1/batch/campaign/{campaignId}/metrics`
+
+*/
+    pub async fn batch_campaign_metrics<'a>(
+        &'a self,
+        campaign_id: &'a str,
+    ) -> Result<
+        ResponseValue<::serde_json::Map<::std::string::String, ::serde_json::Value>>,
+        Error<()>,
+    > {
+        let url = format!(
+            "{}/v1/batch/campaign/{}/metrics", self.baseurl, encode_path(& campaign_id
+            .to_string()),
+        );
+        let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
+        header_map
+            .append(
+                ::reqwest::header::HeaderName::from_static("api-version"),
+                ::reqwest::header::HeaderValue::from_static(Self::api_version()),
+            );
+        #[allow(unused_mut)]
+        let mut request = self
+            .client
+            .get(url)
+            .header(
+                ::reqwest::header::ACCEPT,
+                ::reqwest::header::HeaderValue::from_static("application/json"),
+            )
+            .headers(header_map)
+            .build()?;
+        let info = OperationInfo {
+            operation_id: "batch_campaign_metrics",
+        };
+        self.pre(&mut request, &info).await?;
+        let result = self.exec(request, &info).await;
+        self.post(&result, &info).await?;
+        let response = result?;
+        match response.status().as_u16() {
+            200u16 => ResponseValue::from_response(response).await,
+            _ => Err(Error::UnexpectedResponse(response)),
+        }
+    }
+    /**List the clients batches can be attributed to.
+
+Sends a `GET` request to `/v1/batch/clients`
+
+*/
+    pub async fn batch_client_list<'a>(
+        &'a self,
+    ) -> Result<
+        ResponseValue<::serde_json::Map<::std::string::String, ::serde_json::Value>>,
+        Error<()>,
+    > {
+        let url = format!("{}/v1/batch/clients", self.baseurl,);
+        let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
+        header_map
+            .append(
+                ::reqwest::header::HeaderName::from_static("api-version"),
+                ::reqwest::header::HeaderValue::from_static(Self::api_version()),
+            );
+        #[allow(unused_mut)]
+        let mut request = self
+            .client
+            .get(url)
+            .header(
+                ::reqwest::header::ACCEPT,
+                ::reqwest::header::HeaderValue::from_static("application/json"),
+            )
+            .headers(header_map)
+            .build()?;
+        let info = OperationInfo {
+            operation_id: "batch_client_list",
+        };
+        self.pre(&mut request, &info).await?;
+        let result = self.exec(request, &info).await;
+        self.post(&result, &info).await?;
+        let response = result?;
+        match response.status().as_u16() {
+            200u16 => ResponseValue::from_response(response).await,
+            _ => Err(Error::UnexpectedResponse(response)),
+        }
+    }
+    /**Create a client (a slug name plus contact and billing details) to attribute batches and spend to.
+
+Sends a `POST` request to `/v1/batch/clients`
+
+*/
+    pub async fn batch_client_create<'a>(
+        &'a self,
+        body: &'a types::BatchClientCreateBody,
+    ) -> Result<
+        ResponseValue<::serde_json::Map<::std::string::String, ::serde_json::Value>>,
+        Error<()>,
+    > {
+        let url = format!("{}/v1/batch/clients", self.baseurl,);
+        let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
+        header_map
+            .append(
+                ::reqwest::header::HeaderName::from_static("api-version"),
+                ::reqwest::header::HeaderValue::from_static(Self::api_version()),
+            );
+        #[allow(unused_mut)]
+        let mut request = self
+            .client
+            .post(url)
+            .header(
+                ::reqwest::header::ACCEPT,
+                ::reqwest::header::HeaderValue::from_static("application/json"),
+            )
+            .json(&body)
+            .headers(header_map)
+            .build()?;
+        let info = OperationInfo {
+            operation_id: "batch_client_create",
+        };
+        self.pre(&mut request, &info).await?;
+        let result = self.exec(request, &info).await;
+        self.post(&result, &info).await?;
+        let response = result?;
+        match response.status().as_u16() {
+            201u16 => ResponseValue::from_response(response).await,
+            _ => Err(Error::UnexpectedResponse(response)),
+        }
+    }
+    /**Return one client's batch metrics and spend.
+
+Sends a `GET` request to `/v1/batch/clients/{clientId}/metrics`
+
+*/
+    pub async fn batch_client_metrics<'a>(
+        &'a self,
+        client_id: &'a ::uuid::Uuid,
+    ) -> Result<
+        ResponseValue<::serde_json::Map<::std::string::String, ::serde_json::Value>>,
+        Error<()>,
+    > {
+        let url = format!(
+            "{}/v1/batch/clients/{}/metrics", self.baseurl, encode_path(& client_id
+            .to_string()),
+        );
+        let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
+        header_map
+            .append(
+                ::reqwest::header::HeaderName::from_static("api-version"),
+                ::reqwest::header::HeaderValue::from_static(Self::api_version()),
+            );
+        #[allow(unused_mut)]
+        let mut request = self
+            .client
+            .get(url)
+            .header(
+                ::reqwest::header::ACCEPT,
+                ::reqwest::header::HeaderValue::from_static("application/json"),
+            )
+            .headers(header_map)
+            .build()?;
+        let info = OperationInfo {
+            operation_id: "batch_client_metrics",
+        };
+        self.pre(&mut request, &info).await?;
+        let result = self.exec(request, &info).await;
+        self.post(&result, &info).await?;
+        let response = result?;
+        match response.status().as_u16() {
+            200u16 => ResponseValue::from_response(response).await,
+            _ => Err(Error::UnexpectedResponse(response)),
+        }
+    }
+    /**List the webhooks registered for one client.
+
+Sends a `GET` request to `/v1/batch/clients/{clientId}/webhooks`
+
+*/
+    pub async fn batch_client_webhook_list<'a>(
+        &'a self,
+        client_id: &'a ::uuid::Uuid,
+    ) -> Result<
+        ResponseValue<::serde_json::Map<::std::string::String, ::serde_json::Value>>,
+        Error<()>,
+    > {
+        let url = format!(
+            "{}/v1/batch/clients/{}/webhooks", self.baseurl, encode_path(& client_id
+            .to_string()),
+        );
+        let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
+        header_map
+            .append(
+                ::reqwest::header::HeaderName::from_static("api-version"),
+                ::reqwest::header::HeaderValue::from_static(Self::api_version()),
+            );
+        #[allow(unused_mut)]
+        let mut request = self
+            .client
+            .get(url)
+            .header(
+                ::reqwest::header::ACCEPT,
+                ::reqwest::header::HeaderValue::from_static("application/json"),
+            )
+            .headers(header_map)
+            .build()?;
+        let info = OperationInfo {
+            operation_id: "batch_client_webhook_list",
+        };
+        self.pre(&mut request, &info).await?;
+        let result = self.exec(request, &info).await;
+        self.post(&result, &info).await?;
+        let response = result?;
+        match response.status().as_u16() {
+            200u16 => ResponseValue::from_response(response).await,
+            _ => Err(Error::UnexpectedResponse(response)),
+        }
+    }
+    /**Register a webhook (body: a JSON object with its URL and events) for one client's batch events.
+
+Sends a `POST` request to `/v1/batch/clients/{clientId}/webhooks`
+
+*/
+    pub async fn batch_client_webhook_create<'a>(
+        &'a self,
+        client_id: &'a ::uuid::Uuid,
+        body: &'a ::serde_json::Map<::std::string::String, ::serde_json::Value>,
+    ) -> Result<ResponseValue<()>, Error<()>> {
+        let url = format!(
+            "{}/v1/batch/clients/{}/webhooks", self.baseurl, encode_path(& client_id
+            .to_string()),
+        );
+        let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
+        header_map
+            .append(
+                ::reqwest::header::HeaderName::from_static("api-version"),
+                ::reqwest::header::HeaderValue::from_static(Self::api_version()),
+            );
+        #[allow(unused_mut)]
+        let mut request = self.client.post(url).json(&body).headers(header_map).build()?;
+        let info = OperationInfo {
+            operation_id: "batch_client_webhook_create",
+        };
+        self.pre(&mut request, &info).await?;
+        let result = self.exec(request, &info).await;
+        self.post(&result, &info).await?;
+        let response = result?;
+        match response.status().as_u16() {
+            201u16 => Ok(ResponseValue::empty(response)),
+            _ => Err(Error::UnexpectedResponse(response)),
+        }
+    }
+    /**Price a list of items (each a product and its input, as for submit_batch or submit_bulk_job) without running them: credits per item and in total, and whether a budget would be exceeded. Use it before any large job.
+
+Sends a `POST` request to `/v1/batch/preview-cost`
+
+*/
+    pub async fn preview_cost_mixed<'a>(
+        &'a self,
+        body: &'a types::PreviewCostMixedBody,
+    ) -> Result<ResponseValue<types::PreviewCostResponse>, Error<()>> {
+        let url = format!("{}/v1/batch/preview-cost", self.baseurl,);
+        let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
+        header_map
+            .append(
+                ::reqwest::header::HeaderName::from_static("api-version"),
+                ::reqwest::header::HeaderValue::from_static(Self::api_version()),
+            );
+        #[allow(unused_mut)]
+        let mut request = self
+            .client
+            .post(url)
+            .header(
+                ::reqwest::header::ACCEPT,
+                ::reqwest::header::HeaderValue::from_static("application/json"),
+            )
+            .json(&body)
+            .headers(header_map)
+            .build()?;
+        let info = OperationInfo {
+            operation_id: "preview_cost_mixed",
+        };
+        self.pre(&mut request, &info).await?;
+        let result = self.exec(request, &info).await;
+        self.post(&result, &info).await?;
+        let response = result?;
+        match response.status().as_u16() {
+            200u16 => ResponseValue::from_response(response).await,
+            _ => Err(Error::UnexpectedResponse(response)),
+        }
+    }
+    /**List the external data providers registered for batches (credentials not shown).
+
+Sends a `GET` request to `/v1/batch/providers`
+
+*/
+    pub async fn batch_provider_list<'a>(
+        &'a self,
+    ) -> Result<
+        ResponseValue<::serde_json::Map<::std::string::String, ::serde_json::Value>>,
+        Error<()>,
+    > {
+        let url = format!("{}/v1/batch/providers", self.baseurl,);
+        let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
+        header_map
+            .append(
+                ::reqwest::header::HeaderName::from_static("api-version"),
+                ::reqwest::header::HeaderValue::from_static(Self::api_version()),
+            );
+        #[allow(unused_mut)]
+        let mut request = self
+            .client
+            .get(url)
+            .header(
+                ::reqwest::header::ACCEPT,
+                ::reqwest::header::HeaderValue::from_static("application/json"),
+            )
+            .headers(header_map)
+            .build()?;
+        let info = OperationInfo {
+            operation_id: "batch_provider_list",
+        };
+        self.pre(&mut request, &info).await?;
+        let result = self.exec(request, &info).await;
+        self.post(&result, &info).await?;
+        let response = result?;
+        match response.status().as_u16() {
+            200u16 => ResponseValue::from_response(response).await,
+            _ => Err(Error::UnexpectedResponse(response)),
+        }
+    }
+    /**Register an external data provider for batches, with the credential LeadMagic sends it (authCredentialValue). Off unless enabled: it hands someone else's secret to LeadMagic. The credential never appears in results or logs.
+
+Sends a `POST` request to `/v1/batch/providers`
+
+*/
+    pub async fn batch_provider_create<'a>(
+        &'a self,
+        body: &'a types::BatchProviderCreateBody,
+    ) -> Result<ResponseValue<()>, Error<()>> {
+        let url = format!("{}/v1/batch/providers", self.baseurl,);
+        let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
+        header_map
+            .append(
+                ::reqwest::header::HeaderName::from_static("api-version"),
+                ::reqwest::header::HeaderValue::from_static(Self::api_version()),
+            );
+        #[allow(unused_mut)]
+        let mut request = self.client.post(url).json(&body).headers(header_map).build()?;
+        let info = OperationInfo {
+            operation_id: "batch_provider_create",
+        };
+        self.pre(&mut request, &info).await?;
+        let result = self.exec(request, &info).await;
+        self.post(&result, &info).await?;
+        let response = result?;
+        match response.status().as_u16() {
+            201u16 => Ok(ResponseValue::empty(response)),
+            _ => Err(Error::UnexpectedResponse(response)),
+        }
+    }
+    /**List the account's suppression lists with their sizes.
+
+Sends a `GET` request to `/v1/batch/suppression-lists`
+
+*/
+    pub async fn list_suppression_lists<'a>(
+        &'a self,
+    ) -> Result<ResponseValue<::std::vec::Vec<types::SuppressionList>>, Error<()>> {
+        let url = format!("{}/v1/batch/suppression-lists", self.baseurl,);
+        let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
+        header_map
+            .append(
+                ::reqwest::header::HeaderName::from_static("api-version"),
+                ::reqwest::header::HeaderValue::from_static(Self::api_version()),
+            );
+        #[allow(unused_mut)]
+        let mut request = self
+            .client
+            .get(url)
+            .header(
+                ::reqwest::header::ACCEPT,
+                ::reqwest::header::HeaderValue::from_static("application/json"),
+            )
+            .headers(header_map)
+            .build()?;
+        let info = OperationInfo {
+            operation_id: "list_suppression_lists",
+        };
+        self.pre(&mut request, &info).await?;
+        let result = self.exec(request, &info).await;
+        self.post(&result, &info).await?;
+        let response = result?;
+        match response.status().as_u16() {
+            200u16 => ResponseValue::from_response(response).await,
+            _ => Err(Error::UnexpectedResponse(response)),
+        }
+    }
+    /**Create a list of emails that batches must skip (LeadMagic stores them hashed).
+
+Sends a `POST` request to `/v1/batch/suppression-lists`
+
+*/
+    pub async fn create_suppression_list<'a>(
+        &'a self,
+        body: &'a types::CreateSuppressionListBody,
+    ) -> Result<ResponseValue<types::SuppressionList>, Error<()>> {
+        let url = format!("{}/v1/batch/suppression-lists", self.baseurl,);
+        let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
+        header_map
+            .append(
+                ::reqwest::header::HeaderName::from_static("api-version"),
+                ::reqwest::header::HeaderValue::from_static(Self::api_version()),
+            );
+        #[allow(unused_mut)]
+        let mut request = self
+            .client
+            .post(url)
+            .header(
+                ::reqwest::header::ACCEPT,
+                ::reqwest::header::HeaderValue::from_static("application/json"),
+            )
+            .json(&body)
+            .headers(header_map)
+            .build()?;
+        let info = OperationInfo {
+            operation_id: "create_suppression_list",
+        };
+        self.pre(&mut request, &info).await?;
+        let result = self.exec(request, &info).await;
+        self.post(&result, &info).await?;
+        let response = result?;
+        match response.status().as_u16() {
+            201u16 => ResponseValue::from_response(response).await,
+            _ => Err(Error::UnexpectedResponse(response)),
+        }
+    }
+    /**Return one suppression list with a page of its hashed emails; page with offset.
+
+Sends a `GET` request to `/v1/batch/suppression-lists/{listId}`
+
+*/
+    pub async fn get_suppression_list<'a>(
+        &'a self,
+        list_id: &'a str,
+        limit: Option<i64>,
+        offset: Option<i64>,
+    ) -> Result<ResponseValue<types::SuppressionList>, Error<()>> {
+        let url = format!(
+            "{}/v1/batch/suppression-lists/{}", self.baseurl, encode_path(& list_id
+            .to_string()),
+        );
+        let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
+        header_map
+            .append(
+                ::reqwest::header::HeaderName::from_static("api-version"),
+                ::reqwest::header::HeaderValue::from_static(Self::api_version()),
+            );
+        #[allow(unused_mut)]
+        let mut request = self
+            .client
+            .get(url)
+            .header(
+                ::reqwest::header::ACCEPT,
+                ::reqwest::header::HeaderValue::from_static("application/json"),
+            )
+            .query(&progenitor_client::QueryParam::new("limit", &limit))
+            .query(&progenitor_client::QueryParam::new("offset", &offset))
+            .headers(header_map)
+            .build()?;
+        let info = OperationInfo {
+            operation_id: "get_suppression_list",
+        };
+        self.pre(&mut request, &info).await?;
+        let result = self.exec(request, &info).await;
+        self.post(&result, &info).await?;
+        let response = result?;
+        match response.status().as_u16() {
+            200u16 => ResponseValue::from_response(response).await,
+            _ => Err(Error::UnexpectedResponse(response)),
+        }
+    }
+    /**Delete a suppression list for good; its emails are no longer skipped.
+
+Sends a `DELETE` request to `/v1/batch/suppression-lists/{listId}`
+
+*/
+    pub async fn delete_suppression_list<'a>(
+        &'a self,
+        list_id: &'a str,
+    ) -> Result<ResponseValue<()>, Error<()>> {
+        let url = format!(
+            "{}/v1/batch/suppression-lists/{}", self.baseurl, encode_path(& list_id
+            .to_string()),
+        );
+        let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
+        header_map
+            .append(
+                ::reqwest::header::HeaderName::from_static("api-version"),
+                ::reqwest::header::HeaderValue::from_static(Self::api_version()),
+            );
+        #[allow(unused_mut)]
+        let mut request = self.client.delete(url).headers(header_map).build()?;
+        let info = OperationInfo {
+            operation_id: "delete_suppression_list",
+        };
+        self.pre(&mut request, &info).await?;
+        let result = self.exec(request, &info).await;
+        self.post(&result, &info).await?;
+        let response = result?;
+        match response.status().as_u16() {
+            200u16 => Ok(ResponseValue::empty(response)),
+            _ => Err(Error::UnexpectedResponse(response)),
+        }
+    }
+    /**Add emails to a suppression list (adding one already there changes nothing).
+
+Sends a `POST` request to `/v1/batch/suppression-lists/{listId}/emails`
+
+*/
+    pub async fn add_suppression_emails<'a>(
+        &'a self,
+        list_id: &'a str,
+        body: &'a types::AddSuppressionEmailsBody,
+    ) -> Result<ResponseValue<()>, Error<()>> {
+        let url = format!(
+            "{}/v1/batch/suppression-lists/{}/emails", self.baseurl, encode_path(&
+            list_id.to_string()),
+        );
+        let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
+        header_map
+            .append(
+                ::reqwest::header::HeaderName::from_static("api-version"),
+                ::reqwest::header::HeaderValue::from_static(Self::api_version()),
+            );
+        #[allow(unused_mut)]
+        let mut request = self.client.post(url).json(&body).headers(header_map).build()?;
+        let info = OperationInfo {
+            operation_id: "add_suppression_emails",
+        };
+        self.pre(&mut request, &info).await?;
+        let result = self.exec(request, &info).await;
+        self.post(&result, &info).await?;
+        let response = result?;
+        match response.status().as_u16() {
+            200u16 => Ok(ResponseValue::empty(response)),
+            _ => Err(Error::UnexpectedResponse(response)),
+        }
+    }
+    /**Remove emails from a suppression list; batches may reach them again.
+
+Sends a `DELETE` request to `/v1/batch/suppression-lists/{listId}/emails`
+
+*/
+    pub async fn remove_suppression_emails<'a>(
+        &'a self,
+        list_id: &'a str,
+        body: &'a types::RemoveSuppressionEmailsBody,
+    ) -> Result<ResponseValue<()>, Error<()>> {
+        let url = format!(
+            "{}/v1/batch/suppression-lists/{}/emails", self.baseurl, encode_path(&
+            list_id.to_string()),
+        );
+        let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
+        header_map
+            .append(
+                ::reqwest::header::HeaderName::from_static("api-version"),
+                ::reqwest::header::HeaderValue::from_static(Self::api_version()),
+            );
+        #[allow(unused_mut)]
+        let mut request = self
+            .client
+            .delete(url)
+            .json(&body)
+            .headers(header_map)
+            .build()?;
+        let info = OperationInfo {
+            operation_id: "remove_suppression_emails",
+        };
+        self.pre(&mut request, &info).await?;
+        let result = self.exec(request, &info).await;
+        self.post(&result, &info).await?;
+        let response = result?;
+        match response.status().as_u16() {
+            200u16 => Ok(ResponseValue::empty(response)),
+            _ => Err(Error::UnexpectedResponse(response)),
+        }
+    }
+    /**Return a batch's status, progress and cost. Poll 45 s apart at most.
+
+Sends a `GET` request to `/v1/batch/{batchId}`
+
+*/
+    pub async fn batch_status<'a>(
+        &'a self,
+        batch_id: &'a str,
+    ) -> Result<
+        ResponseValue<::serde_json::Map<::std::string::String, ::serde_json::Value>>,
+        Error<()>,
+    > {
+        let url = format!(
+            "{}/v1/batch/{}", self.baseurl, encode_path(& batch_id.to_string()),
+        );
+        let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
+        header_map
+            .append(
+                ::reqwest::header::HeaderName::from_static("api-version"),
+                ::reqwest::header::HeaderValue::from_static(Self::api_version()),
+            );
+        #[allow(unused_mut)]
+        let mut request = self
+            .client
+            .get(url)
+            .header(
+                ::reqwest::header::ACCEPT,
+                ::reqwest::header::HeaderValue::from_static("application/json"),
+            )
+            .headers(header_map)
+            .build()?;
+        let info = OperationInfo {
+            operation_id: "batch_status",
         };
         self.pre(&mut request, &info).await?;
         let result = self.exec(request, &info).await;
@@ -2082,10 +11255,10 @@ Sends a `GET` request to `/v1/analytics/usage`
 Sends a `POST` request to `/v1/companies/company-funding`
 
 */
-    pub async fn get_company_funding<'a>(
+    pub async fn company_funding<'a>(
         &'a self,
-        body: &'a types::GetCompanyFundingBody,
-    ) -> Result<ResponseValue<types::GetCompanyFundingResponse>, Error<()>> {
+        body: &'a types::CompanyFundingBody,
+    ) -> Result<ResponseValue<types::CompanyFundingResponse>, Error<()>> {
         let url = format!("{}/v1/companies/company-funding", self.baseurl,);
         let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
         header_map
@@ -2105,7 +11278,7 @@ Sends a `POST` request to `/v1/companies/company-funding`
             .headers(header_map)
             .build()?;
         let info = OperationInfo {
-            operation_id: "get_company_funding",
+            operation_id: "company_funding",
         };
         self.pre(&mut request, &info).await?;
         let result = self.exec(request, &info).await;
@@ -2121,10 +11294,10 @@ Sends a `POST` request to `/v1/companies/company-funding`
 Sends a `POST` request to `/v1/companies/company-search`
 
 */
-    pub async fn get_company<'a>(
+    pub async fn company_search<'a>(
         &'a self,
-        body: &'a types::GetCompanyBody,
-    ) -> Result<ResponseValue<types::GetCompanyResponse>, Error<()>> {
+        body: &'a types::CompanySearchBody,
+    ) -> Result<ResponseValue<types::CompanySearchResponse>, Error<()>> {
         let url = format!("{}/v1/companies/company-search", self.baseurl,);
         let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
         header_map
@@ -2144,7 +11317,7 @@ Sends a `POST` request to `/v1/companies/company-search`
             .headers(header_map)
             .build()?;
         let info = OperationInfo {
-            operation_id: "get_company",
+            operation_id: "company_search",
         };
         self.pre(&mut request, &info).await?;
         let result = self.exec(request, &info).await;
@@ -2160,10 +11333,10 @@ Sends a `POST` request to `/v1/companies/company-search`
 Sends a `POST` request to `/v1/companies/competitors-search`
 
 */
-    pub async fn find_competitors<'a>(
+    pub async fn competitors_search<'a>(
         &'a self,
-        body: &'a types::FindCompetitorsBody,
-    ) -> Result<ResponseValue<types::FindCompetitorsResponse>, Error<()>> {
+        body: &'a types::CompetitorsSearchBody,
+    ) -> Result<ResponseValue<types::CompetitorsSearchResponse>, Error<()>> {
         let url = format!("{}/v1/companies/competitors-search", self.baseurl,);
         let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
         header_map
@@ -2183,7 +11356,7 @@ Sends a `POST` request to `/v1/companies/competitors-search`
             .headers(header_map)
             .build()?;
         let info = OperationInfo {
-            operation_id: "find_competitors",
+            operation_id: "competitors_search",
         };
         self.pre(&mut request, &info).await?;
         let result = self.exec(request, &info).await;
@@ -2199,10 +11372,10 @@ Sends a `POST` request to `/v1/companies/competitors-search`
 Sends a `POST` request to `/v1/companies/technographics`
 
 */
-    pub async fn get_technographics<'a>(
+    pub async fn technographics<'a>(
         &'a self,
-        body: &'a types::GetTechnographicsBody,
-    ) -> Result<ResponseValue<types::GetTechnographicsResponse>, Error<()>> {
+        body: &'a types::TechnographicsBody,
+    ) -> Result<ResponseValue<types::TechnographicsResponse>, Error<()>> {
         let url = format!("{}/v1/companies/technographics", self.baseurl,);
         let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
         header_map
@@ -2222,7 +11395,7 @@ Sends a `POST` request to `/v1/companies/technographics`
             .headers(header_map)
             .build()?;
         let info = OperationInfo {
-            operation_id: "get_technographics",
+            operation_id: "technographics",
         };
         self.pre(&mut request, &info).await?;
         let result = self.exec(request, &info).await;
@@ -2233,14 +11406,14 @@ Sends a `POST` request to `/v1/companies/technographics`
             _ => Err(Error::UnexpectedResponse(response)),
         }
     }
-    /**Return the account's remaining credit balance. Free, and not rate limited.
+    /**Return the account's remaining credits. Not rate limited.
 
 Sends a `GET` request to `/v1/credits`
 
 */
-    pub async fn get_credit_balance<'a>(
+    pub async fn check_credits<'a>(
         &'a self,
-    ) -> Result<ResponseValue<types::GetCreditBalanceResponse>, Error<()>> {
+    ) -> Result<ResponseValue<types::CheckCreditsResponse>, Error<()>> {
         let url = format!("{}/v1/credits", self.baseurl,);
         let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
         header_map
@@ -2259,7 +11432,7 @@ Sends a `GET` request to `/v1/credits`
             .headers(header_map)
             .build()?;
         let info = OperationInfo {
-            operation_id: "get_credit_balance",
+            operation_id: "check_credits",
         };
         self.pre(&mut request, &info).await?;
         let result = self.exec(request, &info).await;
@@ -2270,14 +11443,17 @@ Sends a `GET` request to `/v1/credits`
             _ => Err(Error::UnexpectedResponse(response)),
         }
     }
-    /**List the company types accepted by search_jobs as company_type_id.
+    /**List the company types find_jobs accepts as company_type_id.
 
 Sends a `GET` request to `/v1/jobs/company-types`
 
 */
-    pub async fn list_job_company_types<'a>(
+    pub async fn job_company_types<'a>(
         &'a self,
-    ) -> Result<ResponseValue<::std::vec::Vec<types::CatalogEntry>>, Error<()>> {
+    ) -> Result<
+        ResponseValue<::std::vec::Vec<types::JobCompanyTypesResponseItem>>,
+        Error<()>,
+    > {
         let url = format!("{}/v1/jobs/company-types", self.baseurl,);
         let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
         header_map
@@ -2296,7 +11472,7 @@ Sends a `GET` request to `/v1/jobs/company-types`
             .headers(header_map)
             .build()?;
         let info = OperationInfo {
-            operation_id: "list_job_company_types",
+            operation_id: "job_company_types",
         };
         self.pre(&mut request, &info).await?;
         let result = self.exec(request, &info).await;
@@ -2307,14 +11483,17 @@ Sends a `GET` request to `/v1/jobs/company-types`
             _ => Err(Error::UnexpectedResponse(response)),
         }
     }
-    /**List the country codes accepted by search_jobs as country_id.
+    /**List the country codes find_jobs accepts as country_id.
 
 Sends a `GET` request to `/v1/jobs/countries`
 
 */
-    pub async fn list_job_countries<'a>(
+    pub async fn job_country<'a>(
         &'a self,
-    ) -> Result<ResponseValue<::std::vec::Vec<types::CatalogEntry>>, Error<()>> {
+    ) -> Result<
+        ResponseValue<::std::vec::Vec<types::JobCountryResponseItem>>,
+        Error<()>,
+    > {
         let url = format!("{}/v1/jobs/countries", self.baseurl,);
         let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
         header_map
@@ -2333,7 +11512,7 @@ Sends a `GET` request to `/v1/jobs/countries`
             .headers(header_map)
             .build()?;
         let info = OperationInfo {
-            operation_id: "list_job_countries",
+            operation_id: "job_country",
         };
         self.pre(&mut request, &info).await?;
         let result = self.exec(request, &info).await;
@@ -2344,14 +11523,17 @@ Sends a `GET` request to `/v1/jobs/countries`
             _ => Err(Error::UnexpectedResponse(response)),
         }
     }
-    /**List the industries accepted by search_jobs as company_industry_id.
+    /**List the industries find_jobs accepts as company_industry_id.
 
 Sends a `GET` request to `/v1/jobs/industries`
 
 */
-    pub async fn list_job_industries<'a>(
+    pub async fn job_industry<'a>(
         &'a self,
-    ) -> Result<ResponseValue<::std::vec::Vec<types::CatalogEntry>>, Error<()>> {
+    ) -> Result<
+        ResponseValue<::std::vec::Vec<types::JobIndustryResponseItem>>,
+        Error<()>,
+    > {
         let url = format!("{}/v1/jobs/industries", self.baseurl,);
         let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
         header_map
@@ -2370,7 +11552,7 @@ Sends a `GET` request to `/v1/jobs/industries`
             .headers(header_map)
             .build()?;
         let info = OperationInfo {
-            operation_id: "list_job_industries",
+            operation_id: "job_industry",
         };
         self.pre(&mut request, &info).await?;
         let result = self.exec(request, &info).await;
@@ -2381,14 +11563,14 @@ Sends a `GET` request to `/v1/jobs/industries`
             _ => Err(Error::UnexpectedResponse(response)),
         }
     }
-    /**List the job types (full time, contract, ...) accepted by search_jobs as job_type_id.
+    /**List the job types (full time, contract, ...) find_jobs accepts as job_type_id.
 
 Sends a `GET` request to `/v1/jobs/job-types`
 
 */
-    pub async fn list_job_types<'a>(
+    pub async fn job_types<'a>(
         &'a self,
-    ) -> Result<ResponseValue<::std::vec::Vec<types::CatalogEntry>>, Error<()>> {
+    ) -> Result<ResponseValue<::std::vec::Vec<types::JobTypesResponseItem>>, Error<()>> {
         let url = format!("{}/v1/jobs/job-types", self.baseurl,);
         let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
         header_map
@@ -2407,7 +11589,7 @@ Sends a `GET` request to `/v1/jobs/job-types`
             .headers(header_map)
             .build()?;
         let info = OperationInfo {
-            operation_id: "list_job_types",
+            operation_id: "job_types",
         };
         self.pre(&mut request, &info).await?;
         let result = self.exec(request, &info).await;
@@ -2418,15 +11600,15 @@ Sends a `GET` request to `/v1/jobs/job-types`
             _ => Err(Error::UnexpectedResponse(response)),
         }
     }
-    /**Search job postings by company, title, location, seniority and the catalog IDs from the list_job_* tools. Billed per job returned, so keep per_page low.
+    /**Find job postings by company, title, location, seniority and the IDs of the list_job_* catalogs. Billed per job returned: keep per_page low.
 
 Sends a `POST` request to `/v1/jobs/jobs-finder`
 
 */
-    pub async fn search_jobs<'a>(
+    pub async fn jobs_finder<'a>(
         &'a self,
-        body: &'a types::SearchJobsBody,
-    ) -> Result<ResponseValue<types::SearchJobsResponse>, Error<()>> {
+        body: &'a types::JobsFinderBody,
+    ) -> Result<ResponseValue<types::JobsFinderResponse>, Error<()>> {
         let url = format!("{}/v1/jobs/jobs-finder", self.baseurl,);
         let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
         header_map
@@ -2446,7 +11628,7 @@ Sends a `POST` request to `/v1/jobs/jobs-finder`
             .headers(header_map)
             .build()?;
         let info = OperationInfo {
-            operation_id: "search_jobs",
+            operation_id: "jobs_finder",
         };
         self.pre(&mut request, &info).await?;
         let result = self.exec(request, &info).await;
@@ -2457,14 +11639,17 @@ Sends a `POST` request to `/v1/jobs/jobs-finder`
             _ => Err(Error::UnexpectedResponse(response)),
         }
     }
-    /**List the world regions accepted by search_jobs as region_id.
+    /**List the world regions find_jobs accepts as region_id.
 
 Sends a `GET` request to `/v1/jobs/regions`
 
 */
-    pub async fn list_job_regions<'a>(
+    pub async fn job_regions<'a>(
         &'a self,
-    ) -> Result<ResponseValue<::std::vec::Vec<types::CatalogEntry>>, Error<()>> {
+    ) -> Result<
+        ResponseValue<::std::vec::Vec<types::JobRegionsResponseItem>>,
+        Error<()>,
+    > {
         let url = format!("{}/v1/jobs/regions", self.baseurl,);
         let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
         header_map
@@ -2483,7 +11668,7 @@ Sends a `GET` request to `/v1/jobs/regions`
             .headers(header_map)
             .build()?;
         let info = OperationInfo {
-            operation_id: "list_job_regions",
+            operation_id: "job_regions",
         };
         self.pre(&mut request, &info).await?;
         let result = self.exec(request, &info).await;
@@ -2499,10 +11684,10 @@ Sends a `GET` request to `/v1/jobs/regions`
 Sends a `POST` request to `/v1/people/b2b-profile`
 
 */
-    pub async fn email_to_profile<'a>(
+    pub async fn email_to_b2b_profile<'a>(
         &'a self,
-        body: &'a types::EmailToProfileBody,
-    ) -> Result<ResponseValue<types::EmailToProfileResponse>, Error<()>> {
+        body: &'a types::EmailToB2bProfileBody,
+    ) -> Result<ResponseValue<types::EmailToB2bProfileResponse>, Error<()>> {
         let url = format!("{}/v1/people/b2b-profile", self.baseurl,);
         let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
         header_map
@@ -2522,7 +11707,7 @@ Sends a `POST` request to `/v1/people/b2b-profile`
             .headers(header_map)
             .build()?;
         let info = OperationInfo {
-            operation_id: "email_to_profile",
+            operation_id: "email_to_b2b_profile",
         };
         self.pre(&mut request, &info).await?;
         let result = self.exec(request, &info).await;
@@ -2538,10 +11723,10 @@ Sends a `POST` request to `/v1/people/b2b-profile`
 Sends a `POST` request to `/v1/people/b2b-profile-email`
 
 */
-    pub async fn profile_to_work_email<'a>(
+    pub async fn b2b_profile_email<'a>(
         &'a self,
-        body: &'a types::ProfileToWorkEmailBody,
-    ) -> Result<ResponseValue<types::ProfileToWorkEmailResponse>, Error<()>> {
+        body: &'a types::B2bProfileEmailBody,
+    ) -> Result<ResponseValue<types::B2bProfileEmailResponse>, Error<()>> {
         let url = format!("{}/v1/people/b2b-profile-email", self.baseurl,);
         let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
         header_map
@@ -2561,7 +11746,7 @@ Sends a `POST` request to `/v1/people/b2b-profile-email`
             .headers(header_map)
             .build()?;
         let info = OperationInfo {
-            operation_id: "profile_to_work_email",
+            operation_id: "b2b_profile_email",
         };
         self.pre(&mut request, &info).await?;
         let result = self.exec(request, &info).await;
@@ -2577,10 +11762,10 @@ Sends a `POST` request to `/v1/people/b2b-profile-email`
 Sends a `POST` request to `/v1/people/email-finder`
 
 */
-    pub async fn find_work_email<'a>(
+    pub async fn email_finder<'a>(
         &'a self,
-        body: &'a types::FindWorkEmailBody,
-    ) -> Result<ResponseValue<types::FindWorkEmailResponse>, Error<()>> {
+        body: &'a types::EmailFinderBody,
+    ) -> Result<ResponseValue<types::EmailFinderResponse>, Error<()>> {
         let url = format!("{}/v1/people/email-finder", self.baseurl,);
         let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
         header_map
@@ -2600,7 +11785,7 @@ Sends a `POST` request to `/v1/people/email-finder`
             .headers(header_map)
             .build()?;
         let info = OperationInfo {
-            operation_id: "find_work_email",
+            operation_id: "email_finder",
         };
         self.pre(&mut request, &info).await?;
         let result = self.exec(request, &info).await;
@@ -2616,10 +11801,10 @@ Sends a `POST` request to `/v1/people/email-finder`
 Sends a `POST` request to `/v1/people/email-validation`
 
 */
-    pub async fn validate_email<'a>(
+    pub async fn email_validation<'a>(
         &'a self,
-        body: &'a types::ValidateEmailBody,
-    ) -> Result<ResponseValue<types::ValidateEmailResponse>, Error<()>> {
+        body: &'a types::EmailValidationBody,
+    ) -> Result<ResponseValue<types::EmailValidationResponse>, Error<()>> {
         let url = format!("{}/v1/people/email-validation", self.baseurl,);
         let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
         header_map
@@ -2639,7 +11824,7 @@ Sends a `POST` request to `/v1/people/email-validation`
             .headers(header_map)
             .build()?;
         let info = OperationInfo {
-            operation_id: "validate_email",
+            operation_id: "email_validation",
         };
         self.pre(&mut request, &info).await?;
         let result = self.exec(request, &info).await;
@@ -2655,10 +11840,10 @@ Sends a `POST` request to `/v1/people/email-validation`
 Sends a `POST` request to `/v1/people/employee-finder`
 
 */
-    pub async fn find_employees<'a>(
+    pub async fn employee_finder<'a>(
         &'a self,
-        body: &'a types::FindEmployeesBody,
-    ) -> Result<ResponseValue<types::FindEmployeesResponse>, Error<()>> {
+        body: &'a types::EmployeeFinderBody,
+    ) -> Result<ResponseValue<types::EmployeeFinderResponse>, Error<()>> {
         let url = format!("{}/v1/people/employee-finder", self.baseurl,);
         let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
         header_map
@@ -2678,7 +11863,7 @@ Sends a `POST` request to `/v1/people/employee-finder`
             .headers(header_map)
             .build()?;
         let info = OperationInfo {
-            operation_id: "find_employees",
+            operation_id: "employee_finder",
         };
         self.pre(&mut request, &info).await?;
         let result = self.exec(request, &info).await;
@@ -2694,10 +11879,10 @@ Sends a `POST` request to `/v1/people/employee-finder`
 Sends a `POST` request to `/v1/people/job-change-detector`
 
 */
-    pub async fn detect_job_change<'a>(
+    pub async fn job_change_detector<'a>(
         &'a self,
-        body: &'a types::DetectJobChangeBody,
-    ) -> Result<ResponseValue<types::DetectJobChangeResponse>, Error<()>> {
+        body: &'a types::JobChangeDetectorBody,
+    ) -> Result<ResponseValue<types::JobChangeDetectorResponse>, Error<()>> {
         let url = format!("{}/v1/people/job-change-detector", self.baseurl,);
         let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
         header_map
@@ -2717,7 +11902,7 @@ Sends a `POST` request to `/v1/people/job-change-detector`
             .headers(header_map)
             .build()?;
         let info = OperationInfo {
-            operation_id: "detect_job_change",
+            operation_id: "job_change_detector",
         };
         self.pre(&mut request, &info).await?;
         let result = self.exec(request, &info).await;
@@ -2733,10 +11918,10 @@ Sends a `POST` request to `/v1/people/job-change-detector`
 Sends a `POST` request to `/v1/people/mobile-finder`
 
 */
-    pub async fn find_mobile_number<'a>(
+    pub async fn mobile_finder<'a>(
         &'a self,
-        body: &'a types::FindMobileNumberBody,
-    ) -> Result<ResponseValue<types::FindMobileNumberResponse>, Error<()>> {
+        body: &'a types::MobileFinderBody,
+    ) -> Result<ResponseValue<types::MobileFinderResponse>, Error<()>> {
         let url = format!("{}/v1/people/mobile-finder", self.baseurl,);
         let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
         header_map
@@ -2756,7 +11941,7 @@ Sends a `POST` request to `/v1/people/mobile-finder`
             .headers(header_map)
             .build()?;
         let info = OperationInfo {
-            operation_id: "find_mobile_number",
+            operation_id: "mobile_finder",
         };
         self.pre(&mut request, &info).await?;
         let result = self.exec(request, &info).await;
@@ -2772,10 +11957,10 @@ Sends a `POST` request to `/v1/people/mobile-finder`
 Sends a `POST` request to `/v1/people/personal-email-finder`
 
 */
-    pub async fn find_personal_email<'a>(
+    pub async fn personal_email_finder<'a>(
         &'a self,
-        body: &'a types::FindPersonalEmailBody,
-    ) -> Result<ResponseValue<types::FindPersonalEmailResponse>, Error<()>> {
+        body: &'a types::PersonalEmailFinderBody,
+    ) -> Result<ResponseValue<types::PersonalEmailFinderResponse>, Error<()>> {
         let url = format!("{}/v1/people/personal-email-finder", self.baseurl,);
         let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
         header_map
@@ -2795,7 +11980,7 @@ Sends a `POST` request to `/v1/people/personal-email-finder`
             .headers(header_map)
             .build()?;
         let info = OperationInfo {
-            operation_id: "find_personal_email",
+            operation_id: "personal_email_finder",
         };
         self.pre(&mut request, &info).await?;
         let result = self.exec(request, &info).await;
@@ -2811,10 +11996,10 @@ Sends a `POST` request to `/v1/people/personal-email-finder`
 Sends a `POST` request to `/v1/people/profile-search`
 
 */
-    pub async fn get_profile<'a>(
+    pub async fn profile_search<'a>(
         &'a self,
-        body: &'a types::GetProfileBody,
-    ) -> Result<ResponseValue<types::GetProfileResponse>, Error<()>> {
+        body: &'a types::ProfileSearchBody,
+    ) -> Result<ResponseValue<types::ProfileSearchResponse>, Error<()>> {
         let url = format!("{}/v1/people/profile-search", self.baseurl,);
         let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
         header_map
@@ -2834,7 +12019,7 @@ Sends a `POST` request to `/v1/people/profile-search`
             .headers(header_map)
             .build()?;
         let info = OperationInfo {
-            operation_id: "get_profile",
+            operation_id: "profile_search",
         };
         self.pre(&mut request, &info).await?;
         let result = self.exec(request, &info).await;
@@ -2850,10 +12035,10 @@ Sends a `POST` request to `/v1/people/profile-search`
 Sends a `POST` request to `/v1/people/role-finder`
 
 */
-    pub async fn find_person_by_role<'a>(
+    pub async fn role_finder<'a>(
         &'a self,
-        body: &'a types::FindPersonByRoleBody,
-    ) -> Result<ResponseValue<types::FindPersonByRoleResponse>, Error<()>> {
+        body: &'a types::RoleFinderBody,
+    ) -> Result<ResponseValue<types::RoleFinderResponse>, Error<()>> {
         let url = format!("{}/v1/people/role-finder", self.baseurl,);
         let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
         header_map
@@ -2873,7 +12058,763 @@ Sends a `POST` request to `/v1/people/role-finder`
             .headers(header_map)
             .build()?;
         let info = OperationInfo {
-            operation_id: "find_person_by_role",
+            operation_id: "role_finder",
+        };
+        self.pre(&mut request, &info).await?;
+        let result = self.exec(request, &info).await;
+        self.post(&result, &info).await?;
+        let response = result?;
+        match response.status().as_u16() {
+            200u16 => ResponseValue::from_response(response).await,
+            _ => Err(Error::UnexpectedResponse(response)),
+        }
+    }
+    /**Change a batch's metadata or client (product: its slug, e.g. email-finder).
+
+Sends a `PATCH` request to `/v1/{product}/batch/{batchId}`
+
+*/
+    pub async fn batch_update<'a>(
+        &'a self,
+        product: &'a str,
+        batch_id: &'a str,
+        body: &'a types::BatchUpdateBody,
+    ) -> Result<ResponseValue<()>, Error<()>> {
+        let url = format!(
+            "{}/v1/{}/batch/{}", self.baseurl, encode_path(& product.to_string()),
+            encode_path(& batch_id.to_string()),
+        );
+        let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
+        header_map
+            .append(
+                ::reqwest::header::HeaderName::from_static("api-version"),
+                ::reqwest::header::HeaderValue::from_static(Self::api_version()),
+            );
+        #[allow(unused_mut)]
+        let mut request = self
+            .client
+            .patch(url)
+            .json(&body)
+            .headers(header_map)
+            .build()?;
+        let info = OperationInfo {
+            operation_id: "batch_update",
+        };
+        self.pre(&mut request, &info).await?;
+        let result = self.exec(request, &info).await;
+        self.post(&result, &info).await?;
+        let response = result?;
+        match response.status().as_u16() {
+            200u16 => Ok(ResponseValue::empty(response)),
+            _ => Err(Error::UnexpectedResponse(response)),
+        }
+    }
+    /**Find companies similar to a seed company (by domain or name) or to a description, optionally filtered.
+
+Sends a `POST` request to `/v3/companies/lookalike`
+
+*/
+    pub async fn company_lookalike_v3<'a>(
+        &'a self,
+        body: &'a types::CompanyLookalikeV3Body,
+    ) -> Result<ResponseValue<types::CompanyLookalikeV3Response>, Error<()>> {
+        let url = format!("{}/v3/companies/lookalike", self.baseurl,);
+        let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
+        header_map
+            .append(
+                ::reqwest::header::HeaderName::from_static("api-version"),
+                ::reqwest::header::HeaderValue::from_static(Self::api_version()),
+            );
+        #[allow(unused_mut)]
+        let mut request = self
+            .client
+            .post(url)
+            .header(
+                ::reqwest::header::ACCEPT,
+                ::reqwest::header::HeaderValue::from_static("application/json"),
+            )
+            .json(&body)
+            .headers(header_map)
+            .build()?;
+        let info = OperationInfo {
+            operation_id: "company_lookalike_v3",
+        };
+        self.pre(&mut request, &info).await?;
+        let result = self.exec(request, &info).await;
+        self.post(&result, &info).await?;
+        let response = result?;
+        match response.status().as_u16() {
+            200u16 => ResponseValue::from_response(response).await,
+            _ => Err(Error::UnexpectedResponse(response)),
+        }
+    }
+    /**Find companies by domain, name, profile URL, free text or firmographic filters. Page with next_cursor while has_more.
+
+Sends a `POST` request to `/v3/companies/search`
+
+*/
+    pub async fn company_search_v3<'a>(
+        &'a self,
+        body: &'a types::CompanySearchV3Body,
+    ) -> Result<ResponseValue<types::CompanySearchV3Response>, Error<()>> {
+        let url = format!("{}/v3/companies/search", self.baseurl,);
+        let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
+        header_map
+            .append(
+                ::reqwest::header::HeaderName::from_static("api-version"),
+                ::reqwest::header::HeaderValue::from_static(Self::api_version()),
+            );
+        #[allow(unused_mut)]
+        let mut request = self
+            .client
+            .post(url)
+            .header(
+                ::reqwest::header::ACCEPT,
+                ::reqwest::header::HeaderValue::from_static("application/json"),
+            )
+            .json(&body)
+            .headers(header_map)
+            .build()?;
+        let info = OperationInfo {
+            operation_id: "company_search_v3",
+        };
+        self.pre(&mut request, &info).await?;
+        let result = self.exec(request, &info).await;
+        self.post(&result, &info).await?;
+        let response = result?;
+        match response.status().as_u16() {
+            200u16 => ResponseValue::from_response(response).await,
+            _ => Err(Error::UnexpectedResponse(response)),
+        }
+    }
+    /**The same search as search_jobs, at LeadMagic's older route with fewer filters. Prefer search_jobs.
+
+Sends a `POST` request to `/v3/jobs-search`
+
+*/
+    pub async fn job_search_alias<'a>(
+        &'a self,
+        body: &'a types::JobSearchAliasBody,
+    ) -> Result<
+        ResponseValue<::serde_json::Map<::std::string::String, ::serde_json::Value>>,
+        Error<()>,
+    > {
+        let url = format!("{}/v3/jobs-search", self.baseurl,);
+        let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
+        header_map
+            .append(
+                ::reqwest::header::HeaderName::from_static("api-version"),
+                ::reqwest::header::HeaderValue::from_static(Self::api_version()),
+            );
+        #[allow(unused_mut)]
+        let mut request = self
+            .client
+            .post(url)
+            .header(
+                ::reqwest::header::ACCEPT,
+                ::reqwest::header::HeaderValue::from_static("application/json"),
+            )
+            .json(&body)
+            .headers(header_map)
+            .build()?;
+        let info = OperationInfo {
+            operation_id: "job_search_alias",
+        };
+        self.pre(&mut request, &info).await?;
+        let result = self.exec(request, &info).await;
+        self.post(&result, &info).await?;
+        let response = result?;
+        match response.status().as_u16() {
+            200u16 => ResponseValue::from_response(response).await,
+            _ => Err(Error::UnexpectedResponse(response)),
+        }
+    }
+    /**Search job postings as hiring signals by title, occupation, company, place, salary and seniority (resolve_job_search_filters turns words into filter values). Page with next_cursor while has_more.
+
+Sends a `POST` request to `/v3/jobs/search`
+
+*/
+    pub async fn job_search<'a>(
+        &'a self,
+        body: &'a types::JobSearchBody,
+    ) -> Result<ResponseValue<types::JobSearchResponse>, Error<()>> {
+        let url = format!("{}/v3/jobs/search", self.baseurl,);
+        let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
+        header_map
+            .append(
+                ::reqwest::header::HeaderName::from_static("api-version"),
+                ::reqwest::header::HeaderValue::from_static(Self::api_version()),
+            );
+        #[allow(unused_mut)]
+        let mut request = self
+            .client
+            .post(url)
+            .header(
+                ::reqwest::header::ACCEPT,
+                ::reqwest::header::HeaderValue::from_static("application/json"),
+            )
+            .json(&body)
+            .headers(header_map)
+            .build()?;
+        let info = OperationInfo {
+            operation_id: "job_search",
+        };
+        self.pre(&mut request, &info).await?;
+        let result = self.exec(request, &info).await;
+        self.post(&result, &info).await?;
+        let response = result?;
+        match response.status().as_u16() {
+            200u16 => ResponseValue::from_response(response).await,
+            _ => Err(Error::UnexpectedResponse(response)),
+        }
+    }
+    /**List the catalogs (seniorities, work modes, job types, sizes...) of search_jobs' filters.
+
+Sends a `GET` request to `/v3/jobs/search/catalogs`
+
+*/
+    pub async fn job_search_catalogs<'a>(
+        &'a self,
+    ) -> Result<
+        ResponseValue<::serde_json::Map<::std::string::String, ::serde_json::Value>>,
+        Error<()>,
+    > {
+        let url = format!("{}/v3/jobs/search/catalogs", self.baseurl,);
+        let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
+        header_map
+            .append(
+                ::reqwest::header::HeaderName::from_static("api-version"),
+                ::reqwest::header::HeaderValue::from_static(Self::api_version()),
+            );
+        #[allow(unused_mut)]
+        let mut request = self
+            .client
+            .get(url)
+            .header(
+                ::reqwest::header::ACCEPT,
+                ::reqwest::header::HeaderValue::from_static("application/json"),
+            )
+            .headers(header_map)
+            .build()?;
+        let info = OperationInfo {
+            operation_id: "job_search_catalogs",
+        };
+        self.pre(&mut request, &info).await?;
+        let result = self.exec(request, &info).await;
+        self.post(&result, &info).await?;
+        let response = result?;
+        match response.status().as_u16() {
+            200u16 => ResponseValue::from_response(response).await,
+            _ => Err(Error::UnexpectedResponse(response)),
+        }
+    }
+    /**Suggest companies (with IDs) matching a name or domain, for search_jobs' companies.
+
+Sends a `GET` request to `/v3/jobs/search/companies`
+
+*/
+    pub async fn job_search_companies<'a>(
+        &'a self,
+        domain: Option<&'a str>,
+        limit: Option<i64>,
+        q: Option<&'a str>,
+    ) -> Result<
+        ResponseValue<::serde_json::Map<::std::string::String, ::serde_json::Value>>,
+        Error<()>,
+    > {
+        let url = format!("{}/v3/jobs/search/companies", self.baseurl,);
+        let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
+        header_map
+            .append(
+                ::reqwest::header::HeaderName::from_static("api-version"),
+                ::reqwest::header::HeaderValue::from_static(Self::api_version()),
+            );
+        #[allow(unused_mut)]
+        let mut request = self
+            .client
+            .get(url)
+            .header(
+                ::reqwest::header::ACCEPT,
+                ::reqwest::header::HeaderValue::from_static("application/json"),
+            )
+            .query(&progenitor_client::QueryParam::new("domain", &domain))
+            .query(&progenitor_client::QueryParam::new("limit", &limit))
+            .query(&progenitor_client::QueryParam::new("q", &q))
+            .headers(header_map)
+            .build()?;
+        let info = OperationInfo {
+            operation_id: "job_search_companies",
+        };
+        self.pre(&mut request, &info).await?;
+        let result = self.exec(request, &info).await;
+        self.post(&result, &info).await?;
+        let response = result?;
+        match response.status().as_u16() {
+            200u16 => ResponseValue::from_response(response).await,
+            _ => Err(Error::UnexpectedResponse(response)),
+        }
+    }
+    /**Return up to 5,000 jobs of a search at once, without paging. Billed per job; set limit to what you need.
+
+Sends a `POST` request to `/v3/jobs/search/export`
+
+*/
+    pub async fn job_search_export<'a>(
+        &'a self,
+        body: &'a types::JobSearchExportBody,
+    ) -> Result<
+        ResponseValue<::serde_json::Map<::std::string::String, ::serde_json::Value>>,
+        Error<()>,
+    > {
+        let url = format!("{}/v3/jobs/search/export", self.baseurl,);
+        let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
+        header_map
+            .append(
+                ::reqwest::header::HeaderName::from_static("api-version"),
+                ::reqwest::header::HeaderValue::from_static(Self::api_version()),
+            );
+        #[allow(unused_mut)]
+        let mut request = self
+            .client
+            .post(url)
+            .header(
+                ::reqwest::header::ACCEPT,
+                ::reqwest::header::HeaderValue::from_static("application/json"),
+            )
+            .json(&body)
+            .headers(header_map)
+            .build()?;
+        let info = OperationInfo {
+            operation_id: "job_search_export",
+        };
+        self.pre(&mut request, &info).await?;
+        let result = self.exec(request, &info).await;
+        self.post(&result, &info).await?;
+        let response = result?;
+        match response.status().as_u16() {
+            200u16 => ResponseValue::from_response(response).await,
+            _ => Err(Error::UnexpectedResponse(response)),
+        }
+    }
+    /**Return per-job-board statistics of the job-signal index.
+
+Sends a `GET` request to `/v3/jobs/search/job-board/stats`
+
+*/
+    pub async fn job_board_stats<'a>(
+        &'a self,
+    ) -> Result<
+        ResponseValue<::serde_json::Map<::std::string::String, ::serde_json::Value>>,
+        Error<()>,
+    > {
+        let url = format!("{}/v3/jobs/search/job-board/stats", self.baseurl,);
+        let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
+        header_map
+            .append(
+                ::reqwest::header::HeaderName::from_static("api-version"),
+                ::reqwest::header::HeaderValue::from_static(Self::api_version()),
+            );
+        #[allow(unused_mut)]
+        let mut request = self
+            .client
+            .get(url)
+            .header(
+                ::reqwest::header::ACCEPT,
+                ::reqwest::header::HeaderValue::from_static("application/json"),
+            )
+            .headers(header_map)
+            .build()?;
+        let info = OperationInfo {
+            operation_id: "job_board_stats",
+        };
+        self.pre(&mut request, &info).await?;
+        let result = self.exec(request, &info).await;
+        self.post(&result, &info).await?;
+        let response = result?;
+        match response.status().as_u16() {
+            200u16 => ResponseValue::from_response(response).await,
+            _ => Err(Error::UnexpectedResponse(response)),
+        }
+    }
+    /**Suggest countries, regions, states or cities matching a word, for search_jobs' location.
+
+Sends a `GET` request to `/v3/jobs/search/locations`
+
+*/
+    pub async fn job_search_locations<'a>(
+        &'a self,
+        limit: Option<i64>,
+        q: Option<&'a str>,
+        type_: Option<types::JobSearchLocationsType>,
+    ) -> Result<
+        ResponseValue<::serde_json::Map<::std::string::String, ::serde_json::Value>>,
+        Error<()>,
+    > {
+        let url = format!("{}/v3/jobs/search/locations", self.baseurl,);
+        let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
+        header_map
+            .append(
+                ::reqwest::header::HeaderName::from_static("api-version"),
+                ::reqwest::header::HeaderValue::from_static(Self::api_version()),
+            );
+        #[allow(unused_mut)]
+        let mut request = self
+            .client
+            .get(url)
+            .header(
+                ::reqwest::header::ACCEPT,
+                ::reqwest::header::HeaderValue::from_static("application/json"),
+            )
+            .query(&progenitor_client::QueryParam::new("limit", &limit))
+            .query(&progenitor_client::QueryParam::new("q", &q))
+            .query(&progenitor_client::QueryParam::new("type", &type_))
+            .headers(header_map)
+            .build()?;
+        let info = OperationInfo {
+            operation_id: "job_search_locations",
+        };
+        self.pre(&mut request, &info).await?;
+        let result = self.exec(request, &info).await;
+        self.post(&result, &info).await?;
+        let response = result?;
+        match response.status().as_u16() {
+            200u16 => ResponseValue::from_response(response).await,
+            _ => Err(Error::UnexpectedResponse(response)),
+        }
+    }
+    /**Suggest occupations (three levels) matching a word, for search_jobs' occupationTaxonomy.
+
+Sends a `GET` request to `/v3/jobs/search/occupation-taxonomy`
+
+*/
+    pub async fn job_search_occupation_taxonomy<'a>(
+        &'a self,
+        level: Option<types::JobSearchOccupationTaxonomyLevel>,
+        limit: Option<i64>,
+        q: Option<&'a str>,
+    ) -> Result<
+        ResponseValue<::serde_json::Map<::std::string::String, ::serde_json::Value>>,
+        Error<()>,
+    > {
+        let url = format!("{}/v3/jobs/search/occupation-taxonomy", self.baseurl,);
+        let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
+        header_map
+            .append(
+                ::reqwest::header::HeaderName::from_static("api-version"),
+                ::reqwest::header::HeaderValue::from_static(Self::api_version()),
+            );
+        #[allow(unused_mut)]
+        let mut request = self
+            .client
+            .get(url)
+            .header(
+                ::reqwest::header::ACCEPT,
+                ::reqwest::header::HeaderValue::from_static("application/json"),
+            )
+            .query(&progenitor_client::QueryParam::new("level", &level))
+            .query(&progenitor_client::QueryParam::new("limit", &limit))
+            .query(&progenitor_client::QueryParam::new("q", &q))
+            .headers(header_map)
+            .build()?;
+        let info = OperationInfo {
+            operation_id: "job_search_occupation_taxonomy",
+        };
+        self.pre(&mut request, &info).await?;
+        let result = self.exec(request, &info).await;
+        self.post(&result, &info).await?;
+        let response = result?;
+        match response.status().as_u16() {
+            200u16 => ResponseValue::from_response(response).await,
+            _ => Err(Error::UnexpectedResponse(response)),
+        }
+    }
+    /**Turn words (titles, tags, companies, places, occupations) into the filter values search_jobs takes.
+
+Sends a `POST` request to `/v3/jobs/search/resolve`
+
+*/
+    pub async fn job_search_resolve<'a>(
+        &'a self,
+        body: &'a types::JobSearchResolveBody,
+    ) -> Result<
+        ResponseValue<::serde_json::Map<::std::string::String, ::serde_json::Value>>,
+        Error<()>,
+    > {
+        let url = format!("{}/v3/jobs/search/resolve", self.baseurl,);
+        let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
+        header_map
+            .append(
+                ::reqwest::header::HeaderName::from_static("api-version"),
+                ::reqwest::header::HeaderValue::from_static(Self::api_version()),
+            );
+        #[allow(unused_mut)]
+        let mut request = self
+            .client
+            .post(url)
+            .header(
+                ::reqwest::header::ACCEPT,
+                ::reqwest::header::HeaderValue::from_static("application/json"),
+            )
+            .json(&body)
+            .headers(header_map)
+            .build()?;
+        let info = OperationInfo {
+            operation_id: "job_search_resolve",
+        };
+        self.pre(&mut request, &info).await?;
+        let result = self.exec(request, &info).await;
+        self.post(&result, &info).await?;
+        let response = result?;
+        match response.status().as_u16() {
+            200u16 => ResponseValue::from_response(response).await,
+            _ => Err(Error::UnexpectedResponse(response)),
+        }
+    }
+    /**Suggest roles matching a word, for search_jobs' titles.
+
+Sends a `GET` request to `/v3/jobs/search/roles`
+
+*/
+    pub async fn job_search_roles<'a>(
+        &'a self,
+        limit: Option<i64>,
+        q: Option<&'a str>,
+    ) -> Result<
+        ResponseValue<::serde_json::Map<::std::string::String, ::serde_json::Value>>,
+        Error<()>,
+    > {
+        let url = format!("{}/v3/jobs/search/roles", self.baseurl,);
+        let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
+        header_map
+            .append(
+                ::reqwest::header::HeaderName::from_static("api-version"),
+                ::reqwest::header::HeaderValue::from_static(Self::api_version()),
+            );
+        #[allow(unused_mut)]
+        let mut request = self
+            .client
+            .get(url)
+            .header(
+                ::reqwest::header::ACCEPT,
+                ::reqwest::header::HeaderValue::from_static("application/json"),
+            )
+            .query(&progenitor_client::QueryParam::new("limit", &limit))
+            .query(&progenitor_client::QueryParam::new("q", &q))
+            .headers(header_map)
+            .build()?;
+        let info = OperationInfo {
+            operation_id: "job_search_roles",
+        };
+        self.pre(&mut request, &info).await?;
+        let result = self.exec(request, &info).await;
+        self.post(&result, &info).await?;
+        let response = result?;
+        match response.status().as_u16() {
+            200u16 => ResponseValue::from_response(response).await,
+            _ => Err(Error::UnexpectedResponse(response)),
+        }
+    }
+    /**Return the size and freshness of the job-signal index.
+
+Sends a `GET` request to `/v3/jobs/search/stats`
+
+*/
+    pub async fn job_search_stats<'a>(
+        &'a self,
+    ) -> Result<
+        ResponseValue<::serde_json::Map<::std::string::String, ::serde_json::Value>>,
+        Error<()>,
+    > {
+        let url = format!("{}/v3/jobs/search/stats", self.baseurl,);
+        let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
+        header_map
+            .append(
+                ::reqwest::header::HeaderName::from_static("api-version"),
+                ::reqwest::header::HeaderValue::from_static(Self::api_version()),
+            );
+        #[allow(unused_mut)]
+        let mut request = self
+            .client
+            .get(url)
+            .header(
+                ::reqwest::header::ACCEPT,
+                ::reqwest::header::HeaderValue::from_static("application/json"),
+            )
+            .headers(header_map)
+            .build()?;
+        let info = OperationInfo {
+            operation_id: "job_search_stats",
+        };
+        self.pre(&mut request, &info).await?;
+        let result = self.exec(request, &info).await;
+        self.post(&result, &info).await?;
+        let response = result?;
+        match response.status().as_u16() {
+            200u16 => ResponseValue::from_response(response).await,
+            _ => Err(Error::UnexpectedResponse(response)),
+        }
+    }
+    /**Suggest tags (skills, tools) matching a word, for search_jobs' tags.
+
+Sends a `GET` request to `/v3/jobs/search/tags`
+
+*/
+    pub async fn job_search_tags<'a>(
+        &'a self,
+        limit: Option<i64>,
+        q: Option<&'a str>,
+        tag_type: Option<i64>,
+    ) -> Result<
+        ResponseValue<::serde_json::Map<::std::string::String, ::serde_json::Value>>,
+        Error<()>,
+    > {
+        let url = format!("{}/v3/jobs/search/tags", self.baseurl,);
+        let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
+        header_map
+            .append(
+                ::reqwest::header::HeaderName::from_static("api-version"),
+                ::reqwest::header::HeaderValue::from_static(Self::api_version()),
+            );
+        #[allow(unused_mut)]
+        let mut request = self
+            .client
+            .get(url)
+            .header(
+                ::reqwest::header::ACCEPT,
+                ::reqwest::header::HeaderValue::from_static("application/json"),
+            )
+            .query(&progenitor_client::QueryParam::new("limit", &limit))
+            .query(&progenitor_client::QueryParam::new("q", &q))
+            .query(&progenitor_client::QueryParam::new("tag_type", &tag_type))
+            .headers(header_map)
+            .build()?;
+        let info = OperationInfo {
+            operation_id: "job_search_tags",
+        };
+        self.pre(&mut request, &info).await?;
+        let result = self.exec(request, &info).await;
+        self.post(&result, &info).await?;
+        let response = result?;
+        match response.status().as_u16() {
+            200u16 => ResponseValue::from_response(response).await,
+            _ => Err(Error::UnexpectedResponse(response)),
+        }
+    }
+    /**Suggest job titles matching a word, for search_jobs' titles.
+
+Sends a `GET` request to `/v3/jobs/search/titles`
+
+*/
+    pub async fn job_search_titles<'a>(
+        &'a self,
+        limit: Option<i64>,
+        q: Option<&'a str>,
+    ) -> Result<
+        ResponseValue<::serde_json::Map<::std::string::String, ::serde_json::Value>>,
+        Error<()>,
+    > {
+        let url = format!("{}/v3/jobs/search/titles", self.baseurl,);
+        let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
+        header_map
+            .append(
+                ::reqwest::header::HeaderName::from_static("api-version"),
+                ::reqwest::header::HeaderValue::from_static(Self::api_version()),
+            );
+        #[allow(unused_mut)]
+        let mut request = self
+            .client
+            .get(url)
+            .header(
+                ::reqwest::header::ACCEPT,
+                ::reqwest::header::HeaderValue::from_static("application/json"),
+            )
+            .query(&progenitor_client::QueryParam::new("limit", &limit))
+            .query(&progenitor_client::QueryParam::new("q", &q))
+            .headers(header_map)
+            .build()?;
+        let info = OperationInfo {
+            operation_id: "job_search_titles",
+        };
+        self.pre(&mut request, &info).await?;
+        let result = self.exec(request, &info).await;
+        self.post(&result, &info).await?;
+        let response = result?;
+        match response.status().as_u16() {
+            200u16 => ResponseValue::from_response(response).await,
+            _ => Err(Error::UnexpectedResponse(response)),
+        }
+    }
+    /**Find people by company and by filters on title, function, seniority, location and more. Page with next_cursor while has_more. Contact details cost extra.
+
+Sends a `POST` request to `/v3/people/search`
+
+*/
+    pub async fn people_search<'a>(
+        &'a self,
+        body: &'a types::PeopleSearchBody,
+    ) -> Result<ResponseValue<types::PeopleSearchResponse>, Error<()>> {
+        let url = format!("{}/v3/people/search", self.baseurl,);
+        let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
+        header_map
+            .append(
+                ::reqwest::header::HeaderName::from_static("api-version"),
+                ::reqwest::header::HeaderValue::from_static(Self::api_version()),
+            );
+        #[allow(unused_mut)]
+        let mut request = self
+            .client
+            .post(url)
+            .header(
+                ::reqwest::header::ACCEPT,
+                ::reqwest::header::HeaderValue::from_static("application/json"),
+            )
+            .json(&body)
+            .headers(header_map)
+            .build()?;
+        let info = OperationInfo {
+            operation_id: "people_search",
+        };
+        self.pre(&mut request, &info).await?;
+        let result = self.exec(request, &info).await;
+        self.post(&result, &info).await?;
+        let response = result?;
+        match response.status().as_u16() {
+            200u16 => ResponseValue::from_response(response).await,
+            _ => Err(Error::UnexpectedResponse(response)),
+        }
+    }
+    /**Return what the /v3 searches cover (jobs, companies, people) and top values.
+
+Sends a `POST` request to `/v3/search/stats`
+
+*/
+    pub async fn search_stats_v3<'a>(
+        &'a self,
+        body: &'a types::SearchStatsV3Body,
+    ) -> Result<
+        ResponseValue<::serde_json::Map<::std::string::String, ::serde_json::Value>>,
+        Error<()>,
+    > {
+        let url = format!("{}/v3/search/stats", self.baseurl,);
+        let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
+        header_map
+            .append(
+                ::reqwest::header::HeaderName::from_static("api-version"),
+                ::reqwest::header::HeaderValue::from_static(Self::api_version()),
+            );
+        #[allow(unused_mut)]
+        let mut request = self
+            .client
+            .post(url)
+            .header(
+                ::reqwest::header::ACCEPT,
+                ::reqwest::header::HeaderValue::from_static("application/json"),
+            )
+            .json(&body)
+            .headers(header_map)
+            .build()?;
+        let info = OperationInfo {
+            operation_id: "search_stats_v3",
         };
         self.pre(&mut request, &info).await?;
         let result = self.exec(request, &info).await;

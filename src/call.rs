@@ -102,7 +102,41 @@ async fn run(client: &Client, tool: &ToolDef, args: Map<String, Value>, payer: P
     outcome
 }
 
+/// The values of a tool's secret arguments (`callback.secret` names a field of an object
+/// argument), so they join the last-line filter for the call.
+fn secret_values<'a>(tool: &ToolDef, args: &'a Map<String, Value>) -> Vec<&'a str> {
+    tool.secret_arguments
+        .iter()
+        .filter_map(|path| {
+            let mut parts = path.split('.');
+            let mut v = args.get(parts.next()?)?;
+            for p in parts {
+                v = v.get(p)?;
+            }
+            v.as_str()
+        })
+        .filter(|s| !s.is_empty())
+        .collect()
+}
+
 async fn attempt(
+    client: &Client,
+    tool: &ToolDef,
+    args: Map<String, Value>,
+    payer: Payer,
+) -> Outcome {
+    // Someone else's secret in the arguments is kept out of every output of this call, as the
+    // key is, before anything (even a validation message) can repeat it.
+    let _secrets: Vec<crate::secrets::Registration> = secret_values(tool, &args)
+        .into_iter()
+        .map(crate::secrets::register)
+        .collect();
+    let mut outcome = attempt_with(client, tool, args, payer).await;
+    crate::secrets::scrub_value(&mut outcome.structured);
+    outcome
+}
+
+async fn attempt_with(
     client: &Client,
     tool: &ToolDef,
     args: Map<String, Value>,
@@ -188,25 +222,58 @@ async fn attempt(
     };
     if let Value::Object(map) = &mut outcome.structured {
         map.insert("_credits".into(), credits);
+        if tool.poll_after_s > 0 && !outcome.is_error {
+            // LeadMagic asks for a gap between polls; the result says how long.
+            map.insert("_poll_after_s".into(), json!(tool.poll_after_s));
+        }
     }
     outcome
 }
 
-/// The most this call can cost, from the document's `x-leadmagic-credits` and the argument
-/// that caps billed units. Unknown cost = unbounded (refused under any budget).
+/// The most this call can cost, from the document's `x-leadmagic-credits` and the arguments:
+/// units (the cap argument's number, or its array's length; the default when absent; at most
+/// the page cap) times the price per unit (by the priced argument's value, plus the surcharge
+/// when its flag is set). Unknown cost = unbounded (refused under any budget).
 pub fn worst_case(tool: &ToolDef, args: &Map<String, Value>) -> f64 {
     let c = &tool.credits;
     if !c.known {
         return f64::INFINITY;
     }
-    if c.per == "call" {
-        return c.amount;
+    let price_of = |value: Option<&Value>| {
+        value
+            .and_then(Value::as_str)
+            .and_then(|v| c.prices.iter().find(|(name, _)| *name == v))
+            .map_or(c.amount, |(_, p)| *p)
+    };
+    let surcharge = if args.get(c.surcharge_argument) == Some(&Value::Bool(true)) {
+        c.surcharge
+    } else {
+        0.0
+    };
+    // A price per element of an array argument: the sum over its elements.
+    if let Some((array, field)) = c.price_argument.split_once("[].") {
+        return match args.get(array) {
+            Some(Value::Array(items)) => items
+                .iter()
+                .map(|item| price_of(item.get(field)) + surcharge)
+                .sum(),
+            _ => c.amount * c.cap_default,
+        };
     }
-    let units = args
-        .get(c.cap_argument)
-        .and_then(Value::as_f64)
-        .unwrap_or(c.cap_default);
-    c.amount * units.max(0.0)
+    let price = if c.price_argument.is_empty() {
+        c.amount
+    } else {
+        price_of(args.get(c.price_argument))
+    } + surcharge;
+    if c.per == "call" {
+        return price;
+    }
+    let units = match args.get(c.cap_argument) {
+        Some(Value::Array(items)) => items.len() as f64,
+        Some(v) => v.as_f64().unwrap_or(c.cap_default),
+        None => c.cap_default,
+    };
+    price * units.max(0.0).min(c.cap_max)
 }
 
 /// Credits the API says it charged: `X-Credits-Consumed`, else the body's `credits_consumed`.
@@ -281,7 +348,15 @@ fn from_captured(tool: &ToolDef, c: Captured) -> Outcome {
         );
     }
     let mut structured = match tool.output {
-        Output::Empty => json!({ "status": c.status }),
+        // No body declared; one that arrives anyway is kept.
+        Output::Empty => match serde_json::from_slice::<Value>(&c.body) {
+            Ok(Value::Object(map))
+                if crate::jsonrpc::object_count(&c.body) <= MAX_RESULT_OBJECTS =>
+            {
+                Value::Object(map)
+            }
+            _ => json!({ "status": c.status }),
+        },
         Output::Text => json!({
             "content_type": c.headers.get("content-type").and_then(|v| v.to_str().ok()).unwrap_or(""),
             "text": String::from_utf8_lossy(&c.body),

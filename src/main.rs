@@ -20,12 +20,21 @@ struct Cli {
     /// Answer every call from the built-in sandbox (sample data; no key, no network, no credits).
     #[arg(long, global = true, env = "LEADMAGIC_SANDBOX", value_parser = BoolishValueParser::new())]
     sandbox: bool,
-    /// Only expose these toolsets (comma-separated first tags, e.g. people,companies).
+    /// Toolsets to expose (comma-separated): `default` (the prospecting set), `all`, or names
+    /// (`leadmagic-mcp --toolsets all tools` lists them). Without it: the default set.
     #[arg(long, global = true, env = "LEADMAGIC_TOOLSETS", value_name = "LIST")]
     toolsets: Option<String>,
-    /// Only expose these tools (comma-separated names).
+    /// Tools to expose by name, on top of the toolsets (alone: only these).
     #[arg(long, global = true, env = "LEADMAGIC_TOOLS", value_name = "LIST")]
     tools: Option<String>,
+    /// Tools to leave out, whatever --toolsets and --tools say.
+    #[arg(
+        long,
+        global = true,
+        env = "LEADMAGIC_EXCLUDE_TOOLS",
+        value_name = "LIST"
+    )]
+    exclude_tools: Option<String>,
     /// Only expose tools hinted read-only.
     #[arg(long, global = true, env = "LEADMAGIC_READ_ONLY", value_parser = BoolishValueParser::new())]
     read_only: bool,
@@ -258,6 +267,11 @@ async fn run(cli: Cli, command: Command) -> ExitCode {
     let selection = Selection {
         toolsets: cli.toolsets.as_deref().map(split_list).unwrap_or_default(),
         tools: cli.tools.as_deref().map(split_list).unwrap_or_default(),
+        exclude_tools: cli
+            .exclude_tools
+            .as_deref()
+            .map(split_list)
+            .unwrap_or_default(),
         read_only: cli.read_only,
     };
     if let Err(e) = selection.validate() {

@@ -26,7 +26,71 @@ pub const MAX_STDIO_LINE: usize = 1 << 20;
 
 const INSTRUCTIONS: &str = "LeadMagic B2B data: find and validate work emails, mobiles, profiles, \
 companies, jobs and ads. Most tools spend credits (each description states the cost; a repeated \
-call is billed again), so prefer one precise call over several guesses. Results are personal data.";
+call is billed again), so prefer one precise call over several guesses; preview_cost prices \
+large work first. Results are personal data.";
+
+/// The server's instructions: what it is for, which toolsets are on, and how to turn on more.
+fn instructions(selection: &Selection) -> String {
+    let on = selection.enabled_toolsets();
+    let off: Vec<&str> = crate::tools::TOOLSETS
+        .iter()
+        .map(|t| t.name)
+        .filter(|n| !on.contains(n))
+        .collect();
+    let mut text = format!("{INSTRUCTIONS} Toolsets enabled: {}.", on.join(", "));
+    if !off.is_empty() {
+        text.push_str(&format!(
+            " Not enabled: {}; the operator enables them with --toolsets (e.g. --toolsets default,{}) \
+             or LEADMAGIC_TOOLSETS.",
+            off.join(", "),
+            off[0]
+        ));
+    }
+    text
+}
+
+/// Headers by which an HTTP caller narrows the operator's tool selection for its own requests
+/// (never widens it): the same lists as `--toolsets`, `--tools`, `--exclude-tools`, `--read-only`.
+pub const NARROWING_HEADERS: [&str; 4] = [
+    "x-mcp-toolsets",
+    "x-mcp-tools",
+    "x-mcp-exclude-tools",
+    "x-mcp-readonly",
+];
+
+/// A caller's narrowing of the selection, from its request headers (`None` without any).
+fn caller_selection(context: &RequestContext<RoleServer>) -> Option<Selection> {
+    let parts = context.extensions.get::<http::request::Parts>()?;
+    let list = |name: &str| {
+        parts
+            .headers
+            .get(name)
+            .and_then(|v| v.to_str().ok())
+            .map(crate::tools::split_list)
+            .unwrap_or_default()
+    };
+    if !NARROWING_HEADERS
+        .iter()
+        .any(|h| parts.headers.contains_key(*h))
+    {
+        return None;
+    }
+    Some(Selection {
+        toolsets: list("x-mcp-toolsets"),
+        tools: list("x-mcp-tools"),
+        exclude_tools: list("x-mcp-exclude-tools"),
+        read_only: parts
+            .headers
+            .get("x-mcp-readonly")
+            .and_then(|v| v.to_str().ok())
+            .is_some_and(|v| {
+                matches!(
+                    v.trim().to_ascii_lowercase().as_str(),
+                    "1" | "true" | "yes" | "on"
+                )
+            }),
+    })
+}
 
 #[derive(Clone)]
 pub struct LeadMagicServer {
@@ -34,6 +98,8 @@ pub struct LeadMagicServer {
     /// Tools exposed, in table order, with their MCP form built once.
     tools: Arc<Vec<(&'static ToolDef, Tool)>>,
     listed: Arc<Vec<Tool>>,
+    selection: Arc<Selection>,
+    instructions: Arc<str>,
     /// Bring-your-own-key mode: every call must carry the caller's key.
     caller_keys: bool,
 }
@@ -96,8 +162,18 @@ impl LeadMagicServer {
             client: Arc::new(client),
             tools: Arc::new(tools),
             listed: Arc::new(listed),
+            selection: Arc::new(selection.clone()),
+            instructions: instructions(selection).into(),
             caller_keys: false,
         }
+    }
+
+    /// The exposed tool answering to `name` (its name or an alias).
+    fn exposed(&self, name: &str) -> Option<&(&'static ToolDef, Tool)> {
+        self.tools
+            .iter()
+            .find(|(d, _)| d.name == name)
+            .or_else(|| self.tools.iter().find(|(d, _)| d.aliases.contains(&name)))
     }
 
     /// Require each call to bring its caller's own LeadMagic key (HTTP `--per-request-key`).
@@ -162,24 +238,30 @@ impl ServerHandler for LeadMagicServer {
                 Implementation::new("leadmagic-mcp", env!("CARGO_PKG_VERSION"))
                     .with_title("LeadMagic"),
             )
-            .with_instructions(INSTRUCTIONS)
+            .with_instructions(self.instructions.as_ref())
     }
 
     async fn list_tools(
         &self,
         _request: Option<PaginatedRequestParams>,
-        _context: RequestContext<RoleServer>,
+        context: RequestContext<RoleServer>,
     ) -> Result<ListToolsResult, ErrorData> {
-        Ok(ListToolsResult::with_all_items(
-            self.listed.as_ref().clone(),
-        ))
+        let tools = match caller_selection(&context) {
+            None => self.listed.as_ref().clone(),
+            Some(mine) => {
+                let narrowed = self.selection.narrowed_by(&mine);
+                self.tools
+                    .iter()
+                    .filter(|(d, _)| narrowed.includes(d))
+                    .map(|(_, t)| t.clone())
+                    .collect()
+            }
+        };
+        Ok(ListToolsResult::with_all_items(tools))
     }
 
     fn get_tool(&self, name: &str) -> Option<Tool> {
-        self.tools
-            .iter()
-            .find(|(d, _)| d.name == name)
-            .map(|(_, t)| t.clone())
+        self.exposed(name).map(|(_, t)| t.clone())
     }
 
     async fn call_tool(
@@ -187,10 +269,13 @@ impl ServerHandler for LeadMagicServer {
         request: CallToolRequestParams,
         context: RequestContext<RoleServer>,
     ) -> Result<CallToolResponse, ErrorData> {
+        let narrowed_out = |d: &ToolDef| {
+            caller_selection(&context)
+                .is_some_and(|mine| !self.selection.narrowed_by(&mine).includes(d))
+        };
         let Some((def, _)) = self
-            .tools
-            .iter()
-            .find(|(d, _)| d.name == request.name.as_ref())
+            .exposed(request.name.as_ref())
+            .filter(|(d, _)| !narrowed_out(d))
         else {
             // An unknown tool is a protocol error (the model cannot fix it by changing arguments).
             // rmcp's warning for it is capped (main.rs); this is the one log line, at debug.

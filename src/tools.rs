@@ -20,14 +20,34 @@ pub struct Annotations {
 pub struct Credits {
     /// False when the document states no cost (then the call is assumed billed).
     pub known: bool,
-    /// Credits per unit.
+    /// Credits per unit; the highest when the price depends on an argument.
     pub amount: f64,
     /// "call", or the unit billed, e.g. "employee returned".
     pub per: &'static str,
     pub free_when: &'static str,
-    /// The argument that caps billed units (e.g. `limit`), and the server's default for it.
+    /// The argument that caps billed units (e.g. `limit`, or an array whose length counts),
+    /// the server's default for it, and the most units one call can bill.
     pub cap_argument: &'static str,
     pub cap_default: f64,
+    pub cap_max: f64,
+    /// The price per unit by the value of this argument (`product`), or summed over the
+    /// elements of an array argument (`items[].product`); `amount` for values not listed.
+    pub price_argument: &'static str,
+    pub prices: &'static [(&'static str, f64)],
+    /// Credits added per unit when this boolean argument is true.
+    pub surcharge_argument: &'static str,
+    pub surcharge: f64,
+    /// Plans on which the call is free (text), when the price depends on the plan.
+    pub free_on: &'static str,
+}
+
+/// A group of tools (`--toolsets`).
+#[derive(Debug)]
+pub struct ToolsetDef {
+    pub name: &'static str,
+    /// On without `--toolsets` (the `default` set).
+    pub default: bool,
+    pub description: &'static str,
 }
 
 /// How a 2xx body becomes `structuredContent`.
@@ -66,6 +86,14 @@ pub struct ToolDef {
     pub any_of_required: &'static [&'static [&'static str]],
     pub annotations: Annotations,
     pub credits: Credits,
+    /// Other names the tool answers to (not listed).
+    pub aliases: &'static [&'static str],
+    /// Arguments holding someone else's secret: kept out of every output, like the key.
+    pub secret_arguments: &'static [&'static str],
+    /// For a status poll: seconds to wait before the next one (0 otherwise).
+    pub poll_after_s: u64,
+    /// Largest arguments accepted, as JSON bytes (0: only the transport's cap).
+    pub max_argument_bytes: u64,
     pub output: Output,
     /// Sandbox answer.
     pub sample_content_type: &'static str,
@@ -88,7 +116,8 @@ impl ToolDef {
             return "free".into();
         }
         let unit = if c.amount == 1.0 { "credit" } else { "credits" };
-        format!("{} {unit} per {}", c.amount, c.per)
+        let up_to = if c.prices.is_empty() { "" } else { "up to " };
+        format!("{up_to}{} {unit} per {}", c.amount, c.per)
     }
 }
 
@@ -189,55 +218,127 @@ mod table {
     include!(concat!(env!("OUT_DIR"), "/tools.rs"));
 }
 
-pub use table::{TOOLS, dispatch};
+pub use table::{TOOLS, TOOLSETS, dispatch};
 
-/// The tool with this name, among all tools of the document.
+/// The tool with this name (or alias), among all tools of the document.
 pub fn find(name: &str) -> Option<&'static ToolDef> {
-    TOOLS.iter().find(|t| t.name == name)
+    TOOLS
+        .iter()
+        .find(|t| t.name == name)
+        .or_else(|| TOOLS.iter().find(|t| t.aliases.contains(&name)))
 }
 
-/// Which tools a server exposes.
+/// Which tools a server exposes: toolsets (`default`, `all`, or names), then tools added by
+/// name, minus excluded tools (which win over both), then only read-only ones if asked.
 #[derive(Debug, Clone, Default)]
 pub struct Selection {
-    /// Toolsets (first tags) to include; empty = all.
+    /// Toolsets to include; empty = the default set. `default` and `all` may appear.
     pub toolsets: Vec<String>,
-    /// Tool names to include; empty = all (within the toolsets).
+    /// Tools to include by name (on top of the toolsets; alone, only these).
     pub tools: Vec<String>,
+    /// Tools to leave out, whatever else says.
+    pub exclude_tools: Vec<String>,
     /// Only tools hinted read-only.
     pub read_only: bool,
+}
+
+fn names_of<'a>(items: impl Iterator<Item = &'a str>) -> String {
+    items.collect::<Vec<_>>().join(", ")
 }
 
 impl Selection {
     /// Check the names against the table, so a typo fails at startup instead of hiding tools.
     pub fn validate(&self) -> Result<(), String> {
         for t in &self.toolsets {
-            if !TOOLS.iter().any(|d| d.toolset == t) {
-                let mut known: Vec<&str> = TOOLS.iter().map(|d| d.toolset).collect();
-                known.dedup();
+            if t != "default" && t != "all" && !TOOLSETS.iter().any(|s| s.name == t) {
                 return Err(format!(
-                    "unknown toolset `{t}`; known: {}",
-                    known.join(", ")
+                    "unknown toolset `{t}`; valid: default, all, {}",
+                    names_of(TOOLSETS.iter().map(|s| s.name))
                 ));
             }
         }
-        for t in &self.tools {
+        for t in self.tools.iter().chain(&self.exclude_tools) {
             if find(t).is_none() {
                 return Err(format!(
-                    "unknown tool `{t}`; `leadmagic-mcp tools` lists them"
+                    "unknown tool `{t}`; valid: {} (`leadmagic-mcp --toolsets all tools` lists them)",
+                    names_of(TOOLS.iter().map(|d| d.name))
                 ));
             }
         }
         Ok(())
     }
 
+    fn in_toolsets(&self, t: &ToolDef) -> bool {
+        let set = TOOLSETS.iter().find(|s| s.name == t.toolset);
+        let default = set.is_some_and(|s| s.default);
+        if self.toolsets.is_empty() {
+            // `--tools` alone means exactly those tools.
+            return self.tools.is_empty() && default;
+        }
+        self.toolsets
+            .iter()
+            .any(|s| s == "all" || (s == "default" && default) || s == t.toolset)
+    }
+
     pub fn includes(&self, t: &ToolDef) -> bool {
-        (self.toolsets.is_empty() || self.toolsets.iter().any(|s| s == t.toolset))
-            && (self.tools.is_empty() || self.tools.iter().any(|s| s == t.name))
+        let named = |list: &[String]| {
+            list.iter()
+                .any(|n| n == t.name || t.aliases.contains(&n.as_str()))
+        };
+        (self.in_toolsets(t) || named(&self.tools))
+            && !named(&self.exclude_tools)
             && (!self.read_only || t.annotations.read_only)
     }
 
     pub fn tools(&self) -> impl Iterator<Item = &'static ToolDef> + '_ {
         TOOLS.iter().filter(|t| self.includes(t))
+    }
+
+    /// This selection narrowed by another (a caller's request headers): a tool stays only if
+    /// both include it, so a caller can never widen what the operator enabled.
+    pub fn narrowed_by(&self, other: &Selection) -> Narrowed<'_> {
+        Narrowed {
+            outer: self,
+            inner: other.clone(),
+        }
+    }
+
+    /// The toolsets with at least one tool in this selection.
+    pub fn enabled_toolsets(&self) -> Vec<&'static str> {
+        TOOLSETS
+            .iter()
+            .filter(|s| self.tools().any(|t| t.toolset == s.name))
+            .map(|s| s.name)
+            .collect()
+    }
+}
+
+/// A selection narrowed by a caller's own (see `Selection::narrowed_by`).
+pub struct Narrowed<'a> {
+    outer: &'a Selection,
+    inner: Selection,
+}
+
+impl Narrowed<'_> {
+    pub fn includes(&self, t: &ToolDef) -> bool {
+        self.outer.includes(t) && self.inner_includes(t)
+    }
+
+    fn inner_includes(&self, t: &ToolDef) -> bool {
+        let i = &self.inner;
+        // A caller naming no toolsets keeps the operator's: only what it names narrows.
+        let sets = i.toolsets.is_empty()
+            || i.toolsets.iter().any(|s| {
+                s == "all"
+                    || s == t.toolset
+                    || (s == "default" && TOOLSETS.iter().any(|d| d.name == t.toolset && d.default))
+            });
+        let named = |list: &[String]| {
+            list.iter()
+                .any(|n| n == t.name || t.aliases.contains(&n.as_str()))
+        };
+        let tools = i.tools.is_empty() || named(&i.tools);
+        sets && tools && !named(&i.exclude_tools) && (!i.read_only || t.annotations.read_only)
     }
 }
 

@@ -40,6 +40,19 @@ pub fn input_schema(tool: &ToolDef) -> &'static Value {
 
 /// Check the arguments of one call.
 pub fn check(tool: &ToolDef, args: &Map<String, Value>) -> Result<(), ArgError> {
+    if tool.max_argument_bytes > 0 {
+        let size = serde_json::to_vec(args).map_or(0, |v| v.len()) as u64;
+        if size > tool.max_argument_bytes {
+            return Err(err(
+                "",
+                format!(
+                    "the arguments take {size} bytes; this tool accepts at most {} (send the \
+                     rest as a file URL, or in several jobs)",
+                    tool.max_argument_bytes
+                ),
+            ));
+        }
+    }
     let schema = input_schema(tool);
     let props = schema.get("properties").and_then(Value::as_object);
     for key in args.keys() {

@@ -82,7 +82,7 @@ async fn every_tool_reaches_its_route_once_and_keeps_every_field() {
     let mut env = env_for(&mock);
     env.push(("LEADMAGIC_LOG", "trace".into()));
     let env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (*k, v.as_str())).collect();
-    let mut server = McpProcess::spawn(&env, &["--log-bodies"]);
+    let mut server = McpProcess::spawn(&env, &["--log-bodies", "--toolsets", "all"]);
     let init = server.initialize().await;
     assert_eq!(init["result"]["serverInfo"]["name"], "leadmagic-mcp");
     assert!(init["result"]["capabilities"]["tools"].is_object());
@@ -90,10 +90,7 @@ async fn every_tool_reaches_its_route_once_and_keeps_every_field() {
     let list = server.request("tools/list", json!({})).await;
     let listed = list["result"]["tools"].as_array().expect("tools array");
     assert_eq!(listed.len(), TOOLS.len());
-    assert!(
-        listed.len() >= 25,
-        "the document must give at least 25 tools"
-    );
+    assert!(listed.len() >= 90, "every operation is a tool");
     for tool in listed {
         let name = tool["name"].as_str().unwrap();
         assert!(name.len() <= 48 && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_'));
@@ -129,11 +126,17 @@ async fn every_tool_reaches_its_route_once_and_keeps_every_field() {
             t.name
         );
         let mut structured = result["structuredContent"].clone();
-        let credits = structured
-            .as_object_mut()
-            .unwrap()
-            .remove("_credits")
-            .expect("credits reported");
+        let map = structured.as_object_mut().unwrap();
+        let credits = map.remove("_credits").expect("credits reported");
+        // Status polls say how long to wait before the next one.
+        assert_eq!(
+            map.remove("_poll_after_s")
+                .and_then(|v| v.as_u64())
+                .unwrap_or(0),
+            t.poll_after_s,
+            "{}",
+            t.name
+        );
         assert_eq!(
             credits["reported"],
             t.output == Output::Object,
@@ -173,7 +176,11 @@ async fn every_tool_reaches_its_route_once_and_keeps_every_field() {
                 .starts_with("leadmagic-mcp/")
         );
         assert_eq!(req.header("api-version"), None, "info.version is not sent");
-        if t.method == "POST" || t.method == "PATCH" {
+        let wrapped = schema(t)["properties"].get("body").is_some() && !t.path.contains("{body}");
+        if wrapped {
+            // A free-form body travels whole as the `body` argument.
+            assert_eq!(req.json(), args["body"], "{}: body", t.name);
+        } else if t.method == "POST" || t.method == "PATCH" || t.method == "DELETE" {
             // Body = the arguments that are not path or query parameters.
             let body = req.json();
             for (k, v) in args {
@@ -196,7 +203,7 @@ async fn every_tool_reaches_its_route_once_and_keeps_every_field() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn bad_arguments_are_tool_errors_naming_the_field_and_cost_nothing() {
     let mock = Mock::start(CANARY_KEY).await;
-    let mut server = spawn(&mock, &[]);
+    let mut server = spawn(&mock, &["--toolsets", "all"]);
     server.initialize().await;
     let long = "x".repeat(20_000);
     let cases: Vec<(&str, Value, &str)> = vec![
@@ -242,11 +249,11 @@ async fn bad_arguments_are_tool_errors_naming_the_field_and_cost_nothing() {
         ("get_usage_report", json!({"days": 91}), "days"),
         ("get_day_report", json!({"date": "../../etc"}), "date"),
         (
-            "search_jobs",
+            "find_jobs",
             json!({"experience_level": "wizard"}),
             "experience_level",
         ),
-        ("search_jobs", json!({"per_page": 51}), "per_page"),
+        ("find_jobs", json!({"per_page": 51}), "per_page"),
         (
             "get_credit_balance",
             json!({"unexpected": true}),
@@ -349,7 +356,10 @@ async fn redirects_are_not_followed() {
 async fn sandbox_serves_every_tool_without_key_or_network() {
     let mock = Mock::start(CANARY_KEY).await;
     let url = mock.url();
-    let mut server = McpProcess::spawn(&[("LEADMAGIC_BASE_URL", url.as_str())], &["--sandbox"]);
+    let mut server = McpProcess::spawn(
+        &[("LEADMAGIC_BASE_URL", url.as_str())],
+        &["--sandbox", "--toolsets", "all"],
+    );
     server.initialize().await;
     for t in TOOLS.iter() {
         let args = valid_args(&schema(t), t.any_of_required);

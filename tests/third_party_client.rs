@@ -5,7 +5,7 @@
 mod common;
 
 use common::{CANARY_KEY, HttpServer, Mock, Reply};
-use leadmagic_mcp::tools::TOOLS;
+use leadmagic_mcp::tools::Selection;
 use serde_json::{Value, json};
 
 const SCRIPT: &str = concat!(
@@ -40,7 +40,7 @@ async fn run(py: &str, args: &[&str]) -> Value {
         "python client failed:\n{stdout}\n{stderr}"
     );
     assert!(
-        stdout.contains(&format!("tools: {}", TOOLS.len())),
+        stdout.contains(&format!("tools: {}", Selection::default().tools().count())),
         "{stdout}"
     );
     assert!(!stdout.contains(CANARY_KEY) && !stderr.contains(CANARY_KEY));
@@ -59,7 +59,7 @@ async fn official_python_client_over_http_and_stdio() {
     let url = mock.url();
     let call = [
         "--tool",
-        "validate_email",
+        "validate_work_email",
         "--args",
         r#"{"email":"jane@example.org"}"#,
     ];

@@ -1,17 +1,32 @@
-//! The tool surface is stable and small: `tools/list` matches its reviewed snapshot, stays within
-//! its token budget (bytes / 4), and no tool grows more than 20 % without a snapshot update.
-//! `EXPECTORATE=overwrite cargo test --test tool_surface` refreshes the snapshots.
+//! The tool surface is stable and small: every tool matches its reviewed snapshot (one file per
+//! tool, as github-mcp-server keeps them), what clients show the model stays within its token
+//! budgets (bytes / 4), and no tool grows more than 20 % without a snapshot update.
+//! `cargo xtask generate` (or `EXPECTORATE=overwrite cargo test --test tool_surface`)
+//! refreshes the snapshots.
 
 use leadmagic_mcp::server::{Profile, tools_json};
 use leadmagic_mcp::tools::{Selection, TOOLS};
-use serde_json::Value;
+use serde_json::{Value, json};
 
-/// Average tokens per tool, counted as bytes / 4 of the compact JSON a client receives.
-const FULL_BUDGET: f64 = 210.0;
-const COMPACT_BUDGET: f64 = 110.0;
+/// What clients send to the model (name, title, description, input schema), in tokens:
+/// at most this in total for the default toolsets...
+const DEFAULT_SET_TOKENS: f64 = 5_000.0;
+/// ...and at most this per tool on average over every tool.
+const ALL_TOOLS_TOKENS_PER_TOOL: f64 = 130.0;
+/// Regression guards on the whole `tools/list` entry (with output schema and annotations; the
+/// compact profile without), per tool on average over every tool: 184 and 119 when set.
+const FULL_LIST_TOKENS_PER_TOOL: f64 = 195.0;
+const COMPACT_LIST_TOKENS_PER_TOOL: f64 = 125.0;
 
-fn listed(profile: Profile) -> Vec<Value> {
-    tools_json(&Selection::default(), profile)["tools"]
+fn all() -> Selection {
+    Selection {
+        toolsets: vec!["all".into()],
+        ..Selection::default()
+    }
+}
+
+fn listed(selection: &Selection, profile: Profile) -> Vec<Value> {
+    tools_json(selection, profile)["tools"]
         .as_array()
         .unwrap()
         .clone()
@@ -21,27 +36,54 @@ fn bytes(v: &Value) -> usize {
     serde_json::to_string(v).unwrap().len()
 }
 
-/// Said in a failure when the build used another document than `openapi/leadmagic.yaml`: the
-/// checks still run (a regeneration must show its real diff), and the message says why.
+/// Bytes / 4 of the parts of a tool the model reads.
+fn model_tokens(t: &Value) -> f64 {
+    let seen: serde_json::Map<String, Value> = ["name", "title", "description", "inputSchema"]
+        .iter()
+        .filter_map(|k| t.get(*k).map(|v| (k.to_string(), v.clone())))
+        .collect();
+    bytes(&Value::Object(seen)) as f64 / 4.0
+}
+
+/// Said in a failure when the build used another document than ours: the checks still run
+/// (a regeneration must show its real diff), and the message says why.
 fn other_document() -> String {
     std::env::var("LEADMAGIC_OPENAPI")
-        .map(|p| format!(" (this build used LEADMAGIC_OPENAPI={p}, not openapi/leadmagic.yaml)"))
+        .map(|p| {
+            format!(" (this build used LEADMAGIC_OPENAPI={p}, not openapi/leadmagic.contract.yaml)")
+        })
         .unwrap_or_default()
 }
 
 #[test]
 fn token_budgets_hold() {
+    let default: f64 = listed(&Selection::default(), Profile::Full)
+        .iter()
+        .map(model_tokens)
+        .sum();
+    let every = listed(&all(), Profile::Full);
+    let per_tool = every.iter().map(model_tokens).sum::<f64>() / every.len() as f64;
+    eprintln!(
+        "default toolsets: {default:.0} tokens; all {} tools: {per_tool:.1} tokens per tool",
+        every.len()
+    );
+    assert!(
+        default <= DEFAULT_SET_TOKENS,
+        "the default toolsets take {default:.0} tokens; budget {DEFAULT_SET_TOKENS}{}",
+        other_document()
+    );
+    assert!(
+        per_tool <= ALL_TOOLS_TOKENS_PER_TOOL,
+        "all tools take {per_tool:.1} tokens per tool; budget {ALL_TOOLS_TOKENS_PER_TOOL}{}",
+        other_document()
+    );
     for (profile, budget) in [
-        (Profile::Full, FULL_BUDGET),
-        (Profile::Compact, COMPACT_BUDGET),
+        (Profile::Full, FULL_LIST_TOKENS_PER_TOOL),
+        (Profile::Compact, COMPACT_LIST_TOKENS_PER_TOOL),
     ] {
-        let tools = listed(profile);
-        let total = bytes(&serde_json::json!({ "tools": tools }));
-        let per_tool = total as f64 / 4.0 / tools.len() as f64;
-        eprintln!(
-            "{profile:?}: {total} bytes, {} tools, {per_tool:.1} tokens per tool",
-            tools.len()
-        );
+        let tools = listed(&all(), profile);
+        let per_tool = bytes(&json!({ "tools": tools })) as f64 / 4.0 / tools.len() as f64;
+        eprintln!("{profile:?} tools/list: {per_tool:.1} tokens per tool");
         assert!(
             per_tool <= budget,
             "{profile:?} tools/list is {per_tool:.1} tokens per tool; budget {budget}{}",
@@ -52,7 +94,10 @@ fn token_budgets_hold() {
 
 #[test]
 fn compact_profile_keeps_what_is_required() {
-    let (full_list, compact_list) = (listed(Profile::Full), listed(Profile::Compact));
+    let (full_list, compact_list) = (
+        listed(&all(), Profile::Full),
+        listed(&all(), Profile::Compact),
+    );
     assert_eq!(
         full_list.len(),
         compact_list.len(),
@@ -65,31 +110,28 @@ fn compact_profile_keeps_what_is_required() {
             "{}",
             full["name"]
         );
-        let full_props: Vec<&String> = full["inputSchema"]["properties"]
-            .as_object()
-            .unwrap()
-            .keys()
-            .collect();
-        let compact_props: Vec<&String> = compact["inputSchema"]["properties"]
-            .as_object()
-            .unwrap()
-            .keys()
-            .collect();
-        assert_eq!(full_props, compact_props);
+        let keys = |v: &Value| -> Vec<String> {
+            v["inputSchema"]["properties"]
+                .as_object()
+                .unwrap()
+                .keys()
+                .cloned()
+                .collect()
+        };
+        assert_eq!(keys(full), keys(&compact));
         let def = TOOLS.iter().find(|t| t.name == full["name"]).unwrap();
+        let text = compact["description"].as_str().unwrap();
         for group in def.any_of_required {
             assert!(
-                compact["description"]
-                    .as_str()
-                    .unwrap()
-                    .contains(&group.join(" + ")),
+                text.contains(&group.join(" + ")),
                 "{}: one-of rule kept",
                 def.name
             );
         }
         assert!(
-            compact["description"].as_str().unwrap().contains("Cost:")
-                || compact["description"].as_str().unwrap().ends_with("Free.")
+            text.contains("Cost:") || text.ends_with("Free."),
+            "{}",
+            def.name
         );
         // Omitted hints mean the spec defaults, so the meaning is unchanged.
         let hint = |v: &Value, name: &str, default: bool| {
@@ -111,76 +153,45 @@ fn compact_profile_keeps_what_is_required() {
     }
 }
 
+/// Every billed tool is hinted not idempotent (a repeat bills again) and not destructive; the
+/// lookups among them are read-only, and only the tools that start work are not.
 #[test]
-fn billed_tools_are_read_only_but_not_idempotent() {
+fn billed_tools_are_hinted_for_what_they_cost() {
     let mut billed = 0;
-    for t in listed(Profile::Full) {
+    for t in listed(&all(), Profile::Full) {
         let def = TOOLS.iter().find(|d| d.name == t["name"]).unwrap();
-        if def.is_billed() {
-            billed += 1;
-            assert_eq!(
-                t["annotations"]["readOnlyHint"],
-                true,
-                "{}: a lookup changes nothing upstream{}",
-                def.name,
-                other_document()
-            );
-            assert_eq!(
-                t["annotations"]["idempotentHint"], false,
-                "{}: a repeat bills again",
-                def.name
-            );
-            assert_eq!(t["annotations"]["destructiveHint"], false);
+        // Priced tools; those LeadMagic gives no price for are hinted by what they do.
+        if !(def.credits.known && def.credits.amount > 0.0) {
+            continue;
+        }
+        billed += 1;
+        let a = &t["annotations"];
+        assert_eq!(
+            a["idempotentHint"],
+            false,
+            "{}: a repeat bills again{}",
+            def.name,
+            other_document()
+        );
+        let starts_work = matches!(def.toolset, "bulk" | "batch");
+        assert_eq!(
+            a["readOnlyHint"],
+            !starts_work,
+            "{}: a lookup changes nothing upstream{}",
+            def.name,
+            other_document()
+        );
+        if !starts_work {
+            assert_eq!(a["destructiveHint"], false, "{}", def.name);
         }
     }
-    assert!(billed > 0, "the document has billed tools");
+    assert!(billed > 20, "the document has billed tools");
 }
 
-#[test]
-fn tools_list_matches_its_snapshot() {
-    let path = concat!(
-        env!("CARGO_MANIFEST_DIR"),
-        "/tests/snapshots/tools_list.json"
-    );
-    let current = serde_json::json!({ "tools": listed(Profile::Full) });
-    let text = serde_json::to_string_pretty(&current).unwrap() + "\n";
-    let old_text = std::fs::read_to_string(path).unwrap_or_default();
-    if text == old_text {
-        return;
-    }
-    if std::env::var("EXPECTORATE").is_ok_and(|v| v == "overwrite") {
-        std::fs::write(path, text).unwrap();
-        return;
-    }
-    let old: Value = serde_json::from_str(&old_text).unwrap_or(Value::Null);
-    let old_tools = old["tools"].as_array().cloned().unwrap_or_default();
-    let mut grown = Vec::new();
-    for t in current["tools"].as_array().unwrap() {
-        if let Some(o) = old_tools.iter().find(|o| o["name"] == t["name"]) {
-            let (before, after) = (bytes(o), bytes(t));
-            if after as f64 > before as f64 * 1.2 {
-                grown.push(format!("{} grew from {before} to {after} bytes", t["name"]));
-            }
-        }
-    }
-    panic!(
-        "tools/list changed{} (tool descriptions are prompts: review every change).{}\n\
-         Review, then run `EXPECTORATE=overwrite cargo test --test tool_surface` and commit tests/snapshots/.",
-        other_document(),
-        if grown.is_empty() {
-            String::new()
-        } else {
-            format!(" Over 20 % growth: {}.", grown.join("; "))
-        }
-    );
-}
-
-/// The server refuses arguments a tool does not take, so every input schema says so, in both
-/// profiles (clients that read the schema then never send them).
 #[test]
 fn input_schemas_declare_that_unknown_arguments_are_refused() {
     for profile in [Profile::Full, Profile::Compact] {
-        for t in listed(profile) {
+        for t in listed(&all(), profile) {
             assert_eq!(
                 t["inputSchema"]["additionalProperties"], false,
                 "{profile:?} {}",
@@ -188,4 +199,65 @@ fn input_schemas_declare_that_unknown_arguments_are_refused() {
             );
         }
     }
+}
+
+/// One reviewed snapshot per tool (`tests/snapshots/tools/<name>.json`): a change to a tool's
+/// definition (its description is a prompt) shows as a diff of that one file.
+#[test]
+fn every_tool_matches_its_snapshot() {
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/snapshots/tools");
+    let overwrite = std::env::var("EXPECTORATE").is_ok_and(|v| v == "overwrite");
+    let tools = listed(&all(), Profile::Full);
+    let mut stale = Vec::new();
+    let mut grown = Vec::new();
+    for t in &tools {
+        let name = t["name"].as_str().unwrap();
+        let path = dir.join(format!("{name}.json"));
+        let text = serde_json::to_string_pretty(t).unwrap() + "\n";
+        let old = std::fs::read_to_string(&path).unwrap_or_default();
+        if old == text {
+            continue;
+        }
+        if let Ok(o) = serde_json::from_str::<Value>(&old)
+            && bytes(t) as f64 > bytes(&o) as f64 * 1.2
+        {
+            grown.push(format!(
+                "{name} grew from {} to {} bytes",
+                bytes(&o),
+                bytes(t)
+            ));
+        }
+        if overwrite {
+            std::fs::create_dir_all(&dir).unwrap();
+            std::fs::write(&path, text).unwrap();
+        } else {
+            stale.push(name.to_string());
+        }
+    }
+    // Snapshots of tools that no longer exist.
+    for entry in std::fs::read_dir(&dir).into_iter().flatten().flatten() {
+        let file = entry.file_name().to_string_lossy().into_owned();
+        let Some(name) = file.strip_suffix(".json") else {
+            continue;
+        };
+        if !tools.iter().any(|t| t["name"] == name) {
+            if overwrite {
+                std::fs::remove_file(entry.path()).unwrap();
+            } else {
+                stale.push(format!("{name} (removed)"));
+            }
+        }
+    }
+    assert!(
+        stale.is_empty(),
+        "tool definitions changed{}: {} (descriptions are prompts: review every change).{}\n\
+         Review, then run `cargo xtask generate` and commit tests/snapshots/tools/.",
+        other_document(),
+        stale.join(", "),
+        if grown.is_empty() {
+            String::new()
+        } else {
+            format!(" Over 20 % growth: {}.", grown.join("; "))
+        }
+    );
 }

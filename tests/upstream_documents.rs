@@ -68,17 +68,28 @@ fn each_upstream_document_builds_and_lists_its_tools() {
     let manifest = Path::new(env!("CARGO_MANIFEST_DIR"));
     let target = manifest.join("target/upstream-documents");
     let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
-    for (file, expected) in DOCUMENTS {
+    // Each document as LeadMagic published it, with no curation at all; then v1.4.35 (the
+    // contract's source) with ours, which must apply whole to the raw document too.
+    let runs = DOCUMENTS.iter().map(|(file, n)| (*file, *n, "")).chain([(
+        "leadmagic-openapi-3.1-v1.4.35.yaml",
+        90,
+        "openapi/leadmagic.overlay.yaml",
+    )]);
+    for (file, expected, overlay) in runs {
         let status = Command::new(&cargo)
             .args(["build", "--quiet", "--bin", "leadmagic-mcp"])
             .current_dir(manifest)
             .env("CARGO_TARGET_DIR", &target)
             .env("LEADMAGIC_OPENAPI", dir.join(file))
+            .env("LEADMAGIC_OVERLAY", overlay)
             .status()
             .expect("run cargo");
-        assert!(status.success(), "{file}: cargo build failed");
+        assert!(
+            status.success(),
+            "{file} (overlay {overlay:?}): cargo build failed"
+        );
         let out = Command::new(target.join("debug/leadmagic-mcp"))
-            .args(["tools", "--json"])
+            .args(["--toolsets", "all", "tools", "--json"])
             .env_clear()
             .output()
             .unwrap();
@@ -90,6 +101,13 @@ fn each_upstream_document_builds_and_lists_its_tools() {
         let list: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
         let tools = list["tools"].as_array().unwrap();
         assert_eq!(tools.len(), expected, "{file}: tools listed");
+        if !overlay.is_empty() {
+            let names: Vec<&str> = tools.iter().filter_map(|t| t["name"].as_str()).collect();
+            assert!(
+                names.contains(&"validate_work_email") && names.contains(&"search_people"),
+                "{file}: our names apply"
+            );
+        }
         for t in tools {
             assert!(
                 t["inputSchema"].is_object()
@@ -115,6 +133,7 @@ fn the_drift_check_fails_visibly_for_another_document(dir: &Path, manifest: &Pat
             manifest.join("target/upstream-documents"),
         )
         .env("LEADMAGIC_OPENAPI", &document)
+        .env("LEADMAGIC_OVERLAY", "")
         .env_remove("EXPECTORATE")
         .output()
         .expect("run cargo");
