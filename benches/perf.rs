@@ -189,9 +189,11 @@ async fn bench() {
     let ticks = clock_ticks();
     let args = json!({ "email": "jane@example.org" });
 
-    // 1. Startup: spawn -> initialize answered, -> tools/list answered.
+    // 1. Startup: spawn -> initialize answered, -> tools/list answered (default toolsets, then
+    // every toolset), and the RSS after the full list.
     let spawns = if quick() { 5 } else { 25 };
-    let (mut to_init, mut to_list) = (Vec::new(), Vec::new());
+    let (mut to_init, mut to_list, mut to_all) = (Vec::new(), Vec::new(), Vec::new());
+    let mut rss_all = 0;
     for _ in 0..spawns {
         let t0 = Instant::now();
         let mut p = spawn(&mock, &[]);
@@ -200,9 +202,17 @@ async fn bench() {
         p.request("tools/list", json!({})).await;
         to_list.push(t0.elapsed());
         p.finish().await;
+        let t0 = Instant::now();
+        let mut p = spawn(&mock, &["--toolsets", "all"]);
+        p.initialize().await;
+        p.request("tools/list", json!({})).await;
+        to_all.push(t0.elapsed());
+        rss_all = rss_all.max(memory_kib(p.child.id().unwrap()).0);
+        p.finish().await;
     }
     to_init.sort();
     to_list.sort();
+    to_all.sort();
     let mmm = |v: &[Duration]| {
         format!(
             "{} / {} / {}",
@@ -220,6 +230,16 @@ async fn bench() {
         "spawn -> tools/list answered (min / median / max)".into(),
         mmm(&to_list),
         "median <= 5 ms".into(),
+    ));
+    rows.push(Row(
+        "spawn -> tools/list answered, every toolset (min / median / max)".into(),
+        mmm(&to_all),
+        "median <= 5 ms".into(),
+    ));
+    rows.push(Row(
+        "RSS after tools/list, every toolset (highest of the spawns)".into(),
+        mib(rss_all),
+        "<= 8 MiB".into(),
     ));
 
     // 2. One long-lived server: memory, per-call latency, CPU per call.
@@ -410,26 +430,57 @@ async fn bench() {
     }
     mock.on("POST", ROUTE, ok_reply());
 
-    // 5. tools/list size, both profiles.
-    let full = serde_json::to_string(&list["result"]).unwrap();
-    let mut c = spawn(&mock, &["--compact"]);
+    // 5. What clients send the model (name, title, description, input schema), then the whole
+    // tools/list in both profiles, over the default toolsets and over every tool.
+    let mut a = spawn(&mock, &["--toolsets", "all"]);
+    a.initialize().await;
+    let all_list = a.request("tools/list", json!({})).await;
+    a.finish().await;
+    let mut c = spawn(&mock, &["--compact", "--toolsets", "all"]);
     c.initialize().await;
     let compact_list = c.request("tools/list", json!({})).await;
     c.finish().await;
-    let compact = serde_json::to_string(&compact_list["result"]).unwrap();
-    let n = list["result"]["tools"].as_array().unwrap().len() as f64;
-    for (name, text, target) in [
-        ("full", &full, "<= 210 tokens/tool"),
-        ("compact", &compact, "<= 110 tokens/tool"),
-    ] {
+    let model_bytes = |list: &Value| -> (usize, usize) {
+        let tools = list["result"]["tools"].as_array().unwrap();
+        let bytes = tools
+            .iter()
+            .map(|t| {
+                let seen: serde_json::Map<String, Value> =
+                    ["name", "title", "description", "inputSchema"]
+                        .iter()
+                        .filter_map(|k| t.get(*k).map(|v| (k.to_string(), v.clone())))
+                        .collect();
+                serde_json::to_string(&seen).unwrap().len()
+            })
+            .sum();
+        (tools.len(), bytes)
+    };
+    let (n_default, b_default) = model_bytes(&list);
+    let (n_all, b_all) = model_bytes(&all_list);
+    rows.push(Row(
+        format!("model-facing tools/list (name, title, description, inputSchema), default toolsets ({n_default} tools)"),
+        format!("{b_default} bytes, {:.0} tokens in all", b_default as f64 / 4.0),
+        "<= 5,000 tokens".into(),
+    ));
+    rows.push(Row(
+        format!("the same, every tool ({n_all} tools)"),
+        format!(
+            "{b_all} bytes, {:.1} tokens/tool",
+            b_all as f64 / 4.0 / n_all as f64
+        ),
+        "<= 130 tokens/tool".into(),
+    ));
+    for (name, listed) in [("full", &all_list), ("compact", &compact_list)] {
+        let text = serde_json::to_string(&listed["result"]).unwrap();
+        let n = listed["result"]["tools"].as_array().unwrap().len() as f64;
         rows.push(Row(
-            format!("tools/list, {name} profile ({n} tools)"),
+            format!("whole tools/list, {name} profile, every tool ({n} tools)"),
             format!(
                 "{} bytes, {:.0} tokens/tool",
                 text.len(),
                 text.len() as f64 / 4.0 / n
             ),
-            target.into(),
+            "-".into(),
         ));
     }
 

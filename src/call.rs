@@ -416,3 +416,71 @@ pub fn clean(v: &mut Value) {
         _ => {}
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn worst(tool: &str, args: Value) -> f64 {
+        let t = crate::tools::find(tool).expect(tool);
+        worst_case(t, args.as_object().unwrap())
+    }
+
+    #[test]
+    fn per_row_costs_follow_the_limit_and_the_page_cap() {
+        assert_eq!(worst("find_company_employees", json!({})), 0.05 * 10.0);
+        assert_eq!(worst("find_company_employees", json!({"limit": 100})), 5.0);
+        assert_eq!(
+            worst("find_jobs", json!({"per_page": 500})),
+            50.0,
+            "page cap"
+        );
+        assert_eq!(worst("search_people", json!({})), 25.0);
+        assert_eq!(
+            worst(
+                "search_people",
+                json!({"limit": 30, "include_contact_details": true})
+            ),
+            30.0 * 7.0,
+            "contact details add 6 credits a row"
+        );
+    }
+
+    #[test]
+    fn submissions_cost_their_rows_at_the_products_price() {
+        let rows = json!([{"email": "a@example.org"}, {"email": "b@example.org"}, {"email": "c@example.org"}]);
+        assert_eq!(
+            worst(
+                "submit_bulk_job",
+                json!({"product": "email_validation", "rows": rows})
+            ),
+            0.75
+        );
+        assert_eq!(
+            worst(
+                "submit_bulk_job",
+                json!({"product": "something_new", "rows": rows})
+            ),
+            30.0,
+            "an unlisted product is priced at the highest"
+        );
+        assert!(
+            worst(
+                "submit_bulk_job",
+                json!({"product": "email_finder", "csv": "a,b"})
+            )
+            .is_infinite(),
+            "rows in a file: no bound"
+        );
+        let items = json!([{"product": "email_finder", "input": {}}, {"product": "mobile_finder", "input": {}}]);
+        assert_eq!(worst("submit_batch", json!({"items": items})), 6.0);
+        assert!(
+            worst(
+                "review_bulk_job",
+                json!({"jobId": "x", "action": "approve"})
+            )
+            .is_infinite()
+        );
+        assert_eq!(worst("preview_cost", json!({"items": items})), 0.0);
+    }
+}
