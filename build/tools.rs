@@ -161,21 +161,7 @@ pub fn credits(op: &Operation) -> Result<Credits, GenError> {
         return Ok(unknown(note.to_string()));
     }
     let Some(ext) = op.raw.get("x-leadmagic-credits") else {
-        return Ok(Credits {
-            known: false,
-            amount: 0.0,
-            per: "call".into(),
-            free_when: String::new(),
-            cap_argument: String::new(),
-            cap_default: 0.0,
-            cap_max: f64::INFINITY,
-            price_argument: String::new(),
-            prices: Vec::new(),
-            surcharge_argument: String::new(),
-            surcharge: 0.0,
-            free_on: String::new(),
-            unknown_note: String::new(),
-        });
+        return Ok(unknown(String::new()));
     };
     let bad = |key: &str, what: &str, fix: &str| {
         GenError::new(
