@@ -639,7 +639,7 @@ pub fn build_tool_defs(
     Ok(defs)
 }
 
-fn tool_entry(d: &ToolDef) -> TokenStream {
+fn tool_entry(index: usize, d: &ToolDef) -> TokenStream {
     let name = &d.op.name;
     let operation_id = &d.op.operation_id;
     let title = &d.title;
@@ -692,6 +692,7 @@ fn tool_entry(d: &ToolDef) -> TokenStream {
     let client_method = d.method.to_string();
     quote! {
         ToolDef {
+            index: #index,
             name: #name,
             operation_id: #operation_id,
             client_method: #client_method,
@@ -735,8 +736,7 @@ fn tool_entry(d: &ToolDef) -> TokenStream {
     }
 }
 
-fn dispatch_arm(d: &ToolDef) -> TokenStream {
-    let name = &d.op.name;
+fn dispatch_arm(index: usize, d: &ToolDef) -> TokenStream {
     let method = &d.method;
     let mut lets = Vec::new();
     let mut passes = Vec::new();
@@ -770,7 +770,7 @@ fn dispatch_arm(d: &ToolDef) -> TokenStream {
         quote!(args.finish()?;)
     };
     quote! {
-        #name => {
+        #index => {
             #(#lets)*
             #finish
             client.#method(#(#passes),*).await.map(drop)?;
@@ -835,8 +835,8 @@ pub fn toolsets(doc: &Value, defs: &[ToolDef]) -> Result<Vec<Toolset>, GenError>
 }
 
 pub fn render(defs: &[ToolDef], toolsets: &[Toolset]) -> syn::File {
-    let entries = defs.iter().map(tool_entry);
-    let arms = defs.iter().map(dispatch_arm);
+    let entries = defs.iter().enumerate().map(|(i, d)| tool_entry(i, d));
+    let arms = defs.iter().enumerate().map(|(i, d)| dispatch_arm(i, d));
     let count = defs.len();
     let sets = toolsets.iter().map(|t| {
         let (name, default, description) = (&t.name, t.default, &t.description);
@@ -850,10 +850,11 @@ pub fn render(defs: &[ToolDef], toolsets: &[Toolset]) -> syn::File {
         /// Every operation of the document, as an MCP tool, ordered by path then method.
         pub static TOOLS: [ToolDef; #count] = [#(#entries),*];
 
-        /// Turn validated arguments into the generated request types and call the typed client.
-        /// The raw response is captured by the runtime (see `runtime::capture`).
-        pub async fn dispatch(client: &Client, tool: &str, mut args: Args) -> Result<(), CallError> {
-            match tool {
+        /// Turn validated arguments into the generated request types and call the typed client,
+        /// by the tool's index in `TOOLS`. The raw response is captured by the runtime in the
+        /// call's scope.
+        pub async fn dispatch(client: &Client, tool: &ToolDef, mut args: Args) -> Result<(), CallError> {
+            match tool.index {
                 #(#arms)*
                 _ => return Err(CallError::UnknownTool),
             }

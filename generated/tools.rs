@@ -65,6 +65,7 @@ pub static TOOLSETS: [ToolsetDef; 12usize] = [
 /// Every operation of the document, as an MCP tool, ordered by path then method.
 pub static TOOLS: [ToolDef; 90usize] = [
     ToolDef {
+        index: 0usize,
         name: "get_bulk_capabilities",
         operation_id: "bulk-capabilities",
         client_method: "bulk_capabilities",
@@ -106,6 +107,7 @@ pub static TOOLS: [ToolDef; 90usize] = [
         sample_body: "{}",
     },
     ToolDef {
+        index: 1usize,
         name: "list_bulk_jobs",
         operation_id: "bulk-job-list",
         client_method: "bulk_job_list",
@@ -147,6 +149,7 @@ pub static TOOLS: [ToolDef; 90usize] = [
         sample_body: "{\"jobs\":[{\"completed_at\":\"2026-01-01T00:00:00Z\",\"created_at\":\"2026-01-01T00:00:00Z\",\"failed_items\":1,\"file_name\":\"sample\",\"job_id\":\"00000000-0000-4000-8000-000000000000\",\"last_progress_at\":\"2026-01-01T00:00:00Z\",\"processed_items\":1,\"products\":[\"sample\"],\"started_at\":\"2026-01-01T00:00:00Z\",\"status\":\"sample\",\"submission_endpoint\":\"sample\",\"submission_product\":\"sample\",\"succeeded_items\":1,\"total_credits_consumed\":\"sample\",\"total_rows\":1}],\"limit\":1,\"offset\":1}",
     },
     ToolDef {
+        index: 2usize,
         name: "get_bulk_job_status",
         operation_id: "bulk-job-status",
         client_method: "bulk_job_status",
@@ -188,6 +191,7 @@ pub static TOOLS: [ToolDef; 90usize] = [
         sample_body: "{\"callback_event\":\"completed\",\"callback_url\":\"https://hooks.example.com/leadmagic/bulk\",\"completed_at\":null,\"created_at\":\"2026-07-09T14:30:00.000Z\",\"execution_mode\":null,\"failed_items\":45,\"file_name\":\"q3-contacts.csv\",\"job_id\":\"a1b2c3d4-e5f6-7890-abcd-ef1234567890\",\"last_progress_at\":\"2026-07-09T14:35:12.000Z\",\"links\":{\"downloadUrl\":\"https://api.leadmagic.io/bulk/jobs/a1b2c3d4-e5f6-7890-abcd-ef1234567890/download?token=...\",\"errorsUrl\":\"https://api.leadmagic.io/bulk/jobs/a1b2c3d4-e5f6-7890-abcd-ef1234567890/errors?token=...\",\"eventsExportUrl\":\"https://api.leadmagic.io/bulk/jobs/a1b2c3d4-e5f6-7890-abcd-ef1234567890/events/export?token=...\",\"eventsUrl\":\"https://api.leadmagic.io/bulk/jobs/a1b2c3d4-e5f6-7890-abcd-ef1234567890/events?token=...\",\"exp\":1752259200,\"logsUrl\":\"https://api.leadmagic.io/bulk/jobs/a1b2c3d4-e5f6-7890-abcd-ef1234567890/logs?token=...\",\"progressUrl\":\"https://api.leadmagic.io/bulk/jobs/a1b2c3d4-e5f6-7890-abcd-ef1234567890/progress?token=...\",\"resultsUrl\":\"https://api.leadmagic.io/bulk/jobs/a1b2c3d4-e5f6-7890-abcd-ef1234567890/results?token=...\",\"rowsUrl\":\"https://api.leadmagic.io/bulk/jobs/a1b2c3d4-e5f6-7890-abcd-ef1234567890/rows?token=...\",\"statusUrl\":\"https://api.leadmagic.io/bulk/jobs/a1b2c3d4-e5f6-7890-abcd-ef1234567890?token=...\",\"streamUrl\":\"https://api.leadmagic.io/bulk/jobs/a1b2c3d4-e5f6-7890-abcd-ef1234567890/stream?token=...\",\"token\":\"prt_abc123...\",\"wsUrl\":\"wss://api.leadmagic.io/bulk/jobs/a1b2c3d4-e5f6-7890-abcd-ef1234567890/ws?token=...\"},\"output_transform\":null,\"priority\":0,\"processed_items\":2125,\"products\":[\"email_finder\"],\"skipped_items\":0,\"started_at\":\"2026-07-09T14:30:05.000Z\",\"status\":\"processing\",\"submission_endpoint\":null,\"submission_product\":\"email_finder\",\"succeeded_items\":2080,\"total_credits_consumed\":\"2080.00\",\"total_duration_ms\":null,\"total_rows\":5000}",
     },
     ToolDef {
+        index: 3usize,
         name: "download_bulk_job_results",
         operation_id: "bulk-job-download",
         client_method: "bulk_job_download",
@@ -229,6 +233,7 @@ pub static TOOLS: [ToolDef; 90usize] = [
         sample_body: "id,status\n1,sample\n",
     },
     ToolDef {
+        index: 4usize,
         name: "get_bulk_job_errors",
         operation_id: "bulk-job-errors",
         client_method: "bulk_job_errors",
@@ -270,6 +275,7 @@ pub static TOOLS: [ToolDef; 90usize] = [
         sample_body: "{\"limit\":100,\"offset\":0,\"rows\":[{\"completed_at\":\"2026-07-09T14:30:06.000Z\",\"http_status_code\":422,\"id\":\"b2c3d4e5-f6a7-8901-bcde-f12345678901\",\"lm_input\":{\"email\":\"invalid-format\"},\"lm_output\":null,\"response_time_ms\":45,\"row_index\":42,\"status\":\"failed\"}]}",
     },
     ToolDef {
+        index: 5usize,
         name: "get_bulk_job_events",
         operation_id: "bulk-job-events",
         client_method: "bulk_job_events",
@@ -311,6 +317,7 @@ pub static TOOLS: [ToolDef; 90usize] = [
         sample_body: "{\"events\":[{\"created_at\":\"2026-07-09T14:30:06.000Z\",\"details\":{\"http_status_code\":422,\"row_index\":42},\"event_id\":\"e1f2g3h4-i5j6-7890-k1mn-opqrstuvwxyz\",\"event_type\":\"row.failed\",\"job_id\":\"a1b2c3d4-e5f6-7890-abcd-ef1234567890\",\"level\":\"error\",\"source\":\"queue-consumer\",\"stage\":\"enrichment\",\"status\":\"processing\"}],\"limit\":50}",
     },
     ToolDef {
+        index: 6usize,
         name: "pause_bulk_job",
         operation_id: "bulk-job-pause",
         client_method: "bulk_job_pause",
@@ -352,6 +359,7 @@ pub static TOOLS: [ToolDef; 90usize] = [
         sample_body: "",
     },
     ToolDef {
+        index: 7usize,
         name: "set_bulk_job_priority",
         operation_id: "bulk-job-priority",
         client_method: "bulk_job_priority",
@@ -393,6 +401,7 @@ pub static TOOLS: [ToolDef; 90usize] = [
         sample_body: "{\"jobId\":\"a1b2c3d4-e5f6-7890-abcd-ef1234567890\",\"priority\":100}",
     },
     ToolDef {
+        index: 8usize,
         name: "restart_bulk_job",
         operation_id: "bulk-job-restart",
         client_method: "bulk_job_restart",
@@ -434,6 +443,7 @@ pub static TOOLS: [ToolDef; 90usize] = [
         sample_body: "{\"jobId\":\"a1b2c3d4-e5f6-7890-abcd-ef1234567890\",\"mode\":\"failed_only\",\"newJobId\":null,\"position\":1,\"restarted\":true,\"started\":false}",
     },
     ToolDef {
+        index: 9usize,
         name: "get_bulk_job_results",
         operation_id: "bulk-job-results",
         client_method: "bulk_job_results",
@@ -475,6 +485,7 @@ pub static TOOLS: [ToolDef; 90usize] = [
         sample_body: "{\"limit\":1,\"offset\":1,\"rows\":[{\"completed_at\":\"sample\",\"credits_consumed\":\"sample\",\"error_message\":\"sample\",\"http_status_code\":1,\"id\":\"00000000-0000-4000-8000-000000000000\",\"lm_input\":{},\"lm_output\":{},\"response_time_ms\":1,\"row_index\":1,\"status\":\"sample\"}]}",
     },
     ToolDef {
+        index: 10usize,
         name: "resume_bulk_job",
         operation_id: "bulk-job-resume",
         client_method: "bulk_job_resume",
@@ -516,6 +527,7 @@ pub static TOOLS: [ToolDef; 90usize] = [
         sample_body: "",
     },
     ToolDef {
+        index: 11usize,
         name: "review_bulk_job",
         operation_id: "bulk-job-review",
         client_method: "bulk_job_review",
@@ -557,6 +569,7 @@ pub static TOOLS: [ToolDef; 90usize] = [
         sample_body: "{\"jobId\":\"00000000-0000-4000-8000-000000000000\",\"status\":\"running\"}",
     },
     ToolDef {
+        index: 12usize,
         name: "stream_bulk_job_events",
         operation_id: "bulk-job-stream",
         client_method: "bulk_job_stream",
@@ -598,6 +611,7 @@ pub static TOOLS: [ToolDef; 90usize] = [
         sample_body: "event: sample\ndata: {}\n\n",
     },
     ToolDef {
+        index: 13usize,
         name: "submit_local_leads_job",
         operation_id: "bulk-local-leads",
         client_method: "bulk_local_leads",
@@ -639,6 +653,7 @@ pub static TOOLS: [ToolDef; 90usize] = [
         sample_body: "{\"downloadUrl\":\"https://example.com/\",\"endpoint\":\"sample\",\"errorsUrl\":\"https://example.com/\",\"eventsExportUrl\":\"https://example.com/\",\"eventsUrl\":\"https://example.com/\",\"exp\":1,\"jobId\":\"00000000-0000-4000-8000-000000000000\",\"logsUrl\":\"https://example.com/\",\"product\":\"sample\",\"progressUrl\":\"https://example.com/\",\"queue\":{\"position\":1,\"queuedAt\":\"2026-01-01T00:00:00Z\",\"started\":false},\"resultsUrl\":\"https://example.com/\",\"rowsUrl\":\"https://example.com/\",\"status\":\"sample\",\"statusUrl\":\"https://example.com/\",\"streamUrl\":\"https://example.com/\",\"token\":\"sample\",\"totalRows\":1,\"wsUrl\":\"sample\"}",
     },
     ToolDef {
+        index: 14usize,
         name: "get_bulk_job_progress",
         operation_id: "bulk-job-progress",
         client_method: "bulk_job_progress",
@@ -680,6 +695,7 @@ pub static TOOLS: [ToolDef; 90usize] = [
         sample_body: "{\"failed_items\":45,\"processed_items\":2125,\"status\":\"processing\",\"succeeded_items\":2080,\"total_rows\":5000}",
     },
     ToolDef {
+        index: 15usize,
         name: "submit_bulk_job",
         operation_id: "bulk-submit",
         client_method: "bulk_submit",
@@ -733,6 +749,7 @@ pub static TOOLS: [ToolDef; 90usize] = [
         sample_body: "{\"downloadUrl\":\"https://example.com/\",\"endpoint\":\"sample\",\"errorsUrl\":\"https://example.com/\",\"eventsExportUrl\":\"https://example.com/\",\"eventsUrl\":\"https://example.com/\",\"exp\":1,\"jobId\":\"00000000-0000-4000-8000-000000000000\",\"logsUrl\":\"https://example.com/\",\"product\":\"sample\",\"progressUrl\":\"https://example.com/\",\"queue\":{\"position\":1,\"queuedAt\":\"2026-01-01T00:00:00Z\",\"started\":false},\"resultsUrl\":\"https://example.com/\",\"rowsUrl\":\"https://example.com/\",\"status\":\"sample\",\"statusUrl\":\"https://example.com/\",\"streamUrl\":\"https://example.com/\",\"token\":\"sample\",\"totalRows\":1,\"wsUrl\":\"sample\"}",
     },
     ToolDef {
+        index: 16usize,
         name: "validate_bulk_job",
         operation_id: "bulk-validate",
         client_method: "bulk_validate",
@@ -774,6 +791,7 @@ pub static TOOLS: [ToolDef; 90usize] = [
         sample_body: "{}",
     },
     ToolDef {
+        index: 17usize,
         name: "get_b2b_ad_details",
         operation_id: "b2b-ad-details",
         client_method: "b2b_ad_details",
@@ -815,6 +833,7 @@ pub static TOOLS: [ToolDef; 90usize] = [
         sample_body: "{\"ad_details\":{\"ad_id\":\"sample\",\"ad_type\":\"sample\",\"ad_url\":\"sample\",\"advertiser\":\"sample\",\"advertiser_linkedin_url\":\"sample\",\"carousel_images\":[\"sample\"],\"content\":\"sample\",\"creative_type\":\"sample\",\"cta_text\":\"sample\",\"description\":\"sample\",\"headline\":\"sample\",\"image_url\":\"sample\",\"impressions_by_country\":[{}],\"landing_page_url\":\"sample\",\"link\":\"sample\",\"message_ad\":{},\"raw\":{},\"targeting\":{},\"total_impressions\":\"sample\",\"video_url\":\"sample\"},\"company\":{\"city\":\"sample\",\"company_size\":\"sample\",\"country\":\"sample\",\"domain\":\"sample\",\"industry\":\"sample\",\"linkedin_url\":\"sample\",\"logo_url\":\"sample\",\"name\":\"sample\",\"state\":\"sample\"},\"credits_consumed\":1.0,\"message\":\"sample\"}",
     },
     ToolDef {
+        index: 18usize,
         name: "search_b2b_ads",
         operation_id: "b2b-ads-search",
         client_method: "b2b_ads_search",
@@ -856,6 +875,7 @@ pub static TOOLS: [ToolDef; 90usize] = [
         sample_body: "{\"ads\":[{\"ad_id\":\"sample\",\"ad_type\":\"sample\",\"ad_url\":\"sample\",\"advertiser\":\"sample\",\"advertiser_linkedin_url\":\"sample\",\"carousel_images\":[\"sample\"],\"content\":\"sample\",\"creative_type\":\"sample\",\"cta_text\":\"sample\",\"description\":\"sample\",\"headline\":\"sample\",\"image_url\":\"sample\",\"landing_page_url\":\"sample\",\"link\":\"sample\"}],\"ads_count\":1,\"company\":{\"city\":\"sample\",\"company_size\":\"sample\",\"country\":\"sample\",\"domain\":\"sample\",\"industry\":\"sample\",\"linkedin_url\":\"sample\",\"logo_url\":\"sample\",\"name\":\"sample\",\"state\":\"sample\"},\"credits_consumed\":1.0,\"message\":\"sample\"}",
     },
     ToolDef {
+        index: 19usize,
         name: "search_google_ads",
         operation_id: "google-ads-search",
         client_method: "google_ads_search",
@@ -897,6 +917,7 @@ pub static TOOLS: [ToolDef; 90usize] = [
         sample_body: "{\"ads\":[{\"advertiser_id\":\"sample\",\"advertiser_name\":\"sample\",\"creative_id\":\"sample\",\"format\":\"sample\",\"last_seen\":\"sample\",\"original_url\":\"sample\",\"start\":\"sample\",\"variants\":[{}]}],\"ads_count\":1,\"credits_consumed\":1.0,\"message\":\"sample\"}",
     },
     ToolDef {
+        index: 20usize,
         name: "search_meta_ads",
         operation_id: "meta-ads-search",
         client_method: "meta_ads_search",
@@ -938,6 +959,7 @@ pub static TOOLS: [ToolDef; 90usize] = [
         sample_body: "{\"ads\":[{}],\"ads_count\":1,\"credits_consumed\":1.0,\"message\":\"sample\"}",
     },
     ToolDef {
+        index: 21usize,
         name: "get_credit_usage",
         operation_id: "analytics-credits",
         client_method: "analytics_credits",
@@ -979,6 +1001,7 @@ pub static TOOLS: [ToolDef; 90usize] = [
         sample_body: "{\"daily\":[{\"chargeable_requests\":1,\"date\":\"2026-01-01\",\"total_credits\":1.0,\"total_requests\":1}],\"period\":{\"days\":1,\"end\":\"2026-01-01\",\"start\":\"2026-01-01\"},\"summary\":{\"avg_credits_per_request\":1.0,\"chargeable_rate\":1.0,\"chargeable_requests\":1,\"total_credits\":1.0,\"total_requests\":1}}",
     },
     ToolDef {
+        index: 22usize,
         name: "get_daily_usage",
         operation_id: "analytics-daily",
         client_method: "analytics_daily",
@@ -1020,6 +1043,7 @@ pub static TOOLS: [ToolDef; 90usize] = [
         sample_body: "{\"data\":[{\"date\":\"2026-01-01\",\"error_rate\":1.0,\"failed_requests\":1,\"p50_latency_ms\":1.0,\"p95_latency_ms\":1.0,\"p99_latency_ms\":1.0,\"successful_requests\":1,\"total_credits\":1.0,\"total_requests\":1}],\"period\":{\"days\":1,\"end\":\"2026-01-01\",\"start\":\"2026-01-01\"}}",
     },
     ToolDef {
+        index: 23usize,
         name: "get_account_analytics",
         operation_id: "analytics-dashboard",
         client_method: "analytics_dashboard",
@@ -1061,6 +1085,7 @@ pub static TOOLS: [ToolDef; 90usize] = [
         sample_body: "{\"concurrency\":{\"active_reservations\":1,\"current\":1,\"peak\":1},\"credits\":{\"current\":1.0,\"formatted\":\"sample\"},\"rate_limit\":{\"daily\":{\"limit\":1,\"remaining\":1,\"used\":1,\"utilization\":1.0},\"minute\":{\"limit\":1,\"remaining\":1,\"used\":1,\"utilization\":1.0}},\"stats\":{\"this_month\":{\"chargeable_rate\":1.0,\"chargeable_requests\":1,\"credits\":1.0,\"requests\":1,\"unique_products\":1},\"this_week\":{\"chargeable_rate\":1.0,\"chargeable_requests\":1,\"credits\":1.0,\"requests\":1,\"unique_products\":1},\"today\":{\"chargeable_rate\":1.0,\"chargeable_requests\":1,\"credits\":1.0,\"requests\":1,\"unique_products\":1}},\"user\":{\"email\":\"sample\",\"id\":\"sample\"}}",
     },
     ToolDef {
+        index: 24usize,
         name: "get_day_report",
         operation_id: "analytics-day",
         client_method: "analytics_day",
@@ -1102,6 +1127,7 @@ pub static TOOLS: [ToolDef; 90usize] = [
         sample_body: "{\"date\":\"2026-01-01\",\"products\":[{\"avg_credits_per_request\":1.0,\"credits\":1.0,\"credits_percentage\":1.0,\"max_credits\":1.0,\"product_id\":\"sample\",\"requests\":1}],\"summary\":{\"products_count\":1,\"total_credits\":1.0,\"total_requests\":1}}",
     },
     ToolDef {
+        index: 25usize,
         name: "get_product_usage",
         operation_id: "analytics-products",
         client_method: "analytics_products",
@@ -1143,6 +1169,7 @@ pub static TOOLS: [ToolDef; 90usize] = [
         sample_body: "{\"daily\":[{}],\"period\":{\"days\":1,\"end\":\"2026-01-01\",\"start\":\"2026-01-01\"},\"products\":{}}",
     },
     ToolDef {
+        index: 26usize,
         name: "get_usage_summary",
         operation_id: "analytics-summary",
         client_method: "analytics_summary",
@@ -1184,6 +1211,7 @@ pub static TOOLS: [ToolDef; 90usize] = [
         sample_body: "{\"avg_response_time_ms\":1.0,\"failed_requests\":1,\"first_request\":\"2026-01-01T00:00:00Z\",\"last_request\":\"2026-01-01T00:00:00Z\",\"success_rate\":1.0,\"successful_requests\":1,\"total_api_requests\":1,\"total_credits_consumed\":1.0,\"unique_products_used\":1}",
     },
     ToolDef {
+        index: 27usize,
         name: "get_usage_report",
         operation_id: "analytics-usage",
         client_method: "analytics_usage",
@@ -1225,6 +1253,7 @@ pub static TOOLS: [ToolDef; 90usize] = [
         sample_body: "{\"daily\":[{\"chargeable_requests\":1,\"date\":\"2026-01-01\",\"total_credits\":1.0,\"total_requests\":1,\"unique_products_used\":1}],\"period\":{\"days\":1,\"end\":\"2026-01-01\",\"start\":\"2026-01-01\"},\"summary\":{\"avg_credits_per_request\":1.0,\"chargeable_rate\":1.0,\"chargeable_requests\":1,\"total_credits\":1.0,\"total_requests\":1,\"unique_products\":1}}",
     },
     ToolDef {
+        index: 28usize,
         name: "list_batches",
         operation_id: "batch-list",
         client_method: "batch_list",
@@ -1266,6 +1295,7 @@ pub static TOOLS: [ToolDef; 90usize] = [
         sample_body: "{}",
     },
     ToolDef {
+        index: 29usize,
         name: "submit_batch",
         operation_id: "batch-submit",
         client_method: "batch_submit",
@@ -1319,6 +1349,7 @@ pub static TOOLS: [ToolDef; 90usize] = [
         sample_body: "{\"batchId\":\"a1b2c3d4-e5f6-7890-abcd-ef1234567890\",\"items_count\":2,\"status\":\"accepted\"}",
     },
     ToolDef {
+        index: 30usize,
         name: "list_budgets",
         operation_id: "list-budgets",
         client_method: "list_budgets",
@@ -1360,6 +1391,7 @@ pub static TOOLS: [ToolDef; 90usize] = [
         sample_body: "[{\"alert_email\":\"sample\",\"alert_threshold_pct\":1.0,\"id\":\"sample\",\"max_credits\":1.0,\"period\":\"sample\",\"scope\":\"sample\",\"scope_value\":\"sample\"}]",
     },
     ToolDef {
+        index: 31usize,
         name: "create_budget",
         operation_id: "create-budget",
         client_method: "create_budget",
@@ -1401,6 +1433,7 @@ pub static TOOLS: [ToolDef; 90usize] = [
         sample_body: "{\"alert_email\":\"sample\",\"alert_threshold_pct\":1.0,\"id\":\"sample\",\"max_credits\":1.0,\"period\":\"sample\",\"scope\":\"sample\",\"scope_value\":\"sample\"}",
     },
     ToolDef {
+        index: 32usize,
         name: "get_budget_status",
         operation_id: "budget-status",
         client_method: "budget_status",
@@ -1442,6 +1475,7 @@ pub static TOOLS: [ToolDef; 90usize] = [
         sample_body: "[{\"isExceeded\":false,\"maxCredits\":1.0,\"remainingCredits\":1.0,\"scope\":\"sample\",\"scopeValue\":\"sample\"}]",
     },
     ToolDef {
+        index: 33usize,
         name: "update_budget",
         operation_id: "update-budget",
         client_method: "update_budget",
@@ -1483,6 +1517,7 @@ pub static TOOLS: [ToolDef; 90usize] = [
         sample_body: "{\"alert_email\":\"sample\",\"alert_threshold_pct\":1.0,\"id\":\"sample\",\"max_credits\":1.0,\"period\":\"sample\",\"scope\":\"sample\",\"scope_value\":\"sample\"}",
     },
     ToolDef {
+        index: 34usize,
         name: "delete_budget",
         operation_id: "delete-budget",
         client_method: "delete_budget",
@@ -1524,6 +1559,7 @@ pub static TOOLS: [ToolDef; 90usize] = [
         sample_body: "",
     },
     ToolDef {
+        index: 35usize,
         name: "get_campaign_metrics",
         operation_id: "batch-campaign-metrics",
         client_method: "batch_campaign_metrics",
@@ -1565,6 +1601,7 @@ pub static TOOLS: [ToolDef; 90usize] = [
         sample_body: "{}",
     },
     ToolDef {
+        index: 36usize,
         name: "list_batch_clients",
         operation_id: "batch-client-list",
         client_method: "batch_client_list",
@@ -1606,6 +1643,7 @@ pub static TOOLS: [ToolDef; 90usize] = [
         sample_body: "{}",
     },
     ToolDef {
+        index: 37usize,
         name: "create_batch_client",
         operation_id: "batch-client-create",
         client_method: "batch_client_create",
@@ -1647,6 +1685,7 @@ pub static TOOLS: [ToolDef; 90usize] = [
         sample_body: "{}",
     },
     ToolDef {
+        index: 38usize,
         name: "get_batch_client_metrics",
         operation_id: "batch-client-metrics",
         client_method: "batch_client_metrics",
@@ -1688,6 +1727,7 @@ pub static TOOLS: [ToolDef; 90usize] = [
         sample_body: "{}",
     },
     ToolDef {
+        index: 39usize,
         name: "list_client_webhooks",
         operation_id: "batch-client-webhook-list",
         client_method: "batch_client_webhook_list",
@@ -1729,6 +1769,7 @@ pub static TOOLS: [ToolDef; 90usize] = [
         sample_body: "{}",
     },
     ToolDef {
+        index: 40usize,
         name: "create_client_webhook",
         operation_id: "batch-client-webhook-create",
         client_method: "batch_client_webhook_create",
@@ -1770,6 +1811,7 @@ pub static TOOLS: [ToolDef; 90usize] = [
         sample_body: "",
     },
     ToolDef {
+        index: 41usize,
         name: "preview_cost",
         operation_id: "preview-cost-mixed",
         client_method: "preview_cost_mixed",
@@ -1811,6 +1853,7 @@ pub static TOOLS: [ToolDef; 90usize] = [
         sample_body: "{\"clientCreditRemaining\":\"sample\",\"creditsPerItem\":1.0,\"estimatedCostUsd\":1.0,\"perProduct\":[{\"credits\":1.0,\"creditsPerItem\":1.0,\"items\":1,\"product\":\"sample\"}],\"totalCredits\":1.0,\"totalItems\":1,\"willExceedBudget\":false}",
     },
     ToolDef {
+        index: 42usize,
         name: "list_batch_providers",
         operation_id: "batch-provider-list",
         client_method: "batch_provider_list",
@@ -1852,6 +1895,7 @@ pub static TOOLS: [ToolDef; 90usize] = [
         sample_body: "{}",
     },
     ToolDef {
+        index: 43usize,
         name: "create_batch_provider",
         operation_id: "batch-provider-create",
         client_method: "batch_provider_create",
@@ -1893,6 +1937,7 @@ pub static TOOLS: [ToolDef; 90usize] = [
         sample_body: "",
     },
     ToolDef {
+        index: 44usize,
         name: "list_suppression_lists",
         operation_id: "list-suppression-lists",
         client_method: "list_suppression_lists",
@@ -1934,6 +1979,7 @@ pub static TOOLS: [ToolDef; 90usize] = [
         sample_body: "[{\"count\":1,\"created_at\":\"2026-01-01T00:00:00Z\",\"list_id\":\"sample\"}]",
     },
     ToolDef {
+        index: 45usize,
         name: "create_suppression_list",
         operation_id: "create-suppression-list",
         client_method: "create_suppression_list",
@@ -1975,6 +2021,7 @@ pub static TOOLS: [ToolDef; 90usize] = [
         sample_body: "{\"count\":1,\"created_at\":\"2026-01-01T00:00:00Z\",\"list_id\":\"sample\"}",
     },
     ToolDef {
+        index: 46usize,
         name: "get_suppression_list",
         operation_id: "get-suppression-list",
         client_method: "get_suppression_list",
@@ -2016,6 +2063,7 @@ pub static TOOLS: [ToolDef; 90usize] = [
         sample_body: "{\"count\":1,\"created_at\":\"2026-01-01T00:00:00Z\",\"list_id\":\"sample\"}",
     },
     ToolDef {
+        index: 47usize,
         name: "delete_suppression_list",
         operation_id: "delete-suppression-list",
         client_method: "delete_suppression_list",
@@ -2057,6 +2105,7 @@ pub static TOOLS: [ToolDef; 90usize] = [
         sample_body: "",
     },
     ToolDef {
+        index: 48usize,
         name: "add_suppression_emails",
         operation_id: "add-suppression-emails",
         client_method: "add_suppression_emails",
@@ -2098,6 +2147,7 @@ pub static TOOLS: [ToolDef; 90usize] = [
         sample_body: "",
     },
     ToolDef {
+        index: 49usize,
         name: "remove_suppression_emails",
         operation_id: "remove-suppression-emails",
         client_method: "remove_suppression_emails",
@@ -2139,6 +2189,7 @@ pub static TOOLS: [ToolDef; 90usize] = [
         sample_body: "",
     },
     ToolDef {
+        index: 50usize,
         name: "get_batch_status",
         operation_id: "batch-status",
         client_method: "batch_status",
@@ -2180,6 +2231,7 @@ pub static TOOLS: [ToolDef; 90usize] = [
         sample_body: "{}",
     },
     ToolDef {
+        index: 51usize,
         name: "find_company_funding",
         operation_id: "company-funding",
         client_method: "company_funding",
@@ -2221,6 +2273,7 @@ pub static TOOLS: [ToolDef; 90usize] = [
         sample_body: "{\"acquisitions\":[{\"acquisitionDate\":\"2026-01-01T00:00:00Z\",\"companyName\":\"sample\",\"description\":\"sample\",\"source\":\"sample\"}],\"basicInfo\":{\"companyName\":\"sample\",\"description\":\"sample\",\"followers\":1,\"founded\":\"sample\",\"headquarters\":{\"city\":\"sample\",\"country\":\"sample\",\"fullAddress\":\"sample\",\"state\":\"sample\"},\"ownership\":\"sample\",\"phone\":\"sample\",\"primaryDomain\":\"sample\",\"shortName\":\"sample\",\"status\":\"sample\"},\"companySize\":{\"employeeGrowth\":\"sample\",\"employeeRange\":\"sample\",\"employees\":1},\"credits_consumed\":1,\"financialInfo\":{\"formattedFunding\":\"sample\",\"formattedRevenue\":\"sample\",\"lastFundingRound\":{\"amount\":1,\"date\":\"2026-01-01T00:00:00Z\",\"round\":\"sample\"},\"revenue\":1,\"totalFunding\":1},\"fundingHistory\":[{\"amount\":\"sample\",\"date\":\"2026-01-01T00:00:00Z\",\"investors\":[\"sample\"],\"round\":\"sample\"}],\"industryAndSectors\":{\"industries\":[\"sample\"],\"industrySectors\":[\"sample\"],\"technologyStack\":\"sample\"},\"keyHighlights\":[{\"date\":\"2026-01-01T00:00:00Z\",\"source\":\"sample\",\"src\":\"sample\",\"text\":\"sample\",\"type\":\"sample\"}],\"leadership\":{\"ceo\":{\"b2b_profile\":\"sample\",\"designation\":\"sample\",\"firstName\":\"sample\",\"lastName\":\"sample\",\"twitter\":\"sample\"}},\"news\":[{\"date\":\"2026-01-01T00:00:00Z\",\"source\":\"sample\",\"title\":\"sample\"}],\"pressReleases\":[{\"date\":\"2026-01-01T00:00:00Z\",\"source\":\"sample\",\"title\":\"sample\"}],\"socialMedia\":[{\"platform\":\"sample\",\"url\":\"sample\"}],\"summarySection\":\"sample\",\"topCompetitors\":[{\"employees\":\"sample\",\"founded\":\"2026-01-01T00:00:00Z\",\"headquarters\":{\"city\":\"sample\",\"country\":\"sample\",\"fullAddress\":\"sample\",\"state\":\"sample\"},\"name\":\"sample\",\"ownership\":\"sample\",\"revenue\":\"sample\",\"totalFunding\":\"sample\",\"website\":\"sample\"}]}",
     },
     ToolDef {
+        index: 52usize,
         name: "enrich_company",
         operation_id: "company-search",
         client_method: "company_search",
@@ -2262,6 +2315,7 @@ pub static TOOLS: [ToolDef; 90usize] = [
         sample_body: "{\"acquisitions_count\":1,\"b2b_profile_url\":\"sample\",\"companyId\":1,\"companyName\":\"sample\",\"competitors\":[\"sample\"],\"credits_consumed\":1.0,\"description\":\"sample\",\"employeeCount\":1,\"employeeCountRange\":{\"end\":1,\"start\":1},\"employee_range\":\"sample\",\"facebook_url\":\"sample\",\"followerCount\":1,\"foundedOn\":{\"day\":1,\"month\":1,\"year\":1},\"founded_year\":\"sample\",\"funding_rounds\":1,\"hashtag\":\"sample\",\"headquarter\":{\"city\":\"sample\",\"country\":\"sample\",\"description\":\"sample\",\"geographicArea\":\"sample\",\"line1\":\"sample\",\"line2\":\"sample\",\"postalCode\":\"sample\"},\"industry\":\"sample\",\"last_funding_amount\":1.0,\"last_funding_date\":\"sample\",\"last_funding_round\":\"sample\",\"locations\":[{\"city\":\"sample\",\"country\":\"sample\",\"description\":\"sample\",\"geographicArea\":\"sample\",\"headquarter\":false,\"latitude\":1.0,\"line1\":\"sample\",\"line2\":\"sample\",\"localizedName\":\"sample\",\"longitude\":1.0,\"postalCode\":\"sample\"}],\"logo_url\":\"sample\",\"message\":\"sample\",\"ownership_status\":\"sample\",\"revenue\":1.0,\"revenue_formatted\":\"sample\",\"specialities\":[\"sample\"],\"stock_ticker\":\"sample\",\"tagline\":\"sample\",\"total_funding\":\"sample\",\"twitter_url\":\"sample\",\"universalName\":\"sample\",\"url\":\"sample\",\"websiteUrl\":\"sample\"}",
     },
     ToolDef {
+        index: 53usize,
         name: "list_company_competitors",
         operation_id: "competitors-search",
         client_method: "competitors_search",
@@ -2308,6 +2362,7 @@ pub static TOOLS: [ToolDef; 90usize] = [
         sample_body: "{\"competitors\":[{\"companyType\":\"sample\",\"employeesCount\":1,\"financial_metrics\":{\"cost_of_goods_sold\":1,\"currency_code\":\"sample\",\"gross_profit\":1,\"net_income\":1,\"period\":\"sample\",\"revenue\":1},\"founded_year\":\"sample\",\"funding_metrics\":{\"currency_code\":\"sample\",\"date\":\"sample\",\"latest\":1,\"total\":1},\"growth\":1,\"hq\":\"sample\",\"more_locations\":false,\"name\":\"sample\",\"non_hq_locations\":[\"sample\"],\"operating_metrics\":[{}],\"shortDescription\":\"sample\",\"tags\":[{}],\"twitterEngagement\":{\"analytics\":[],\"handle\":\"sample\"},\"twitter_followers\":1,\"valuation\":1}]}",
     },
     ToolDef {
+        index: 54usize,
         name: "get_company_technographics",
         operation_id: "technographics",
         client_method: "technographics",
@@ -2349,6 +2404,7 @@ pub static TOOLS: [ToolDef; 90usize] = [
         sample_body: "{}",
     },
     ToolDef {
+        index: 55usize,
         name: "check_credit_balance",
         operation_id: "check-credits",
         client_method: "check_credits",
@@ -2390,6 +2446,7 @@ pub static TOOLS: [ToolDef; 90usize] = [
         sample_body: "{\"credits\":1.0}",
     },
     ToolDef {
+        index: 56usize,
         name: "list_job_company_types",
         operation_id: "job-company-types",
         client_method: "job_company_types",
@@ -2431,6 +2488,7 @@ pub static TOOLS: [ToolDef; 90usize] = [
         sample_body: "[{\"id\":1,\"name\":\"sample\"}]",
     },
     ToolDef {
+        index: 57usize,
         name: "list_job_countries",
         operation_id: "job-country",
         client_method: "job_country",
@@ -2472,6 +2530,7 @@ pub static TOOLS: [ToolDef; 90usize] = [
         sample_body: "[{\"id\":\"sample\",\"name\":\"sample\"}]",
     },
     ToolDef {
+        index: 58usize,
         name: "list_job_industries",
         operation_id: "job-industry",
         client_method: "job_industry",
@@ -2513,6 +2572,7 @@ pub static TOOLS: [ToolDef; 90usize] = [
         sample_body: "[{\"id\":1,\"name\":\"sample\"}]",
     },
     ToolDef {
+        index: 59usize,
         name: "list_job_types",
         operation_id: "job-types",
         client_method: "job_types",
@@ -2554,6 +2614,7 @@ pub static TOOLS: [ToolDef; 90usize] = [
         sample_body: "[{\"id\":1,\"name\":\"sample\"}]",
     },
     ToolDef {
+        index: 60usize,
         name: "find_jobs",
         operation_id: "jobs-finder",
         client_method: "jobs_finder",
@@ -2595,6 +2656,7 @@ pub static TOOLS: [ToolDef; 90usize] = [
         sample_body: "{\"credits_consumed\":1,\"page\":1,\"per_page\":1,\"results\":[{\"application_url\":\"sample\",\"cities\":[{}],\"clearance_required\":false,\"company\":{\"b2b_profile_url\":\"sample\",\"github_url\":\"sample\",\"name\":\"sample\",\"twitter_handle\":\"sample\",\"website_url\":\"sample\"},\"countries\":[{}],\"country\":{},\"description\":\"sample\",\"experience_level\":\"sample\",\"has_remote\":false,\"language\":\"sample\",\"latitude\":\"sample\",\"location\":\"sample\",\"longitude\":\"sample\",\"published\":\"sample\",\"region\":{},\"regions\":[{}],\"salary_currency\":\"sample\",\"salary_max\":\"sample\",\"salary_min\":\"sample\",\"timezone\":\"sample\",\"title\":\"sample\",\"types\":[{}]}],\"total_count\":1,\"total_pages\":1}",
     },
     ToolDef {
+        index: 61usize,
         name: "list_job_regions",
         operation_id: "job-regions",
         client_method: "job_regions",
@@ -2636,6 +2698,7 @@ pub static TOOLS: [ToolDef; 90usize] = [
         sample_body: "[{\"id\":1,\"name\":\"sample\"}]",
     },
     ToolDef {
+        index: 62usize,
         name: "email_to_b2b_profile",
         operation_id: "email-to-b2b-profile",
         client_method: "email_to_b2b_profile",
@@ -2677,6 +2740,7 @@ pub static TOOLS: [ToolDef; 90usize] = [
         sample_body: "{\"credits_consumed\":1,\"message\":\"sample\",\"profile_url\":\"sample\"}",
     },
     ToolDef {
+        index: 63usize,
         name: "b2b_profile_to_work_email",
         operation_id: "b2b-profile-email",
         client_method: "b2b_profile_email",
@@ -2718,6 +2782,7 @@ pub static TOOLS: [ToolDef; 90usize] = [
         sample_body: "{\"credits_consumed\":1,\"email\":\"sample\",\"message\":\"sample\",\"profile_url\":\"sample\"}",
     },
     ToolDef {
+        index: 64usize,
         name: "find_work_email",
         operation_id: "email-finder",
         client_method: "email_finder",
@@ -2764,6 +2829,7 @@ pub static TOOLS: [ToolDef; 90usize] = [
         sample_body: "{\"company_facebook_url\":\"sample\",\"company_founded\":1,\"company_industry\":\"sample\",\"company_location\":{\"address_line_2\":\"sample\",\"continent\":\"sample\",\"country\":\"sample\",\"geo\":\"sample\",\"locality\":\"sample\",\"metro\":\"sample\",\"name\":\"sample\",\"postal_code\":\"sample\",\"region\":\"sample\",\"street_address\":\"sample\"},\"company_name\":\"sample\",\"company_profile_id\":\"sample\",\"company_profile_url\":\"sample\",\"company_size\":\"sample\",\"company_twitter_url\":\"sample\",\"company_type\":\"sample\",\"credits_consumed\":1,\"domain\":\"sample\",\"email\":\"sample\",\"employment_verified\":false,\"first_name\":\"sample\",\"has_mx\":false,\"last_name\":\"sample\",\"message\":\"sample\",\"mx_provider\":\"sample\",\"mx_record\":\"sample\",\"mx_records_full\":[{\"exchange\":\"sample\",\"priority\":1}],\"mx_security_gateway\":false,\"status\":\"sample\"}",
     },
     ToolDef {
+        index: 65usize,
         name: "validate_work_email",
         operation_id: "email-validation",
         client_method: "email_validation",
@@ -2805,6 +2871,7 @@ pub static TOOLS: [ToolDef; 90usize] = [
         sample_body: "{\"company_facebook_url\":\"sample\",\"company_founded\":1,\"company_industry\":\"sample\",\"company_linkedin_id\":\"sample\",\"company_linkedin_url\":\"sample\",\"company_location\":{\"address_line_2\":\"sample\",\"continent\":\"sample\",\"country\":\"sample\",\"geo\":\"sample\",\"locality\":\"sample\",\"metro\":\"sample\",\"name\":\"sample\",\"postal_code\":\"sample\",\"region\":\"sample\",\"street_address\":\"sample\"},\"company_name\":\"sample\",\"company_size\":\"sample\",\"company_twitter_url\":\"sample\",\"company_type\":\"sample\",\"credits_consumed\":1.0,\"email\":\"sample\",\"email_status\":\"sample\",\"message\":\"sample\",\"mx_gateway\":\"sample\",\"mx_gateway_type\":\"sample\",\"mx_provider\":\"sample\",\"mx_record\":\"sample\",\"mx_security_gateway\":false}",
     },
     ToolDef {
+        index: 66usize,
         name: "find_company_employees",
         operation_id: "employee-finder",
         client_method: "employee_finder",
@@ -2846,6 +2913,7 @@ pub static TOOLS: [ToolDef; 90usize] = [
         sample_body: "{\"credits_consumed\":1.0,\"employees\":[{\"first_name\":\"sample\",\"full_name\":\"sample\",\"job_title\":\"sample\",\"last_name\":\"sample\",\"location\":\"sample\",\"profile_url\":\"sample\"}],\"message\":\"sample\",\"total_count\":1}",
     },
     ToolDef {
+        index: 67usize,
         name: "detect_job_change",
         operation_id: "job-change-detector",
         client_method: "job_change_detector",
@@ -2887,6 +2955,7 @@ pub static TOOLS: [ToolDef; 90usize] = [
         sample_body: "{\"credits_consumed\":1,\"current_company\":\"sample\",\"current_position\":{\"company\":\"sample\",\"days_at_job\":1,\"is_current_position\":false,\"start_date\":\"sample\",\"tenure_formatted\":\"sample\",\"title\":\"sample\"},\"employee_name\":\"sample\",\"expected_company\":\"sample\",\"job_change_detected\":false,\"profile_found\":false,\"profile_url\":\"sample\",\"status\":\"NO_CHANGE\",\"summary\":\"sample\",\"tenure_stats\":{\"average_tenure_formatted\":\"sample\",\"average_tenure_months\":1,\"longest_tenure_formatted\":\"sample\",\"longest_tenure_months\":1,\"shortest_tenure_formatted\":\"sample\",\"shortest_tenure_months\":1,\"total_positions\":1},\"work_history\":[{\"company\":\"sample\",\"duration\":\"sample\",\"is_present\":false,\"title\":\"sample\"}]}",
     },
     ToolDef {
+        index: 68usize,
         name: "find_mobile_number",
         operation_id: "mobile-finder",
         client_method: "mobile_finder",
@@ -2928,6 +2997,7 @@ pub static TOOLS: [ToolDef; 90usize] = [
         sample_body: "{\"credits_consumed\":1.0,\"email\":\"sample\",\"message\":\"sample\",\"mobile_number\":\"sample\",\"profile_url\":\"sample\"}",
     },
     ToolDef {
+        index: 69usize,
         name: "find_personal_email",
         operation_id: "personal-email-finder",
         client_method: "personal_email_finder",
@@ -2969,6 +3039,7 @@ pub static TOOLS: [ToolDef; 90usize] = [
         sample_body: "{\"credits_consumed\":1,\"first_personal_email\":\"sample\",\"message\":\"sample\",\"name\":\"sample\",\"personal_emails\":[\"sample\"],\"profile_url\":\"sample\"}",
     },
     ToolDef {
+        index: 70usize,
         name: "search_profile",
         operation_id: "profile-search",
         client_method: "profile_search",
@@ -3010,6 +3081,7 @@ pub static TOOLS: [ToolDef; 90usize] = [
         sample_body: "{\"bio\":\"sample\",\"certifications\":[{\"certification_name\":\"sample\",\"issue_date\":\"sample\",\"issuing_organization\":\"sample\"}],\"company_industry\":\"sample\",\"company_name\":\"sample\",\"company_website\":\"sample\",\"country\":\"sample\",\"credits_consumed\":1,\"education\":[{\"attendance_period\":\"sample\",\"degree\":\"sample\",\"institution_name\":\"sample\"}],\"first_name\":\"sample\",\"followers_range\":\"sample\",\"full_name\":\"sample\",\"honors\":[{\"description\":\"sample\",\"title\":\"sample\"}],\"last_name\":\"sample\",\"location\":\"sample\",\"personal_website\":{\"link\":\"sample\",\"name\":\"sample\"},\"professional_title\":\"sample\",\"profile_url\":\"sample\",\"total_tenure_days\":\"sample\",\"total_tenure_months\":\"sample\",\"total_tenure_years\":\"sample\",\"work_experience\":[{\"company_logo_url\":\"sample\",\"company_name\":\"sample\",\"company_website\":\"sample\",\"employment_period\":\"sample\",\"position_title\":\"sample\"}]}",
     },
     ToolDef {
+        index: 71usize,
         name: "find_people_by_role",
         operation_id: "role-finder",
         client_method: "role_finder",
@@ -3055,6 +3127,7 @@ pub static TOOLS: [ToolDef; 90usize] = [
         sample_body: "{\"company_name\":\"sample\",\"company_website\":\"sample\",\"credits_consumed\":1,\"first_name\":\"sample\",\"last_name\":\"sample\",\"message\":\"sample\",\"name\":\"sample\",\"profile_url\":\"sample\"}",
     },
     ToolDef {
+        index: 72usize,
         name: "update_batch",
         operation_id: "batch-update",
         client_method: "batch_update",
@@ -3096,6 +3169,7 @@ pub static TOOLS: [ToolDef; 90usize] = [
         sample_body: "",
     },
     ToolDef {
+        index: 73usize,
         name: "find_lookalike_companies",
         operation_id: "company-lookalike-v3",
         client_method: "company_lookalike_v3",
@@ -3142,6 +3216,7 @@ pub static TOOLS: [ToolDef; 90usize] = [
         sample_body: "{\"companies\":[{\"company_domain\":\"tomba.io\",\"company_name\":\"Tomba.Io\",\"similarity\":0.88}],\"count\":1,\"credits_consumed\":5,\"interpreted_search\":{\"company_filters\":{},\"seed\":{\"domain\":\"leadmagic.io\"}},\"limit_applied\":25,\"metadata\":{\"preview\":false,\"query_name\":\"company_lookalike_v3\",\"query_path\":\"lookalike\"},\"offset\":0,\"returned_count\":1}",
     },
     ToolDef {
+        index: 74usize,
         name: "search_companies",
         operation_id: "company-search-v3",
         client_method: "company_search_v3",
@@ -3183,6 +3258,7 @@ pub static TOOLS: [ToolDef; 90usize] = [
         sample_body: "{\"companies\":[{\"company_domain\":\"leadmagic.io\",\"company_name\":\"Leadmagic\",\"company_website\":\"https://www.leadmagic.io\"}],\"count\":120,\"credits_consumed\":0,\"has_more\":true,\"limit_applied\":25,\"message\":\"Companies found\",\"metadata\":{\"pagination\":\"offset\"},\"next_cursor\":null,\"offset\":25,\"returned_count\":25}",
     },
     ToolDef {
+        index: 75usize,
         name: "search_jobs_legacy_route",
         operation_id: "job-search-alias",
         client_method: "job_search_alias",
@@ -3224,6 +3300,7 @@ pub static TOOLS: [ToolDef; 90usize] = [
         sample_body: "{}",
     },
     ToolDef {
+        index: 76usize,
         name: "search_jobs",
         operation_id: "job-search",
         client_method: "job_search",
@@ -3265,6 +3342,7 @@ pub static TOOLS: [ToolDef; 90usize] = [
         sample_body: "{\"credits_consumed\":1,\"signals\":[{\"company\":{\"id\":102413,\"name\":\"Example Company\",\"website_url\":\"https://example.com\"},\"occupation_taxonomy\":{\"level1\":{\"id\":1,\"name\":\"Developer\"},\"level2\":{\"id\":20,\"name\":\"Full-Stack Development\"},\"level3\":{\"id\":774}}}],\"total\":3,\"totalMode\":\"capped\"}",
     },
     ToolDef {
+        index: 77usize,
         name: "get_job_search_catalogs",
         operation_id: "job-search-catalogs",
         client_method: "job_search_catalogs",
@@ -3306,6 +3384,7 @@ pub static TOOLS: [ToolDef; 90usize] = [
         sample_body: "{\"company_types\":[{\"id\":1,\"name\":\"Private\"},{\"id\":2,\"name\":\"Public\"}],\"countries\":[{\"id\":840,\"name\":\"United States\"},{\"id\":826,\"name\":\"United Kingdom\"}],\"industries\":[{\"id\":96,\"name\":\"Software\"}],\"job_types\":[{\"id\":1,\"name\":\"Full-time\"},{\"id\":2,\"name\":\"Part-time\"},{\"id\":3,\"name\":\"Contract\"}],\"seniority\":[{\"id\":1,\"name\":\"Entry\"},{\"id\":5,\"name\":\"VP\"}],\"stats\":{\"freshness_days\":1,\"total_jobs_indexed\":12500000}}",
     },
     ToolDef {
+        index: 78usize,
         name: "suggest_job_search_companies",
         operation_id: "job-search-companies",
         client_method: "job_search_companies",
@@ -3347,6 +3426,7 @@ pub static TOOLS: [ToolDef; 90usize] = [
         sample_body: "{\"companies\":[{\"domain\":\"leadmagic.io\",\"id\":102413,\"logo_domain\":\"leadmagic.io\",\"name\":\"LeadMagic\"}]}",
     },
     ToolDef {
+        index: 79usize,
         name: "export_job_search",
         operation_id: "job-search-export",
         client_method: "job_search_export",
@@ -3388,6 +3468,7 @@ pub static TOOLS: [ToolDef; 90usize] = [
         sample_body: "{\"credits_consumed\":500,\"jobs\":[{\"company\":{\"domain\":\"example.com\",\"name\":\"Example Corp\"},\"id\":\"j_01hxyz\",\"location\":\"United States\",\"posted_at\":\"2026-08-01\",\"title\":\"Software Engineer\"}],\"total_returned\":500}",
     },
     ToolDef {
+        index: 80usize,
         name: "get_job_board_stats",
         operation_id: "job-board-stats",
         client_method: "job_board_stats",
@@ -3429,6 +3510,7 @@ pub static TOOLS: [ToolDef; 90usize] = [
         sample_body: "{\"stats\":{\"freshness_days\":1,\"total_jobs_indexed\":12500000}}",
     },
     ToolDef {
+        index: 81usize,
         name: "suggest_job_search_locations",
         operation_id: "job-search-locations",
         client_method: "job_search_locations",
@@ -3470,6 +3552,7 @@ pub static TOOLS: [ToolDef; 90usize] = [
         sample_body: "{\"locations\":[{\"id\":840,\"name\":\"United States\",\"type\":\"country\"},{\"id\":826,\"name\":\"United Kingdom\",\"type\":\"country\"}]}",
     },
     ToolDef {
+        index: 82usize,
         name: "suggest_job_occupations",
         operation_id: "job-search-occupation-taxonomy",
         client_method: "job_search_occupation_taxonomy",
@@ -3511,6 +3594,7 @@ pub static TOOLS: [ToolDef; 90usize] = [
         sample_body: "{\"credits_consumed\":0,\"occupation_taxonomy\":[{\"id\":1700834,\"level1\":{\"id\":7,\"name\":\"Engineer\"},\"level2\":{\"id\":1700834},\"level3\":null,\"type\":2}]}",
     },
     ToolDef {
+        index: 83usize,
         name: "resolve_job_search_filters",
         operation_id: "job-search-resolve",
         client_method: "job_search_resolve",
@@ -3552,6 +3636,7 @@ pub static TOOLS: [ToolDef; 90usize] = [
         sample_body: "{}",
     },
     ToolDef {
+        index: 84usize,
         name: "suggest_job_search_roles",
         operation_id: "job-search-roles",
         client_method: "job_search_roles",
@@ -3593,6 +3678,7 @@ pub static TOOLS: [ToolDef; 90usize] = [
         sample_body: "{\"roles\":[{\"id\":20,\"name\":\"Revenue Operations\",\"occupation_taxonomy\":{\"level1\":{\"id\":5,\"name\":\"Operations\"},\"level2\":{\"id\":20,\"name\":\"Revenue Operations\"}}}]}",
     },
     ToolDef {
+        index: 85usize,
         name: "get_job_search_stats",
         operation_id: "job-search-stats",
         client_method: "job_search_stats",
@@ -3634,6 +3720,7 @@ pub static TOOLS: [ToolDef; 90usize] = [
         sample_body: "{\"stats\":{\"freshness_days\":1,\"total_jobs_indexed\":12500000}}",
     },
     ToolDef {
+        index: 86usize,
         name: "suggest_job_search_tags",
         operation_id: "job-search-tags",
         client_method: "job_search_tags",
@@ -3675,6 +3762,7 @@ pub static TOOLS: [ToolDef; 90usize] = [
         sample_body: "{\"tags\":[{\"id\":482,\"name\":\"kubernetes\",\"occupation_taxonomy\":{\"level1\":{\"id\":1,\"name\":\"Developer\"},\"level2\":{\"id\":20,\"name\":\"DevOps\"}},\"tag_type\":2}]}",
     },
     ToolDef {
+        index: 87usize,
         name: "suggest_job_search_titles",
         operation_id: "job-search-titles",
         client_method: "job_search_titles",
@@ -3716,6 +3804,7 @@ pub static TOOLS: [ToolDef; 90usize] = [
         sample_body: "{\"titles\":[{\"id\":774,\"name\":\"DevOps Engineer\",\"occupation_taxonomy\":{\"level1\":{\"id\":1,\"name\":\"Developer\"},\"level2\":{\"id\":20,\"name\":\"DevOps\"},\"level3\":{\"id\":774,\"name\":\"DevOps Engineer\"}}}]}",
     },
     ToolDef {
+        index: 88usize,
         name: "search_people",
         operation_id: "people-search",
         client_method: "people_search",
@@ -3757,6 +3846,7 @@ pub static TOOLS: [ToolDef; 90usize] = [
         sample_body: "{\"count\":120,\"credits_consumed\":0,\"has_more\":true,\"limit_applied\":25,\"message\":\"People found\",\"metadata\":{\"pagination\":\"offset\",\"query_name\":\"people_search_v3\",\"query_path\":\"full_search\"},\"next_cursor\":null,\"offset\":25,\"people\":[{\"company\":{\"company_domain\":\"leadmagic.io\",\"company_industry_linkedin\":\"Internet Publishing\",\"company_name\":\"Leadmagic\",\"company_website\":\"https://www.leadmagic.io\",\"employee_max\":50,\"employee_min\":11,\"founded_year\":2022,\"growth_rate\":14,\"hq_city\":\"Boston\",\"hq_country\":\"United States\",\"hq_country_code\":\"US\",\"hq_state\":\"Massachusetts\",\"linkedin_employee_count\":10,\"linkedin_followers\":8804,\"linkedin_url\":\"https://www.example.com/company/acme\",\"revenue_max\":\"4000000\",\"revenue_min\":\"4000000\"},\"company_domain\":\"leadmagic.io\",\"contact_city\":\"Boston\",\"contact_company_name\":\"Leadmagic\",\"contact_continent\":\"North America\",\"contact_country\":\"United States\",\"contact_country_code\":\"US\",\"contact_direct_phone\":null,\"contact_email\":\"jesse@leadmagic.io\",\"contact_email_domain\":\"leadmagic.io\",\"contact_first_name\":\"Jesse\",\"contact_full_name\":\"Jesse Ouellette\",\"contact_job_count\":15,\"contact_job_level\":\"C-Team\",\"contact_job_start_date\":\"2022-09-01\",\"contact_job_title\":\"Founder\",\"contact_last_name\":\"Ouellette\",\"contact_linkedin_about_me\":\"SaaS Founder\",\"contact_linkedin_url\":\"https://example.com/in/jane-doe\",\"contact_linkedin_username\":\"jesseoue\",\"contact_mobile_phone\":\"+12073561898\",\"contact_persona\":\"Founder/Co-Founder\",\"contact_region\":\"NORAM\",\"contact_state\":\"Massachusetts\",\"contact_state_code\":\"MA\",\"domain_intel\":{\"company_domain\":\"leadmagic.io\",\"company_domain_tld\":\"leadmagic.io\",\"company_name\":\"Leadmagic\",\"company_website\":\"https://www.leadmagic.io\",\"company_website_active\":true,\"email_pattern\":\"first\",\"email_pattern_confidence\":100,\"email_pattern_confidence_tier\":\"low\",\"email_pattern_example\":\"soufiane@leadmagic.io\",\"primary_email_domain\":\"leadmagic.io\",\"total_contacts\":10,\"total_email_count\":4,\"valid_email_count\":4},\"followers\":500,\"has_email\":true,\"has_mobile_phone\":true,\"has_phone\":false,\"seniority_score\":5}],\"returned_count\":25}",
     },
     ToolDef {
+        index: 89usize,
         name: "get_search_coverage",
         operation_id: "search-stats-v3",
         client_method: "search_stats_v3",
@@ -3798,19 +3888,20 @@ pub static TOOLS: [ToolDef; 90usize] = [
         sample_body: "{}",
     },
 ];
-/// Turn validated arguments into the generated request types and call the typed client.
-/// The raw response is captured by the runtime (see `runtime::capture`).
+/// Turn validated arguments into the generated request types and call the typed client,
+/// by the tool's index in `TOOLS`. The raw response is captured by the runtime in the
+/// call's scope.
 pub async fn dispatch(
     client: &Client,
-    tool: &str,
+    tool: &ToolDef,
     mut args: Args,
 ) -> Result<(), CallError> {
-    match tool {
-        "get_bulk_capabilities" => {
+    match tool.index {
+        0usize => {
             args.finish()?;
             client.bulk_capabilities().await.map(drop)?;
         }
-        "list_bulk_jobs" => {
+        1usize => {
             let limit = args.optional::<::std::num::NonZeroU64>("limit")?;
             let offset = args.optional::<i64>("offset")?;
             let product = args.optional::<::std::string::String>("product")?;
@@ -3821,17 +3912,17 @@ pub async fn dispatch(
                 .await
                 .map(drop)?;
         }
-        "get_bulk_job_status" => {
+        2usize => {
             let job_id = args.required::<::uuid::Uuid>("jobId")?;
             args.finish()?;
             client.bulk_job_status(&job_id).await.map(drop)?;
         }
-        "download_bulk_job_results" => {
+        3usize => {
             let job_id = args.required::<::uuid::Uuid>("jobId")?;
             args.finish()?;
             client.bulk_job_download(&job_id).await.map(drop)?;
         }
-        "get_bulk_job_errors" => {
+        4usize => {
             let job_id = args.required::<::uuid::Uuid>("jobId")?;
             let limit = args.optional::<::std::num::NonZeroU64>("limit")?;
             let offset = args.optional::<i64>("offset")?;
@@ -3842,28 +3933,28 @@ pub async fn dispatch(
                 .await
                 .map(drop)?;
         }
-        "get_bulk_job_events" => {
+        5usize => {
             let job_id = args.required::<::uuid::Uuid>("jobId")?;
             let limit = args.optional::<::std::num::NonZeroU64>("limit")?;
             args.finish()?;
             client.bulk_job_events(&job_id, limit).await.map(drop)?;
         }
-        "pause_bulk_job" => {
+        6usize => {
             let job_id = args.required::<::uuid::Uuid>("jobId")?;
             args.finish()?;
             client.bulk_job_pause(&job_id).await.map(drop)?;
         }
-        "set_bulk_job_priority" => {
+        7usize => {
             let job_id = args.required::<::uuid::Uuid>("jobId")?;
             let body = args.body::<types::BulkJobPriorityBody>()?;
             client.bulk_job_priority(&job_id, &body).await.map(drop)?;
         }
-        "restart_bulk_job" => {
+        8usize => {
             let job_id = args.required::<::uuid::Uuid>("jobId")?;
             let body = args.body::<types::BulkJobRestartBody>()?;
             client.bulk_job_restart(&job_id, &body).await.map(drop)?;
         }
-        "get_bulk_job_results" => {
+        9usize => {
             let job_id = args.required::<::uuid::Uuid>("jobId")?;
             let limit = args.optional::<::std::num::NonZeroU64>("limit")?;
             let offset = args.optional::<i64>("offset")?;
@@ -3874,81 +3965,81 @@ pub async fn dispatch(
                 .await
                 .map(drop)?;
         }
-        "resume_bulk_job" => {
+        10usize => {
             let job_id = args.required::<::uuid::Uuid>("jobId")?;
             args.finish()?;
             client.bulk_job_resume(&job_id).await.map(drop)?;
         }
-        "review_bulk_job" => {
+        11usize => {
             let job_id = args.required::<::uuid::Uuid>("jobId")?;
             let body = args.body::<types::BulkJobReviewBody>()?;
             client.bulk_job_review(&job_id, &body).await.map(drop)?;
         }
-        "stream_bulk_job_events" => {
+        12usize => {
             let job_id = args.required::<::uuid::Uuid>("jobId")?;
             let token = args.optional::<::std::string::String>("token")?;
             args.finish()?;
             client.bulk_job_stream(&job_id, token.as_deref()).await.map(drop)?;
         }
-        "submit_local_leads_job" => {
+        13usize => {
             let body = args.body::<types::BulkLocalLeadsBody>()?;
             client.bulk_local_leads(&body).await.map(drop)?;
         }
-        "get_bulk_job_progress" => {
+        14usize => {
             let job_id = args.required::<::uuid::Uuid>("jobId")?;
             let token = args.optional::<::std::string::String>("token")?;
             args.finish()?;
             client.bulk_job_progress(&job_id, token.as_deref()).await.map(drop)?;
         }
-        "submit_bulk_job" => {
+        15usize => {
             let body = args.body::<types::BulkSubmitBody>()?;
             client.bulk_submit(&body).await.map(drop)?;
         }
-        "validate_bulk_job" => {
+        16usize => {
             let body = args.body::<types::BulkValidateBody>()?;
             client.bulk_validate(&body).await.map(drop)?;
         }
-        "get_b2b_ad_details" => {
+        17usize => {
             let body = args.body::<types::B2bAdDetailsBody>()?;
             client.b2b_ad_details(&body).await.map(drop)?;
         }
-        "search_b2b_ads" => {
+        18usize => {
             let body = args.body::<types::B2bAdsSearchBody>()?;
             client.b2b_ads_search(&body).await.map(drop)?;
         }
-        "search_google_ads" => {
+        19usize => {
             let body = args.body::<types::GoogleAdsSearchBody>()?;
             client.google_ads_search(&body).await.map(drop)?;
         }
-        "search_meta_ads" => {
+        20usize => {
             let body = args.body::<types::MetaAdsSearchBody>()?;
             client.meta_ads_search(&body).await.map(drop)?;
         }
-        "get_credit_usage" => {
+        21usize => {
             let days = args.optional::<::std::num::NonZeroU64>("days")?;
             args.finish()?;
             client.analytics_credits(days).await.map(drop)?;
         }
-        "get_daily_usage" => {
+        22usize => {
             let days = args.optional::<::std::num::NonZeroU64>("days")?;
             args.finish()?;
             client.analytics_daily(days).await.map(drop)?;
         }
-        "get_account_analytics" => {
+        23usize => {
             args.finish()?;
             client.analytics_dashboard().await.map(drop)?;
         }
-        "get_day_report" => {
+        24usize => {
             let date = args.required::<::chrono::naive::NaiveDate>("date")?;
             args.finish()?;
             client.analytics_day(&date).await.map(drop)?;
         }
-        "get_product_usage" => {
+        25usize => {
             let days = args.optional::<::std::num::NonZeroU64>("days")?;
             args.finish()?;
             client.analytics_products(days).await.map(drop)?;
         }
-        "get_usage_summary" => {
+        26usize => {
             let end_date = args.optional::<::chrono::naive::NaiveDate>("end_date")?;
             let start_date = args.optional::<::chrono::naive::NaiveDate>("start_date")?;
             args.finish()?;
@@ -3957,12 +4048,12 @@ pub async fn dispatch(
                 .await
                 .map(drop)?;
         }
-        "get_usage_report" => {
+        27usize => {
             let days = args.optional::<::std::num::NonZeroU64>("days")?;
             args.finish()?;
             client.analytics_usage(days).await.map(drop)?;
         }
-        "list_batches" => {
+        28usize => {
             let client_id = args.optional::<::std::string::String>("client_id")?;
             let limit = args.optional::<::std::num::NonZeroU64>("limit")?;
             let offset = args.optional::<u64>("offset")?;
@@ -3980,56 +4071,56 @@ pub async fn dispatch(
                 .await
                 .map(drop)?;
         }
-        "submit_batch" => {
+        29usize => {
             let body = args.body::<types::BatchSubmitBody>()?;
             client.batch_submit(&body).await.map(drop)?;
         }
-        "list_budgets" => {
+        30usize => {
             args.finish()?;
             client.list_budgets().await.map(drop)?;
         }
-        "create_budget" => {
+        31usize => {
             let body = args.body::<types::CreateBudgetBody>()?;
             client.create_budget(&body).await.map(drop)?;
         }
-        "get_budget_status" => {
+        32usize => {
             args.finish()?;
             client.budget_status().await.map(drop)?;
         }
-        "update_budget" => {
+        33usize => {
             let id = args.required::<::std::string::String>("id")?;
             let body = args.body::<types::UpdateBudgetBody>()?;
             client.update_budget(&id, &body).await.map(drop)?;
         }
-        "delete_budget" => {
+        34usize => {
             let id = args.required::<::std::string::String>("id")?;
             args.finish()?;
             client.delete_budget(&id).await.map(drop)?;
         }
-        "get_campaign_metrics" => {
+        35usize => {
             let campaign_id = args.required::<::std::string::String>("campaignId")?;
             args.finish()?;
             client.batch_campaign_metrics(&campaign_id).await.map(drop)?;
         }
-        "list_batch_clients" => {
+        36usize => {
             args.finish()?;
             client.batch_client_list().await.map(drop)?;
         }
-        "create_batch_client" => {
+        37usize => {
             let body = args.body::<types::BatchClientCreateBody>()?;
             client.batch_client_create(&body).await.map(drop)?;
         }
-        "get_batch_client_metrics" => {
+        38usize => {
             let client_id = args.required::<::uuid::Uuid>("clientId")?;
             args.finish()?;
             client.batch_client_metrics(&client_id).await.map(drop)?;
         }
-        "list_client_webhooks" => {
+        39usize => {
             let client_id = args.required::<::uuid::Uuid>("clientId")?;
             args.finish()?;
             client.batch_client_webhook_list(&client_id).await.map(drop)?;
         }
-        "create_client_webhook" => {
+        40usize => {
             let client_id = args.required::<::uuid::Uuid>("clientId")?;
             let body = args
                 .required::<
@@ -4038,164 +4129,164 @@ pub async fn dispatch(
             args.finish()?;
             client.batch_client_webhook_create(&client_id, &body).await.map(drop)?;
         }
-        "preview_cost" => {
+        41usize => {
             let body = args.body::<types::PreviewCostMixedBody>()?;
             client.preview_cost_mixed(&body).await.map(drop)?;
         }
-        "list_batch_providers" => {
+        42usize => {
             args.finish()?;
             client.batch_provider_list().await.map(drop)?;
         }
-        "create_batch_provider" => {
+        43usize => {
             let body = args.body::<types::BatchProviderCreateBody>()?;
             client.batch_provider_create(&body).await.map(drop)?;
         }
-        "list_suppression_lists" => {
+        44usize => {
             args.finish()?;
             client.list_suppression_lists().await.map(drop)?;
         }
-        "create_suppression_list" => {
+        45usize => {
             let body = args.body::<types::CreateSuppressionListBody>()?;
             client.create_suppression_list(&body).await.map(drop)?;
         }
-        "get_suppression_list" => {
+        46usize => {
             let list_id = args.required::<::std::string::String>("listId")?;
             let limit = args.optional::<i64>("limit")?;
             let offset = args.optional::<i64>("offset")?;
             args.finish()?;
             client.get_suppression_list(&list_id, limit, offset).await.map(drop)?;
         }
-        "delete_suppression_list" => {
+        47usize => {
             let list_id = args.required::<::std::string::String>("listId")?;
             args.finish()?;
             client.delete_suppression_list(&list_id).await.map(drop)?;
         }
-        "add_suppression_emails" => {
+        48usize => {
             let list_id = args.required::<::std::string::String>("listId")?;
             let body = args.body::<types::AddSuppressionEmailsBody>()?;
             client.add_suppression_emails(&list_id, &body).await.map(drop)?;
         }
-        "remove_suppression_emails" => {
+        49usize => {
             let list_id = args.required::<::std::string::String>("listId")?;
             let body = args.body::<types::RemoveSuppressionEmailsBody>()?;
             client.remove_suppression_emails(&list_id, &body).await.map(drop)?;
         }
-        "get_batch_status" => {
+        50usize => {
             let batch_id = args.required::<::std::string::String>("batchId")?;
             args.finish()?;
             client.batch_status(&batch_id).await.map(drop)?;
         }
-        "find_company_funding" => {
+        51usize => {
             let body = args.body::<types::CompanyFundingBody>()?;
             client.company_funding(&body).await.map(drop)?;
         }
-        "enrich_company" => {
+        52usize => {
             let body = args.body::<types::CompanySearchBody>()?;
             client.company_search(&body).await.map(drop)?;
         }
-        "list_company_competitors" => {
+        53usize => {
             let body = args.body::<types::CompetitorsSearchBody>()?;
             client.competitors_search(&body).await.map(drop)?;
         }
-        "get_company_technographics" => {
+        54usize => {
             let body = args.body::<types::TechnographicsBody>()?;
             client.technographics(&body).await.map(drop)?;
         }
-        "check_credit_balance" => {
+        55usize => {
             args.finish()?;
             client.check_credits().await.map(drop)?;
         }
-        "list_job_company_types" => {
+        56usize => {
             args.finish()?;
             client.job_company_types().await.map(drop)?;
         }
-        "list_job_countries" => {
+        57usize => {
             args.finish()?;
             client.job_country().await.map(drop)?;
         }
-        "list_job_industries" => {
+        58usize => {
             args.finish()?;
             client.job_industry().await.map(drop)?;
         }
-        "list_job_types" => {
+        59usize => {
             args.finish()?;
             client.job_types().await.map(drop)?;
         }
-        "find_jobs" => {
+        60usize => {
             let body = args.body::<types::JobsFinderBody>()?;
             client.jobs_finder(&body).await.map(drop)?;
         }
-        "list_job_regions" => {
+        61usize => {
             args.finish()?;
             client.job_regions().await.map(drop)?;
         }
-        "email_to_b2b_profile" => {
+        62usize => {
             let body = args.body::<types::EmailToB2bProfileBody>()?;
             client.email_to_b2b_profile(&body).await.map(drop)?;
         }
-        "b2b_profile_to_work_email" => {
+        63usize => {
             let body = args.body::<types::B2bProfileEmailBody>()?;
             client.b2b_profile_email(&body).await.map(drop)?;
         }
-        "find_work_email" => {
+        64usize => {
             let body = args.body::<types::EmailFinderBody>()?;
             client.email_finder(&body).await.map(drop)?;
         }
-        "validate_work_email" => {
+        65usize => {
             let body = args.body::<types::EmailValidationBody>()?;
             client.email_validation(&body).await.map(drop)?;
         }
-        "find_company_employees" => {
+        66usize => {
             let body = args.body::<types::EmployeeFinderBody>()?;
             client.employee_finder(&body).await.map(drop)?;
         }
-        "detect_job_change" => {
+        67usize => {
             let body = args.body::<types::JobChangeDetectorBody>()?;
             client.job_change_detector(&body).await.map(drop)?;
         }
-        "find_mobile_number" => {
+        68usize => {
             let body = args.body::<types::MobileFinderBody>()?;
             client.mobile_finder(&body).await.map(drop)?;
         }
-        "find_personal_email" => {
+        69usize => {
             let body = args.body::<types::PersonalEmailFinderBody>()?;
             client.personal_email_finder(&body).await.map(drop)?;
         }
-        "search_profile" => {
+        70usize => {
             let body = args.body::<types::ProfileSearchBody>()?;
             client.profile_search(&body).await.map(drop)?;
         }
-        "find_people_by_role" => {
+        71usize => {
             let body = args.body::<types::RoleFinderBody>()?;
             client.role_finder(&body).await.map(drop)?;
         }
-        "update_batch" => {
+        72usize => {
             let product = args.required::<::std::string::String>("product")?;
             let batch_id = args.required::<::std::string::String>("batchId")?;
             let body = args.body::<types::BatchUpdateBody>()?;
             client.batch_update(&product, &batch_id, &body).await.map(drop)?;
         }
-        "find_lookalike_companies" => {
+        73usize => {
             let body = args.body::<types::CompanyLookalikeV3Body>()?;
             client.company_lookalike_v3(&body).await.map(drop)?;
         }
-        "search_companies" => {
+        74usize => {
             let body = args.body::<types::CompanySearchV3Body>()?;
             client.company_search_v3(&body).await.map(drop)?;
         }
-        "search_jobs_legacy_route" => {
+        75usize => {
             let body = args.body::<types::JobSearchAliasBody>()?;
             client.job_search_alias(&body).await.map(drop)?;
         }
-        "search_jobs" => {
+        76usize => {
             let body = args.body::<types::JobSearchBody>()?;
             client.job_search(&body).await.map(drop)?;
         }
-        "get_job_search_catalogs" => {
+        77usize => {
             args.finish()?;
             client.job_search_catalogs().await.map(drop)?;
         }
-        "suggest_job_search_companies" => {
+        78usize => {
             let domain = args.optional::<::std::string::String>("domain")?;
             let limit = args.optional::<i64>("limit")?;
             let q = args.optional::<::std::string::String>("q")?;
@@ -4205,22 +4296,22 @@ pub async fn dispatch(
                 .await
                 .map(drop)?;
         }
-        "export_job_search" => {
+        79usize => {
             let body = args.body::<types::JobSearchExportBody>()?;
             client.job_search_export(&body).await.map(drop)?;
         }
-        "get_job_board_stats" => {
+        80usize => {
             args.finish()?;
             client.job_board_stats().await.map(drop)?;
         }
-        "suggest_job_search_locations" => {
+        81usize => {
             let limit = args.optional::<i64>("limit")?;
             let q = args.optional::<::std::string::String>("q")?;
             let type_ = args.optional::<types::JobSearchLocationsType>("type")?;
             args.finish()?;
             client.job_search_locations(limit, q.as_deref(), type_).await.map(drop)?;
         }
-        "suggest_job_occupations" => {
+        82usize => {
             let level = args
                 .optional::<types::JobSearchOccupationTaxonomyLevel>("level")?;
             let limit = args.optional::<i64>("limit")?;
@@ -4231,38 +4322,38 @@ pub async fn dispatch(
                 .await
                 .map(drop)?;
         }
-        "resolve_job_search_filters" => {
+        83usize => {
             let body = args.body::<types::JobSearchResolveBody>()?;
             client.job_search_resolve(&body).await.map(drop)?;
         }
-        "suggest_job_search_roles" => {
+        84usize => {
             let limit = args.optional::<i64>("limit")?;
             let q = args.optional::<::std::string::String>("q")?;
             args.finish()?;
             client.job_search_roles(limit, q.as_deref()).await.map(drop)?;
         }
-        "get_job_search_stats" => {
+        85usize => {
             args.finish()?;
             client.job_search_stats().await.map(drop)?;
         }
-        "suggest_job_search_tags" => {
+        86usize => {
             let limit = args.optional::<i64>("limit")?;
             let q = args.optional::<::std::string::String>("q")?;
             let tag_type = args.optional::<i64>("tag_type")?;
             args.finish()?;
             client.job_search_tags(limit, q.as_deref(), tag_type).await.map(drop)?;
         }
-        "suggest_job_search_titles" => {
+        87usize => {
             let limit = args.optional::<i64>("limit")?;
             let q = args.optional::<::std::string::String>("q")?;
             args.finish()?;
             client.job_search_titles(limit, q.as_deref()).await.map(drop)?;
         }
-        "search_people" => {
+        88usize => {
             let body = args.body::<types::PeopleSearchBody>()?;
             client.people_search(&body).await.map(drop)?;
         }
-        "get_search_coverage" => {
+        89usize => {
             let body = args.body::<types::SearchStatsV3Body>()?;
             client.search_stats_v3(&body).await.map(drop)?;
         }

@@ -5,7 +5,7 @@ use crate::config::ApiKey;
 use crate::errors::{self, Kind, ToolError};
 use crate::generated::Client;
 use crate::limits::Payer;
-use crate::runtime::{self, Captured, Source};
+use crate::runtime::{CallScope, Captured, Source};
 use crate::tools::{Args, CallError, Output, ToolDef};
 use progenitor_client::ClientInfo;
 use serde_json::{Map, Value, json};
@@ -60,8 +60,8 @@ pub fn missing_caller_key() -> Outcome {
 }
 
 /// Run one call with the server's key. `args` is the JSON-RPC `arguments` object.
-pub async fn call(client: &Client, tool: &ToolDef, args: Map<String, Value>) -> Outcome {
-    run(client, tool, args, Payer::Server).await
+pub async fn call(client: &Client, tool: &'static ToolDef, args: Map<String, Value>) -> Outcome {
+    run(client, CallScope::new(tool, None, Payer::Server), args).await
 }
 
 /// Run one call with a caller's own key (bring-your-own-key mode): the key is used for this
@@ -69,18 +69,23 @@ pub async fn call(client: &Client, tool: &ToolDef, args: Map<String, Value>) -> 
 /// pauses are that key's own.
 pub async fn call_as(
     client: &Client,
-    tool: &ToolDef,
+    tool: &'static ToolDef,
     args: Map<String, Value>,
     key: ApiKey,
 ) -> Outcome {
     let _filter = crate::secrets::register(key.expose());
     let payer = Payer::caller(&key);
-    runtime::with_key(key, payer, run(client, tool, args, payer)).await
+    run(client, CallScope::new(tool, Some(key), payer), args).await
 }
 
-async fn run(client: &Client, tool: &ToolDef, args: Map<String, Value>, payer: Payer) -> Outcome {
+async fn run(
+    client: &Client,
+    scope: std::sync::Arc<CallScope>,
+    args: Map<String, Value>,
+) -> Outcome {
     let started = std::time::Instant::now();
-    let mut outcome = attempt(client, tool, args, payer).await;
+    let tool = scope.tool;
+    let mut outcome = attempt(client, scope, args).await;
     // The last line: nothing of a key in use leaves in a result, error or hint.
     crate::secrets::scrub_value(&mut outcome.structured);
     let s = &outcome.structured;
@@ -121,27 +126,27 @@ fn secret_values<'a>(tool: &ToolDef, args: &'a Map<String, Value>) -> Vec<&'a st
 
 async fn attempt(
     client: &Client,
-    tool: &ToolDef,
+    scope: std::sync::Arc<CallScope>,
     args: Map<String, Value>,
-    payer: Payer,
 ) -> Outcome {
+    let tool = scope.tool;
     // Someone else's secret in the arguments is kept out of every output of this call, as the
     // key is, before anything (even a validation message) can repeat it.
     let _secrets: Vec<crate::secrets::Registration> = secret_values(tool, &args)
         .into_iter()
         .map(crate::secrets::register)
         .collect();
-    let mut outcome = attempt_with(client, tool, args, payer).await;
+    let mut outcome = attempt_with(client, scope, args).await;
     crate::secrets::scrub_value(&mut outcome.structured);
     outcome
 }
 
 async fn attempt_with(
     client: &Client,
-    tool: &ToolDef,
+    scope: std::sync::Arc<CallScope>,
     args: Map<String, Value>,
-    payer: Payer,
 ) -> Outcome {
+    let (tool, payer) = (scope.tool, scope.payer);
     if let Err(e) = crate::validate::check(tool, &args) {
         return invalid(e);
     }
@@ -169,9 +174,9 @@ async fn attempt_with(
         e.field = Some(tool.credits.cap_argument.to_string()).filter(|f| !f.is_empty());
         return Outcome::error(e);
     }
-    let (result, captured) =
-        runtime::capture(crate::tools::dispatch(client, tool.name, Args::new(args))).await;
-    let reported = captured.as_ref().and_then(reported_credits);
+    let call_client = client.for_call(scope.clone());
+    let result = crate::tools::dispatch(&call_client, tool, Args::new(args)).await;
+    let captured = scope.take_captured();
     // Whether LeadMagic may have charged without saying how much.
     let maybe_charged = match (&result, &captured) {
         (_, Some(c)) => {
@@ -180,22 +185,29 @@ async fn attempt_with(
         (Err(CallError::Upstream(e)), None) => errors::transport_may_charge(e),
         _ => false,
     };
-    let mut outcome = match (result, captured) {
-        (Err(CallError::Args(e)), _) => invalid(e),
-        (Err(CallError::UnknownTool), _) => Outcome::error(ToolError::new(
-            Kind::InvalidArguments,
-            format!("Unknown tool {}.", tool.name),
-            "List the tools again.",
-        )),
+    let (mut outcome, reported) = match (result, captured) {
+        (Err(CallError::Args(e)), _) => (invalid(e), None),
+        (Err(CallError::UnknownTool), _) => (
+            Outcome::error(ToolError::new(
+                Kind::InvalidArguments,
+                format!("Unknown tool {}.", tool.name),
+                "List the tools again.",
+            )),
+            None,
+        ),
         (_, Some(c)) => from_captured(tool, c),
-        (Err(CallError::Upstream(e)), None) => {
-            Outcome::error(errors::from_transport(&e, tool.is_billed()))
-        }
-        (Ok(()), None) => Outcome::error(ToolError::new(
-            Kind::InvalidResponse,
-            "LeadMagic's answer was lost on the way.",
-            "Try again.",
-        )),
+        (Err(CallError::Upstream(e)), None) => (
+            Outcome::error(errors::from_transport(&e, tool.is_billed())),
+            None,
+        ),
+        (Ok(()), None) => (
+            Outcome::error(ToolError::new(
+                Kind::InvalidResponse,
+                "LeadMagic's answer was lost on the way.",
+                "Try again.",
+            )),
+            None,
+        ),
     };
     let credits = if sandbox {
         json!({ "used": 0, "would_cost": worst.is_finite().then(|| round(worst)) })
@@ -276,43 +288,47 @@ pub fn worst_case(tool: &ToolDef, args: &Map<String, Value>) -> f64 {
     price * units.max(0.0).min(c.cap_max)
 }
 
-/// Credits the API says it charged: `X-Credits-Consumed`, else the body's `credits_consumed`.
-fn reported_credits(c: &Captured) -> Option<f64> {
-    let parse = |s: &str| {
-        s.trim()
-            .parse::<f64>()
-            .ok()
-            .filter(|v| v.is_finite() && *v >= 0.0)
-    };
-    let header = c
-        .headers
+fn credits_number(s: &str) -> Option<f64> {
+    s.trim()
+        .parse::<f64>()
+        .ok()
+        .filter(|v| v.is_finite() && *v >= 0.0)
+}
+
+/// Credits the API says it charged in `X-Credits-Consumed` (it wins over the body).
+fn header_credits(headers: &reqwest::header::HeaderMap) -> Option<f64> {
+    headers
         .get("x-credits-consumed")
-        .and_then(|v| v.to_str().ok());
-    if let Some(v) = header.and_then(parse) {
-        return Some(v);
+        .and_then(|v| v.to_str().ok())
+        .and_then(credits_number)
+}
+
+/// A body's `credits_consumed`, a number or a numeric string.
+pub(crate) fn credits_value(v: &Value) -> Option<f64> {
+    match v {
+        Value::Number(n) => n.as_f64().filter(|v| *v >= 0.0),
+        Value::String(s) => credits_number(s),
+        _ => None,
     }
-    // Only `credits_consumed` is read; the rest is skipped without building a JSON tree.
+}
+
+/// `credits_consumed` of a body too large to hold as values: read alone, the rest skipped.
+fn skimmed_credits(body: &[u8]) -> Option<f64> {
     #[derive(serde::Deserialize)]
     struct Report {
         credits_consumed: Option<Value>,
     }
-    if !c.body.trim_ascii_start().starts_with(b"{") {
-        return None;
-    }
-    let report: Report = serde_json::from_slice(&c.body).ok()?;
-    match report.credits_consumed? {
-        Value::Number(n) => n.as_f64().filter(|v| *v >= 0.0),
-        Value::String(s) => parse(&s),
-        _ => None,
-    }
+    let report: Report = serde_json::from_slice(body).ok()?;
+    credits_value(&report.credits_consumed?)
 }
 
 fn round(v: f64) -> f64 {
     (v * 1000.0).round() / 1000.0
 }
 
-/// Turn the raw response into a result; no field of a JSON body is dropped.
-fn from_captured(tool: &ToolDef, c: Captured) -> Outcome {
+/// Turn the raw response into a result, with the credits LeadMagic reported for it. Each body
+/// is parsed once; no field of a JSON body is dropped.
+fn from_captured(tool: &ToolDef, c: Captured) -> (Outcome, Option<f64>) {
     if let Source::HeldBack(wait) = c.source {
         let mut e = ToolError::new(
             Kind::RateLimited,
@@ -321,15 +337,12 @@ fn from_captured(tool: &ToolDef, c: Captured) -> Outcome {
             "Call again after retry_after_s seconds.",
         );
         e.retry_after_s = Some(errors::retry_after_s(wait));
-        return Outcome::error(e);
+        return (Outcome::error(e), None);
     }
+    let header = header_credits(&c.headers);
     if !(200..300).contains(&c.status) {
-        return Outcome::error(errors::from_status(
-            c.status,
-            &c.headers,
-            &c.body,
-            tool.is_billed(),
-        ));
+        let (e, body) = errors::from_status(c.status, &c.headers, &c.body, tool.is_billed());
+        return (Outcome::error(e), header.or(body));
     }
     let request_id = errors::request_id(&c.headers);
     let invalid_response = |message: &str| {
@@ -340,16 +353,17 @@ fn from_captured(tool: &ToolDef, c: Captured) -> Outcome {
         );
         e.status = Some(c.status);
         e.request_id = request_id.clone();
-        Outcome::error(e)
+        (Outcome::error(e), header)
     };
     if c.truncated && tool.output != Output::Text {
         return invalid_response(
             "LeadMagic's answer was larger than the size cap and was dropped.",
         );
     }
+    let parse = |body: &[u8]| serde_json::from_slice::<Value>(body);
     let mut structured = match tool.output {
         // No body declared; one that arrives anyway is kept.
-        Output::Empty => match serde_json::from_slice::<Value>(&c.body) {
+        Output::Empty => match parse(&c.body) {
             Ok(Value::Object(map))
                 if crate::jsonrpc::object_count(&c.body) <= MAX_RESULT_OBJECTS =>
             {
@@ -371,7 +385,8 @@ fn from_captured(tool: &ToolDef, c: Captured) -> Outcome {
             if c.body.len() > 64 * 1024
                 && crate::jsonrpc::object_count(&c.body) > MAX_RESULT_OBJECTS =>
         {
-            json!({
+            let credits = header.or_else(|| skimmed_credits(&c.body));
+            let mut v = json!({
                 "content_type": "application/json",
                 "text": String::from_utf8_lossy(&c.body),
                 "truncated": true,
@@ -380,15 +395,18 @@ fn from_captured(tool: &ToolDef, c: Captured) -> Outcome {
                      many to return as structured data; `text` holds its start. Ask for fewer \
                      results (a smaller limit, or one page at a time)."
                 ),
-            })
+            });
+            clean(&mut v);
+            return (Outcome::ok(v), credits);
         }
-        Output::Object | Output::Wrapped => match serde_json::from_slice::<Value>(&c.body) {
+        Output::Object | Output::Wrapped => match parse(&c.body) {
             Ok(Value::Object(map)) => Value::Object(map),
             Ok(other @ Value::Array(_)) => json!({ "items": other }),
             Ok(other) => json!({ "value": other }),
             Err(_) => return invalid_response("LeadMagic's answer was not valid JSON."),
         },
     };
+    let reported = header.or_else(|| structured.get("credits_consumed").and_then(credits_value));
     clean(&mut structured);
     if c.source == Source::Sandbox {
         structured["_sandbox"] = json!(
@@ -396,7 +414,7 @@ fn from_captured(tool: &ToolDef, c: Captured) -> Outcome {
              sent and no credits were used (_credits.would_cost says what the call could cost)."
         );
     }
-    Outcome::ok(structured)
+    (Outcome::ok(structured), reported)
 }
 
 /// Remove invisible and control characters from every string and cap its length.

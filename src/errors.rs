@@ -116,6 +116,9 @@ struct Problem {
     errors: Option<ProblemItem>,
     #[serde(default)]
     meta: Option<ProblemMeta>,
+    /// Credits charged for the failed call, when the body says.
+    #[serde(default)]
+    credits_consumed: Option<Value>,
 }
 
 #[derive(Debug, Default, serde::Deserialize)]
@@ -228,9 +231,15 @@ fn strings<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Vec<String>, D::Err
     d.deserialize_seq(V)
 }
 
-/// An upstream error response, turned into a fixed message per status. Only machine tokens from
-/// the body (error `code`, offending `param` names) are repeated.
-pub fn from_status(status: u16, headers: &HeaderMap, body: &[u8], billed: bool) -> ToolError {
+/// An upstream error response, turned into a fixed message per status, with the credits its
+/// body reports. Only machine tokens from the body (error `code`, offending `param` names) are
+/// repeated.
+pub fn from_status(
+    status: u16,
+    headers: &HeaderMap,
+    body: &[u8],
+    billed: bool,
+) -> (ToolError, Option<f64>) {
     let problem: Problem = if body.trim_ascii_start().starts_with(b"{") {
         serde_json::from_slice(body).unwrap_or_default()
     } else {
@@ -307,7 +316,11 @@ pub fn from_status(status: u16, headers: &HeaderMap, body: &[u8], billed: bool) 
     if let Some(code) = code {
         e.hint = format!("{} (code: {code})", e.hint);
     }
-    e
+    let credits = problem
+        .credits_consumed
+        .as_ref()
+        .and_then(crate::call::credits_value);
+    (e, credits)
 }
 
 /// Whether LeadMagic may have charged for an answer with this status: any success, and any 5xx

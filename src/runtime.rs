@@ -17,7 +17,8 @@ use std::time::{Instant, SystemTime};
 pub const USER_AGENT: &str = concat!("leadmagic-mcp/", env!("CARGO_PKG_VERSION"));
 pub const SANDBOX_HEADER: &str = "x-leadmagic-sandbox";
 
-/// State shared by every request of one client (progenitor's "inner" value).
+/// State shared by every request of one client (progenitor's "inner" value). A tool call works
+/// on a clone carrying its `CallScope`.
 #[derive(Clone, Debug)]
 pub struct Runtime {
     sandbox: bool,
@@ -30,6 +31,55 @@ pub struct Runtime {
     budget: Arc<Budget>,
     /// Keeps the server's key in the last-line filter (`secrets.rs`) while the client lives.
     _key_filter: Option<Arc<crate::secrets::Registration>>,
+    /// The tool call these requests belong to (`None` for the typed client used directly).
+    call: Option<Arc<CallScope>>,
+}
+
+/// One tool call, as the requests it makes see it: created once where the call enters, carried
+/// by a per-call clone of the client (no task-locals, no second tool lookup).
+#[derive(Debug)]
+pub struct CallScope {
+    pub tool: &'static crate::tools::ToolDef,
+    /// A caller's own key (bring-your-own-key mode), used in place of the configured one.
+    pub key: Option<crate::config::ApiKey>,
+    pub payer: Payer,
+    /// The raw answer, kept whole for the tool result.
+    captured: Mutex<Option<Captured>>,
+}
+
+impl CallScope {
+    pub fn new(
+        tool: &'static crate::tools::ToolDef,
+        key: Option<crate::config::ApiKey>,
+        payer: Payer,
+    ) -> Arc<Self> {
+        Arc::new(CallScope {
+            tool,
+            key,
+            payer,
+            captured: Mutex::new(None),
+        })
+    }
+
+    /// The answer captured during the call, if any.
+    pub fn take_captured(&self) -> Option<Captured> {
+        self.captured.lock().map(|mut c| c.take()).unwrap_or(None)
+    }
+
+    fn store(&self, c: Captured) {
+        if let Ok(mut slot) = self.captured.lock() {
+            *slot = Some(c);
+        }
+    }
+}
+
+impl Client {
+    /// A clone of this client whose requests belong to `scope`.
+    pub(crate) fn for_call(&self, scope: Arc<CallScope>) -> Client {
+        let mut runtime = self.inner().clone();
+        runtime.call = Some(scope);
+        Client::new_with_client(self.baseurl(), self.client().clone(), runtime)
+    }
 }
 
 impl Runtime {
@@ -66,34 +116,6 @@ pub struct Captured {
     /// The body was longer than the cap; `body` holds its start only.
     pub truncated: bool,
     pub source: Source,
-}
-
-tokio::task_local! {
-    static CAPTURE: Arc<Mutex<Option<Captured>>>;
-    /// A caller's own key (HTTP bring-your-own-key mode), for the requests of one call only.
-    static CALLER_KEY: (crate::config::ApiKey, Payer);
-}
-
-/// Run `f` with `key` in place of the configured key, for every request `f` makes; its limits
-/// are `payer`'s.
-pub async fn with_key<F: Future>(key: crate::config::ApiKey, payer: Payer, f: F) -> F::Output {
-    CALLER_KEY.scope((key, payer), f).await
-}
-
-/// Run `f` (a generated client call) and return the raw response it received, if any.
-pub async fn capture<F: Future>(f: F) -> (F::Output, Option<Captured>) {
-    let slot = Arc::new(Mutex::new(None));
-    let out = CAPTURE.scope(slot.clone(), f).await;
-    let captured = slot.lock().map(|mut s| s.take()).unwrap_or(None);
-    (out, captured)
-}
-
-fn store(c: Captured) {
-    let _ = CAPTURE.try_with(|slot| {
-        if let Ok(mut s) = slot.lock() {
-            *s = Some(c);
-        }
-    });
 }
 
 /// Build the typed client: the key travels in a sensitive `X-API-Key` default header, redirects
@@ -140,6 +162,7 @@ pub fn client(config: &Config) -> Result<Client, ConfigError> {
         limiter: Arc::new(Limiter::new(config.rate_limit_per_minute)),
         budget: Arc::new(Budget::new(config.max_credits)),
         _key_filter: key_filter,
+        call: None,
     };
     Ok(Client::new_with_client(&config.base_url, http, runtime))
 }
@@ -163,21 +186,21 @@ impl ClientHooks<Runtime> for Client {
         info: &OperationInfo,
     ) -> reqwest::Result<reqwest::Response> {
         let runtime = self.inner();
-        let payer = CALLER_KEY
-            .try_with(|(key, payer)| {
-                if let Ok(mut value) = HeaderValue::from_str(key.expose()) {
-                    value.set_sensitive(true);
-                    request.headers_mut().insert("x-api-key", value);
-                }
-                *payer
-            })
-            .unwrap_or(Payer::Server);
-        let tool = crate::tools::TOOLS
-            .iter()
-            .find(|t| t.client_method == info.operation_id);
+        let scope = runtime.call.as_deref();
+        if let Some(key) = scope.and_then(|s| s.key.as_ref())
+            && let Ok(mut value) = HeaderValue::from_str(key.expose())
+        {
+            value.set_sensitive(true);
+            request.headers_mut().insert("x-api-key", value);
+        }
+        let payer = scope.map_or(Payer::Server, |s| s.payer);
+        // A tool call knows its tool; the typed client used directly finds it by operation.
+        let tool = scope
+            .map(|s| s.tool)
+            .or_else(|| crate::tools::by_client_method(info.operation_id));
         if runtime.sandbox {
             // The request was built and validated exactly as a real one would be.
-            return Ok(sandbox_response(tool));
+            return Ok(sandbox_response(scope, tool));
         }
         let billed = tool.is_none_or(|t| t.is_billed());
         if runtime.log_bodies {
@@ -207,7 +230,7 @@ impl ClientHooks<Runtime> for Client {
                     wait_ms = wait.as_millis() as u64,
                     "held back: rate-limit window used up"
                 );
-                return Ok(held_back_response(wait));
+                return Ok(held_back_response(scope, wait));
             }
             // A copy while another attempt may follow; the request itself on the last one.
             let this_try = if attempt + 1 >= policy.max_attempts {
@@ -264,31 +287,37 @@ impl ClientHooks<Runtime> for Client {
             if runtime.log_bodies {
                 tracing::debug!(operation = info.operation_id, status = status.as_u16(), body = %crate::redact::mask(&String::from_utf8_lossy(&body)), "response body");
             }
-            store(Captured {
+            let Some(scope) = scope else {
+                return Ok(rebuild(status, version, headers, body));
+            };
+            // A tool reads the captured answer; the typed layer gets no body to decode and drop.
+            scope.store(Captured {
                 status: status.as_u16(),
                 headers: headers.clone(),
-                body: body.clone(),
+                body,
                 truncated,
                 source: Source::Upstream,
             });
-            return Ok(rebuild(status, version, headers, body));
+            return Ok(rebuild(status, version, headers, Bytes::new()));
         }
     }
 }
 
 /// The answer for a request that was not sent because the rate-limit window is used up.
-fn held_back_response(wait: std::time::Duration) -> reqwest::Response {
+fn held_back_response(scope: Option<&CallScope>, wait: std::time::Duration) -> reqwest::Response {
     let mut headers = HeaderMap::new();
     if let Ok(v) = HeaderValue::from_str(&crate::errors::retry_after_s(wait).to_string()) {
         headers.insert(reqwest::header::RETRY_AFTER, v);
     }
-    store(Captured {
-        status: 429,
-        headers: headers.clone(),
-        body: Bytes::new(),
-        truncated: false,
-        source: Source::HeldBack(wait),
-    });
+    if let Some(scope) = scope {
+        scope.store(Captured {
+            status: 429,
+            headers: headers.clone(),
+            body: Bytes::new(),
+            truncated: false,
+            source: Source::HeldBack(wait),
+        });
+    }
     rebuild(
         reqwest::StatusCode::TOO_MANY_REQUESTS,
         reqwest::Version::HTTP_11,
@@ -392,7 +421,10 @@ fn rebuild(
 }
 
 /// The sandbox answers from the document's examples (or from its schemas), in process.
-fn sandbox_response(tool: Option<&crate::tools::ToolDef>) -> reqwest::Response {
+fn sandbox_response(
+    scope: Option<&CallScope>,
+    tool: Option<&crate::tools::ToolDef>,
+) -> reqwest::Response {
     let (status, content_type, body) = match tool {
         Some(t) => (200, t.sample_content_type, t.sample_body),
         None => (404, "application/json", r#"{"message":"unknown route"}"#),
@@ -405,14 +437,16 @@ fn sandbox_response(tool: Option<&crate::tools::ToolDef>) -> reqwest::Response {
         );
     }
     headers.insert(SANDBOX_HEADER, HeaderValue::from_static("true"));
-    let body = Bytes::from_static(body.as_bytes());
-    store(Captured {
-        status,
-        headers: headers.clone(),
-        body: body.clone(),
-        truncated: false,
-        source: Source::Sandbox,
-    });
+    let mut body = Bytes::from_static(body.as_bytes());
+    if let Some(scope) = scope {
+        scope.store(Captured {
+            status,
+            headers: headers.clone(),
+            body: std::mem::take(&mut body),
+            truncated: false,
+            source: Source::Sandbox,
+        });
+    }
     rebuild(
         reqwest::StatusCode::from_u16(status).unwrap_or(reqwest::StatusCode::OK),
         reqwest::Version::HTTP_11,

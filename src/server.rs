@@ -98,6 +98,8 @@ pub struct LeadMagicServer {
     /// Tools exposed, in table order, with their MCP form built once.
     tools: Arc<Vec<(&'static ToolDef, Tool)>>,
     listed: Arc<Vec<Tool>>,
+    /// Name and alias -> place in `tools`: one lookup per call.
+    by_name: Arc<std::collections::HashMap<&'static str, usize>>,
     selection: Arc<Selection>,
     instructions: Arc<str>,
     /// Bring-your-own-key mode: every call must carry the caller's key.
@@ -158,10 +160,20 @@ impl LeadMagicServer {
             .map(|t| (t, mcp_tool(t, profile)))
             .collect();
         let listed = tools.iter().map(|(_, t)| t.clone()).collect();
+        let by_name = tools
+            .iter()
+            .enumerate()
+            .flat_map(|(i, (d, _))| {
+                std::iter::once(d.name)
+                    .chain(d.aliases.iter().copied())
+                    .map(move |n| (n, i))
+            })
+            .collect();
         LeadMagicServer {
             client: Arc::new(client),
             tools: Arc::new(tools),
             listed: Arc::new(listed),
+            by_name: Arc::new(by_name),
             selection: Arc::new(selection.clone()),
             instructions: instructions(selection).into(),
             caller_keys: false,
@@ -170,10 +182,7 @@ impl LeadMagicServer {
 
     /// The exposed tool answering to `name` (its name or an alias).
     fn exposed(&self, name: &str) -> Option<&(&'static ToolDef, Tool)> {
-        self.tools
-            .iter()
-            .find(|(d, _)| d.name == name)
-            .or_else(|| self.tools.iter().find(|(d, _)| d.aliases.contains(&name)))
+        self.by_name.get(name).map(|&i| &self.tools[i])
     }
 
     /// Require each call to bring its caller's own LeadMagic key (HTTP `--per-request-key`).

@@ -66,6 +66,8 @@ pub enum Output {
 /// One MCP tool = one API operation.
 #[derive(Debug)]
 pub struct ToolDef {
+    /// Its place in `TOOLS` (the dispatch and the schema cache are indexed by it).
+    pub index: usize,
     pub name: &'static str,
     pub operation_id: &'static str,
     /// The generated client method (also progenitor's `OperationInfo::operation_id`).
@@ -220,12 +222,35 @@ mod table {
 
 pub use table::{TOOLS, TOOLSETS, dispatch};
 
+/// Every tool by name and alias, and by client method: built once, looked up in O(1).
+struct Index {
+    by_name: std::collections::HashMap<&'static str, &'static ToolDef>,
+    by_method: std::collections::HashMap<&'static str, &'static ToolDef>,
+}
+
+fn index() -> &'static Index {
+    static INDEX: std::sync::OnceLock<Index> = std::sync::OnceLock::new();
+    INDEX.get_or_init(|| Index {
+        by_name: TOOLS
+            .iter()
+            .flat_map(|t| {
+                std::iter::once(t.name)
+                    .chain(t.aliases.iter().copied())
+                    .map(move |n| (n, t))
+            })
+            .collect(),
+        by_method: TOOLS.iter().map(|t| (t.client_method, t)).collect(),
+    })
+}
+
 /// The tool with this name (or alias), among all tools of the document.
 pub fn find(name: &str) -> Option<&'static ToolDef> {
-    TOOLS
-        .iter()
-        .find(|t| t.name == name)
-        .or_else(|| TOOLS.iter().find(|t| t.aliases.contains(&name)))
+    index().by_name.get(name).copied()
+}
+
+/// The tool whose typed-client method this is (progenitor's operation id).
+pub fn by_client_method(method: &str) -> Option<&'static ToolDef> {
+    index().by_method.get(method).copied()
 }
 
 /// Which tools a server exposes: toolsets (`default`, `all`, or names), then tools added by

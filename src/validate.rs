@@ -28,14 +28,13 @@ fn schemas() -> &'static [Value] {
     })
 }
 
-/// The parsed input schema of a tool.
+/// The parsed input schema of a tool (by its index; parsed once per process).
 pub fn input_schema(tool: &ToolDef) -> &'static Value {
-    // By name, not address: a copied definition must not fall back to another tool's schema.
-    let i = crate::tools::TOOLS
-        .iter()
-        .position(|t| t.name == tool.name)
-        .unwrap_or_else(|| panic!("{} is not in the generated tool table", tool.name));
-    &schemas()[i]
+    let schemas = schemas();
+    match (schemas.get(tool.index), crate::tools::TOOLS.get(tool.index)) {
+        (Some(s), Some(t)) if t.name == tool.name => s,
+        _ => panic!("{} is not in the generated tool table", tool.name),
+    }
 }
 
 /// Check the arguments of one call.
