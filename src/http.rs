@@ -7,7 +7,7 @@
 //! endpoint itself comes from `server.rs` (the only rmcp importer); this module is axum and hyper.
 
 use crate::config::ApiKey;
-use crate::server::LeadMagicServer;
+use crate::server::{CallerKey, LeadMagicServer};
 use axum::Router;
 use axum::body::Body;
 use axum::extract::{Request, State};
@@ -96,41 +96,42 @@ impl HttpOptions {
     }
 }
 
-/// A caller's own LeadMagic key, attached to the HTTP request for the MCP handler.
-#[derive(Clone)]
-pub struct CallerKey(pub ApiKey);
-
 struct Shared {
     options: HttpOptions,
-    slots: Semaphore,
     versions: Vec<String>,
 }
 
 /// The whole HTTP application (also used by tests through `serve`).
 pub fn app(server: LeadMagicServer, options: HttpOptions) -> Router {
     let shared = Arc::new(Shared {
-        slots: Semaphore::new(options.max_concurrency),
         options: options.clone(),
         versions: crate::server::protocol_versions(),
     });
-    // Outermost first: Host/Origin, auth, the whole body (bounded in size and time) screened as
-    // JSON-RPC, only then a concurrency slot, the caller's key, and rmcp.
+    // Outermost first: well-formed Host and Origin, auth, the whole body (bounded in size and
+    // time) screened as JSON-RPC, only then a concurrency slot (tower's), the caller's key, and
+    // rmcp, which checks the Host and Origin allow-lists.
     let mcp = server
-        .http_router(options.max_body_bytes)
+        .http_router(&options)
         .layer(middleware::from_fn_with_state(shared.clone(), caller_key))
-        .layer(middleware::from_fn_with_state(shared.clone(), concurrency))
+        .layer(tower::limit::GlobalConcurrencyLimitLayer::new(
+            options.max_concurrency,
+        ))
         .layer(middleware::from_fn_with_state(
             shared.clone(),
             whole_message,
         ))
         .layer(middleware::from_fn_with_state(shared.clone(), bearer_auth));
-    Router::new()
+    // /healthz is not rmcp's: it keeps its own allow-list check.
+    let health = Router::new()
         .route(
             "/healthz",
             axum::routing::get(|| async { axum::Json(serde_json::json!({ "status": "ok" })) }),
         )
+        .layer(middleware::from_fn_with_state(shared.clone(), allowed_host));
+    Router::new()
+        .merge(health)
         .merge(mcp)
-        .layer(middleware::from_fn_with_state(shared, host_and_origin))
+        .layer(middleware::from_fn(well_formed_host_and_origin))
         .layer(middleware::from_fn(last_line))
 }
 
@@ -283,13 +284,12 @@ fn origin_allowed(origin: &str, allowed: &[String]) -> bool {
         })
 }
 
-/// DNS-rebinding defence: exactly one well-formed Host, one of ours (and the same as the
-/// authority of an absolute-form request target), and at most one browser Origin, allowed.
-async fn host_and_origin(
-    State(shared): State<Arc<Shared>>,
-    request: Request,
-    next: Next,
-) -> Response {
+/// What rmcp's own Host and Origin checks miss (`tests/http.rs::hosts_are_parsed_strictly_and_origins_counted`
+/// shows each): a second `Host` (rmcp reads the first), a bracketed non-address such as
+/// `[localhost]` (rmcp strips the brackets), an absolute-form target naming another authority
+/// than `Host`, and a second `Origin`. Every route gets this; rmcp then checks `/mcp` against the
+/// allow-lists, and `allowed_host` checks `/healthz`.
+async fn well_formed_host_and_origin(request: Request, next: Next) -> Response {
     let headers = request.headers();
     let mut hosts = headers.get_all(header::HOST).iter();
     let (Some(host), None) = (hosts.next(), hosts.next()) else {
@@ -298,9 +298,9 @@ async fn host_and_origin(
             "exactly one Host header is required\n",
         );
     };
-    let Some(name) = host.to_str().ok().and_then(authority_host) else {
+    if host.to_str().ok().and_then(authority_host).is_none() {
         return plain(StatusCode::BAD_REQUEST, "malformed Host header\n");
-    };
+    }
     if let Some(target) = request.uri().authority()
         && !target
             .as_str()
@@ -311,6 +311,20 @@ async fn host_and_origin(
             "the request target names another host than Host\n",
         );
     }
+    if headers.get_all(header::ORIGIN).iter().count() > 1 {
+        return plain(StatusCode::FORBIDDEN, "more than one Origin\n");
+    }
+    next.run(request).await
+}
+
+/// The allow-lists, for the routes rmcp does not serve (`/healthz`).
+async fn allowed_host(State(shared): State<Arc<Shared>>, request: Request, next: Next) -> Response {
+    let headers = request.headers();
+    let name = headers
+        .get(header::HOST)
+        .and_then(|h| h.to_str().ok())
+        .and_then(authority_host)
+        .unwrap_or("");
     if !shared
         .options
         .allowed_hosts
@@ -319,16 +333,13 @@ async fn host_and_origin(
     {
         return plain(StatusCode::FORBIDDEN, "Host not allowed\n");
     }
-    let mut origins = headers.get_all(header::ORIGIN).iter();
-    match (origins.next(), origins.next()) {
-        (None, _) => {}
-        (Some(_), Some(_)) => return plain(StatusCode::FORBIDDEN, "more than one Origin\n"),
-        (Some(origin), None) => {
-            let origin = origin.to_str().unwrap_or("null");
-            if !origin_allowed(origin, &shared.options.allowed_origins) {
-                return plain(StatusCode::FORBIDDEN, "Origin not allowed\n");
-            }
-        }
+    if let Some(origin) = headers.get(header::ORIGIN)
+        && !origin_allowed(
+            origin.to_str().unwrap_or("null"),
+            &shared.options.allowed_origins,
+        )
+    {
+        return plain(StatusCode::FORBIDDEN, "Origin not allowed\n");
     }
     next.run(request).await
 }
@@ -467,15 +478,6 @@ async fn whole_message(
     }
     next.run(Request::from_parts(parts, Body::from(bytes)))
         .await
-}
-
-/// A slot of `--max-concurrency`, taken only once the whole body is in (a slow upload holds a
-/// connection, never a slot).
-async fn concurrency(State(shared): State<Arc<Shared>>, request: Request, next: Next) -> Response {
-    let Ok(_slot) = shared.slots.acquire().await else {
-        return plain(StatusCode::SERVICE_UNAVAILABLE, "Shutting down\n");
-    };
-    next.run(request).await
 }
 
 /// The last line for HTTP: a response body holding any part of a key in use is scrubbed

@@ -92,6 +92,11 @@ fn caller_selection(context: &RequestContext<RoleServer>) -> Option<Selection> {
     })
 }
 
+/// A caller's own LeadMagic key (bring-your-own-key mode), attached to its HTTP request by the
+/// transport for the call that request makes.
+#[derive(Clone)]
+pub struct CallerKey(pub crate::config::ApiKey);
+
 #[derive(Clone)]
 pub struct LeadMagicServer {
     client: Arc<Client>,
@@ -192,15 +197,16 @@ impl LeadMagicServer {
     }
 
     /// The MCP endpoint at `/mcp`: streamable HTTP, stateless (any replica can answer any
-    /// request), plain JSON responses. Host, Origin and auth are checked by `http.rs` in front.
-    pub fn http_router(self, max_body_bytes: usize) -> axum::Router {
+    /// request), plain JSON responses. rmcp checks the Host and Origin allow-lists; `http.rs`
+    /// in front checks what rmcp misses (see `well_formed_host_and_origin`), auth, and the body.
+    pub fn http_router(self, options: &crate::http::HttpOptions) -> axum::Router {
         let config = StreamableHttpServerConfig::default()
             .with_legacy_session_mode(false)
             .with_json_response(true)
             .with_sse_keep_alive(None)
-            .disable_allowed_hosts()
-            .disable_allowed_origins()
-            .with_max_request_body_bytes(max_body_bytes);
+            .with_allowed_hosts(options.allowed_hosts.clone())
+            .with_allowed_origins(options.allowed_origins.clone())
+            .with_max_request_body_bytes(options.max_body_bytes);
         let service = StreamableHttpService::new(
             move || Ok(self.clone()),
             Arc::new(NeverSessionManager::default()),
@@ -303,7 +309,7 @@ impl ServerHandler for LeadMagicServer {
         let caller_key = context
             .extensions
             .get::<http::request::Parts>()
-            .and_then(|parts| parts.extensions.get::<crate::http::CallerKey>())
+            .and_then(|parts| parts.extensions.get::<CallerKey>())
             .map(|k| k.0.clone());
         let outcome = match caller_key {
             Some(key) => crate::call::call_as(&self.client, def, args, key).await,
