@@ -111,7 +111,11 @@ pub fn app(server: LeadMagicServer, options: HttpOptions) -> Router {
     // time) screened as JSON-RPC, only then a concurrency slot (tower's), the caller's key, and
     // rmcp, which checks the Host and Origin allow-lists.
     let mcp = server
-        .http_router(&options)
+        .http_router(
+            &options.allowed_hosts,
+            &options.allowed_origins,
+            options.max_body_bytes,
+        )
         .layer(middleware::from_fn_with_state(shared.clone(), caller_key))
         .layer(tower::limit::GlobalConcurrencyLimitLayer::new(
             options.max_concurrency,

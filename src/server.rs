@@ -199,14 +199,19 @@ impl LeadMagicServer {
     /// The MCP endpoint at `/mcp`: streamable HTTP, stateless (any replica can answer any
     /// request), plain JSON responses. rmcp checks the Host and Origin allow-lists; `http.rs`
     /// in front checks what rmcp misses (see `well_formed_host_and_origin`), auth, and the body.
-    pub fn http_router(self, options: &crate::http::HttpOptions) -> axum::Router {
+    pub fn http_router(
+        self,
+        allowed_hosts: &[String],
+        allowed_origins: &[String],
+        max_body_bytes: usize,
+    ) -> axum::Router {
         let config = StreamableHttpServerConfig::default()
             .with_legacy_session_mode(false)
             .with_json_response(true)
             .with_sse_keep_alive(None)
-            .with_allowed_hosts(options.allowed_hosts.clone())
-            .with_allowed_origins(options.allowed_origins.clone())
-            .with_max_request_body_bytes(options.max_body_bytes);
+            .with_allowed_hosts(allowed_hosts.to_vec())
+            .with_allowed_origins(allowed_origins.to_vec())
+            .with_max_request_body_bytes(max_body_bytes);
         let service = StreamableHttpService::new(
             move || Ok(self.clone()),
             Arc::new(NeverSessionManager::default()),
