@@ -289,38 +289,34 @@ impl Dotenv {
     }
 }
 
-/// `KEY=value` lines of a .env file (`export`, quotes and `#` comments understood).
+/// The `LEADMAGIC_*` entries of a `.env` file, in dotenvy's grammar (`export`, quotes, escapes in
+/// double quotes, multi-line quoted values, `#` comments, `${VAR}` substitution).
 fn read_dotenv(path: &Path) -> Dotenv {
-    let Ok(text) = std::fs::read_to_string(path) else {
+    let Ok(bytes) = std::fs::read(path) else {
         return Dotenv::default();
     };
     let mut dotenv = Dotenv {
         found: true,
         ..Dotenv::default()
     };
-    for (n, line) in text.lines().enumerate() {
-        let line = line.trim();
-        if line.is_empty() || line.starts_with('#') {
-            continue;
-        }
-        let line = line.strip_prefix("export ").unwrap_or(line);
-        let Some((k, v)) = line.split_once('=') else {
-            dotenv.malformed.push(n + 1);
-            continue;
-        };
-        let k = k.trim();
-        if k.is_empty() || !k.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_') {
-            dotenv.malformed.push(n + 1);
-            continue;
-        }
-        let v = v.trim();
-        let v = v
-            .strip_prefix('"')
-            .and_then(|v| v.strip_suffix('"'))
-            .or_else(|| v.strip_prefix('\'').and_then(|v| v.strip_suffix('\'')))
-            .unwrap_or(v);
-        if k.starts_with("LEADMAGIC_") {
-            dotenv.entries.push((k.to_string(), v.to_string()));
+    let text = String::from_utf8_lossy(&bytes);
+    let text = text.strip_prefix('\u{feff}').unwrap_or(&text);
+    // dotenvy names an unreadable line by its text, which is never shown (it may hold a key);
+    // its number is found by looking for that text after the previous unreadable one.
+    let mut searched = 0;
+    for item in dotenvy::from_read_iter(text.as_bytes()) {
+        match item {
+            Ok((k, v)) if k.starts_with("LEADMAGIC_") => dotenv.entries.push((k, v)),
+            Ok(_) => {}
+            Err(dotenvy::Error::LineParse(line, _)) => {
+                let at = text[searched..]
+                    .find(line.as_str())
+                    .map_or(searched, |i| searched + i);
+                dotenv.malformed.push(text[..at].matches('\n').count() + 1);
+                searched = at + line.len();
+            }
+            // Reading from memory cannot fail; any other error ends the file.
+            Err(_) => break,
         }
     }
     dotenv
@@ -362,31 +358,57 @@ mod tests {
         assert_eq!(parse_rate_limit("-1"), None);
     }
 
+    /// The lines a hand parser got wrong, and line numbers that stay right after a value that
+    /// spans lines.
     #[test]
-    fn dotenv_lines() {
-        let dir = std::env::temp_dir().join(format!("lm-dotenv-{}", std::process::id()));
-        std::fs::create_dir_all(&dir).unwrap();
-        let f = dir.join(".env");
-        std::fs::write(&f, "# c\nexport LEADMAGIC_API_KEY=\"abc\"\nOTHER=1\nLEADMAGIC_BASE_URL='http://127.0.0.1:1'\nthis line is wrong\nbad key=1\n").unwrap();
+    fn dotenv_grammar() {
+        let dir = tempfile::tempdir().unwrap();
+        let f = dir.path().join(".env");
+        let fixture = [
+            "# a comment",
+            "export LEADMAGIC_API_KEY=\"abc\"",
+            "OTHER=1",
+            "LEADMAGIC_BASE_URL='http://127.0.0.1:1'",
+            "this line is wrong",
+            "bad key=1",
+            "LEADMAGIC_TOOLSETS=people,ads # inline comment",
+            "LEADMAGIC_LOG = debug",
+            "LEADMAGIC_A=\"say \\\"hi\\\"\\nbye\"",
+            "LEADMAGIC_B='no \\n escapes'",
+            "LEADMAGIC_C=\"two",
+            "lines\"",
+            "LEADMAGIC_D=${LEADMAGIC_TOOLSETS}",
+            "LEADMAGIC_E=",
+            "=no name",
+        ]
+        .join("\n");
+        std::fs::write(&f, format!("\u{feff}{fixture}\n")).unwrap();
         let got = read_dotenv(&f);
-        assert_eq!(got.malformed, vec![5, 6]);
-        assert!(got.describe().contains("lines 5, 6 are not KEY=value"));
-        assert_eq!(
-            got.entries,
-            vec![
-                ("LEADMAGIC_API_KEY".to_string(), "abc".to_string()),
-                (
-                    "LEADMAGIC_BASE_URL".to_string(),
-                    "http://127.0.0.1:1".to_string()
-                ),
-            ]
-        );
-        let _ = std::fs::remove_dir_all(&dir);
+        assert_eq!(got.malformed, vec![5, 6, 15]);
+        assert!(got.describe().contains("lines 5, 6, 15 are not KEY=value"));
+        let entry = |name: &str| {
+            got.entries
+                .iter()
+                .find(|(k, _)| k == name)
+                .map(|(_, v)| v.as_str())
+        };
+        assert_eq!(entry("LEADMAGIC_API_KEY"), Some("abc"));
+        assert_eq!(entry("LEADMAGIC_BASE_URL"), Some("http://127.0.0.1:1"));
+        // The hand parser kept "people,ads # inline comment".
+        assert_eq!(entry("LEADMAGIC_TOOLSETS"), Some("people,ads"));
+        assert_eq!(entry("LEADMAGIC_LOG"), Some("debug"));
+        // Escapes in double quotes; none in single quotes.
+        assert_eq!(entry("LEADMAGIC_A"), Some("say \"hi\"\nbye"));
+        assert_eq!(entry("LEADMAGIC_B"), Some("no \\n escapes"));
+        assert_eq!(entry("LEADMAGIC_C"), Some("two\nlines"));
+        assert_eq!(entry("LEADMAGIC_D"), Some("people,ads"));
+        assert_eq!(entry("LEADMAGIC_E"), Some(""));
         assert!(
-            read_dotenv(&dir.join(".env"))
-                .describe()
-                .starts_with("there is no")
+            entry("OTHER").is_none(),
+            "only LEADMAGIC_ settings are kept"
         );
+        drop(dir);
+        assert!(read_dotenv(&f).describe().starts_with("there is no"));
     }
 
     #[test]

@@ -243,7 +243,26 @@ fn print_stdout(text: &str) -> ExitCode {
     }
 }
 
+/// Puts the `LEADMAGIC_*` settings of `./.env` into the environment before clap reads it, so
+/// every setting (`LEADMAGIC_TOOLSETS`, `LEADMAGIC_MCP_TOKEN`, ...) can live there, not only
+/// the key. A variable already set to something other than blanks wins. Unreadable lines are
+/// reported later, by `Config::from_env`, once logging is up.
+fn export_dotenv() {
+    let Ok(entries) = dotenvy::from_path_iter(".env") else {
+        return;
+    };
+    for (name, value) in entries.flatten() {
+        let unset = std::env::var_os(&name).is_none_or(|v| v.to_string_lossy().trim().is_empty());
+        if name.starts_with("LEADMAGIC_") && unset {
+            // SAFETY: called first thing in `main`, before any other thread exists, so nothing
+            // reads the environment while it changes.
+            unsafe { std::env::set_var(&name, value) };
+        }
+    }
+}
+
 fn main() -> ExitCode {
+    export_dotenv();
     let mut cli = Cli::parse();
     init_logging();
     let command = cli

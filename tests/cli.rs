@@ -23,12 +23,6 @@ fn run(args: &[&str], env: &[(&str, &str)], dir: &std::path::Path) -> (bool, Str
     )
 }
 
-fn temp_dir(name: &str) -> std::path::PathBuf {
-    let dir = std::env::temp_dir().join(format!("lm-cli-{name}-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
-    dir
-}
-
 /// Started by hand in a terminal, the stdio server says once, on stderr, what it is waiting for
 /// and what to try instead (it used to look hung).
 #[test]
@@ -69,25 +63,27 @@ fn the_stdio_server_in_a_terminal_says_it_waits_for_a_client() {
 
 #[test]
 fn a_bad_base_url_is_explained_and_ignored_by_the_sandbox() {
-    let dir = temp_dir("url");
+    let dir = common::temp_dir();
+    let dir = dir.path();
     let env = [
         ("LEADMAGIC_API_KEY", CANARY_KEY),
         ("LEADMAGIC_BASE_URL", "garbage"),
     ];
-    let (ok, _, stderr) = run(&["call", "get_credit_balance"], &env, &dir);
+    let (ok, _, stderr) = run(&["call", "get_credit_balance"], &env, dir);
     assert!(!ok);
     assert!(
         stderr.contains("LEADMAGIC_BASE_URL") && stderr.contains("https://api.leadmagic.io"),
         "an example is given: {stderr}"
     );
-    let (ok, stdout, stderr) = run(&["call", "get_credit_balance", "--sandbox"], &env, &dir);
+    let (ok, stdout, stderr) = run(&["call", "get_credit_balance", "--sandbox"], &env, dir);
     assert!(ok, "the sandbox never uses the base URL: {stderr}");
     assert!(stdout.contains("_sandbox"), "{stdout}");
 }
 
 #[test]
 fn a_tool_filtered_out_is_not_called_unknown() {
-    let dir = temp_dir("filtered");
+    let dir = common::temp_dir();
+    let dir = dir.path();
     let (ok, _, stderr) = run(
         &[
             "--sandbox",
@@ -97,24 +93,25 @@ fn a_tool_filtered_out_is_not_called_unknown() {
             "get_company",
         ],
         &[],
-        &dir,
+        dir,
     );
     assert!(!ok);
     assert!(stderr.contains("exists but is not enabled"), "{stderr}");
-    let (ok, _, stderr) = run(&["--sandbox", "call", "no_such_tool"], &[], &dir);
+    let (ok, _, stderr) = run(&["--sandbox", "call", "no_such_tool"], &[], dir);
     assert!(!ok);
     assert!(stderr.contains("unknown tool"), "{stderr}");
 }
 
 #[test]
 fn a_malformed_env_file_line_is_reported_and_the_missing_key_message_names_the_file() {
-    let dir = temp_dir("dotenv");
+    let dir = common::temp_dir();
+    let dir = dir.path();
     std::fs::write(
         dir.join(".env"),
         "# my settings\nLEADMAGIC_API_KEY lm_forgot_the_equals_sign_000000\n",
     )
     .unwrap();
-    let (ok, stdout, stderr) = run(&["call", "get_credit_balance"], &[], &dir);
+    let (ok, stdout, stderr) = run(&["call", "get_credit_balance"], &[], dir);
     assert!(!ok);
     assert!(stdout.is_empty());
     assert!(
@@ -130,12 +127,11 @@ fn a_malformed_env_file_line_is_reported_and_the_missing_key_message_names_the_f
         "{stderr}"
     );
     std::fs::remove_file(dir.join(".env")).unwrap();
-    let (_, _, stderr) = run(&["call", "get_credit_balance"], &[], &dir);
+    let (_, _, stderr) = run(&["call", "get_credit_balance"], &[], dir);
     assert!(
         stderr.contains("there is no") && stderr.contains(".env"),
         "{stderr}"
     );
-    let _ = std::fs::remove_dir_all(&dir);
 }
 
 /// A call for a tool the server does not have is the client's mistake, answered to the client:
@@ -164,10 +160,11 @@ fn the_library_example_explains_a_missing_key() {
         common::skip("the validate_email example was not built (cargo test builds it)");
         return;
     }
-    let dir = temp_dir("example");
+    let dir = common::temp_dir();
+    let dir = dir.path();
     let out = Command::new(&example)
         .env_clear()
-        .current_dir(&dir)
+        .current_dir(dir)
         .output()
         .unwrap();
     let stderr = String::from_utf8_lossy(&out.stderr);
@@ -177,4 +174,51 @@ fn the_library_example_explains_a_missing_key() {
         !stderr.contains("NotPresent") && !stderr.contains("NoKeyFound"),
         "{stderr}"
     );
+}
+
+/// `.env` is read before the command line, so every setting can live there (it was read after
+/// clap, so only the key and base URL reached the server); a variable already set still wins.
+#[test]
+fn settings_in_dotenv_reach_the_command_line_and_the_environment_still_wins() {
+    let dir = common::temp_dir();
+    let dir = dir.path();
+    std::fs::write(
+        dir.join(".env"),
+        "LEADMAGIC_SANDBOX=true\nexport LEADMAGIC_TOOLSETS=credits # the balance only\n",
+    )
+    .unwrap();
+    let toolsets = |stdout: &str| {
+        let mut sets: Vec<String> = stdout
+            .lines()
+            .skip(1)
+            .filter_map(|row| row.split_whitespace().nth(1).map(str::to_string))
+            .collect();
+        sets.dedup();
+        sets
+    };
+    let (ok, stdout, stderr) = run(&["tools"], &[], dir);
+    assert!(ok, "{stderr}");
+    assert_eq!(toolsets(&stdout), ["credits"], "{stdout}");
+    // LEADMAGIC_SANDBOX from .env: no key is needed, nothing is sent.
+    let (ok, stdout, stderr) = run(&["call", "get_credit_balance"], &[], dir);
+    assert!(ok, "{stderr}");
+    assert!(stdout.contains("_sandbox"), "{stdout}");
+    let (ok, stdout, stderr) = run(&["tools"], &[("LEADMAGIC_TOOLSETS", "ads")], dir);
+    assert!(ok, "{stderr}");
+    assert_eq!(toolsets(&stdout), ["ads"], "the environment wins: {stdout}");
+    // A blank variable counts as unset, as it does for the key.
+    let (ok, stdout, _) = run(&["tools"], &[("LEADMAGIC_TOOLSETS", " ")], dir);
+    assert!(ok);
+    assert_eq!(toolsets(&stdout), ["credits"], "{stdout}");
+}
+
+/// Test directories go away with the test (they were left in the system's temporary directory).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_test_server_leaves_no_directory_behind() {
+    let mut server = McpProcess::spawn(&[], &["--sandbox"]);
+    let dir = server.dir().to_path_buf();
+    assert!(dir.is_dir());
+    server.initialize().await;
+    server.finish().await;
+    assert!(!dir.exists(), "{} is left behind", dir.display());
 }

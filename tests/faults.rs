@@ -29,13 +29,14 @@ async fn call(
     args: &Value,
     extra_env: &[(&str, &str)],
 ) -> (Value, String, String) {
+    let dir = common::temp_dir();
     let mut cmd = tokio::process::Command::new(common::binary());
     cmd.args(["call", tool, "--args", &args.to_string()])
         .env_clear()
         .env("LEADMAGIC_API_KEY", CANARY_KEY)
         .env("LEADMAGIC_BASE_URL", base_url)
         .env("LEADMAGIC_TIMEOUT_SECS", "1")
-        .current_dir(std::env::temp_dir());
+        .current_dir(dir.path());
     for (k, v) in extra_env {
         cmd.env(k, v);
     }

@@ -205,6 +205,34 @@ async fn bearer_token_is_required_when_configured() {
     assert_eq!(req.header("x-api-key"), Some(CANARY_KEY));
 }
 
+/// The server token may live in `.env` like every other setting (it was read from the process
+/// environment only, after `.env` had been looked at for the key alone).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_bearer_token_in_dotenv_is_required() {
+    let dir = common::temp_dir();
+    std::fs::write(
+        dir.path().join(".env"),
+        format!("LEADMAGIC_MCP_TOKEN={TOKEN}\n"),
+    )
+    .unwrap();
+    let env = [("LEADMAGIC_SANDBOX", "1")];
+    let server = HttpServer::start_in(dir, &env, &["serve", "--http", "127.0.0.1:0"]).await;
+    let client = http_client();
+    let body = call(1, "get_credit_balance", json!({}));
+    let (status, _) = post_mcp(&client, &server.mcp_url(), &body, &[]).await;
+    assert_eq!(status, 401);
+    let bearer = format!("Bearer {TOKEN}");
+    let (status, reply) = post_mcp(
+        &client,
+        &server.mcp_url(),
+        &body,
+        &[("authorization", bearer.as_str())],
+    )
+    .await;
+    assert_eq!(status, 200, "{reply}");
+    assert!(!server.stderr.lock().unwrap().contains(TOKEN));
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn non_loopback_bind_without_token_is_refused() {
     let out = tokio::process::Command::new(common::binary())

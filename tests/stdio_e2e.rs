@@ -377,10 +377,12 @@ async fn sandbox_serves_every_tool_without_key_or_network() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn key_comes_from_env_or_dotenv_never_argv() {
+    let dir = common::temp_dir();
+    let dir = dir.path();
     // No key at all: exit non-zero, naming the variable.
     let out = std::process::Command::new(common::binary())
         .env_clear()
-        .current_dir(std::env::temp_dir())
+        .current_dir(dir)
         .stdin(std::process::Stdio::null())
         .output()
         .unwrap();
@@ -402,8 +404,6 @@ async fn key_comes_from_env_or_dotenv_never_argv() {
         "/v1/credits",
         Reply::json(200, &json!({"credits": 12.5})),
     );
-    let dir = std::env::temp_dir().join(format!("lm-dotenv-e2e-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
     std::fs::write(
         dir.join(".env"),
         format!(
@@ -415,7 +415,7 @@ async fn key_comes_from_env_or_dotenv_never_argv() {
     let out = tokio::process::Command::new(common::binary())
         .args(["call", "get_credit_balance"])
         .env_clear()
-        .current_dir(&dir)
+        .current_dir(dir)
         .output()
         .await
         .unwrap();
@@ -432,7 +432,7 @@ async fn key_comes_from_env_or_dotenv_never_argv() {
         .args(["call", "get_credit_balance"])
         .env_clear()
         .env("LEADMAGIC_API_KEY", "lm_other_key_from_env")
-        .current_dir(&dir)
+        .current_dir(dir)
         .output()
         .await
         .unwrap();
@@ -442,7 +442,6 @@ async fn key_comes_from_env_or_dotenv_never_argv() {
         "env key was used (the mock rejects it): {v}"
     );
     assert!(!String::from_utf8_lossy(&out.stderr).contains(CANARY_KEY));
-    let _ = std::fs::remove_dir_all(&dir);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -452,7 +451,7 @@ async fn plain_http_is_refused_for_non_loopback_hosts() {
         .env_clear()
         .env("LEADMAGIC_API_KEY", CANARY_KEY)
         .env("LEADMAGIC_BASE_URL", "http://example.com")
-        .current_dir(std::env::temp_dir())
+        .current_dir(common::temp_dir().path())
         .output()
         .await
         .unwrap();
@@ -462,11 +461,12 @@ async fn plain_http_is_refused_for_non_loopback_hosts() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn closed_stdin_is_a_clean_silent_exit() {
+    let dir = common::temp_dir();
     for input in ["", "\n"] {
         let mut child = tokio::process::Command::new(common::binary())
             .env_clear()
             .env("LEADMAGIC_API_KEY", CANARY_KEY)
-            .current_dir(std::env::temp_dir())
+            .current_dir(dir.path())
             .stdin(std::process::Stdio::piped())
             .stdout(std::process::Stdio::piped())
             .stderr(std::process::Stdio::piped())

@@ -324,6 +324,8 @@ pub struct McpProcess {
     next_id: u64,
     /// Every stdout line seen, for the "stdout is JSON-RPC only" check.
     pub stdout_lines: Vec<String>,
+    /// The working directory (and HOME), removed when the process is finished or dropped.
+    dir: tempfile::TempDir,
 }
 
 /// The binary under test: this build's, or the one named by `LEADMAGIC_TEST_BINARY` (to show
@@ -344,15 +346,22 @@ impl McpProcess {
 
     /// Same, for another program speaking MCP on stdio (the benchmark's floor process).
     pub fn spawn_program(program: &str, env: &[(&str, &str)], args: &[&str]) -> McpProcess {
-        let dir =
-            std::env::temp_dir().join(format!("lm-test-{}-{}", std::process::id(), rand_suffix()));
-        std::fs::create_dir_all(&dir).unwrap();
+        Self::spawn_in(temp_dir(), program, env, args)
+    }
+
+    /// Same, in a directory prepared by the test (a `.env` file, say).
+    pub fn spawn_in(
+        dir: tempfile::TempDir,
+        program: &str,
+        env: &[(&str, &str)],
+        args: &[&str],
+    ) -> McpProcess {
         let mut cmd = tokio::process::Command::new(program);
         cmd.args(args)
             .env_clear()
             .env("PATH", std::env::var("PATH").unwrap_or_default())
-            .env("HOME", &dir)
-            .current_dir(&dir)
+            .env("HOME", dir.path())
+            .current_dir(dir.path())
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
@@ -369,7 +378,13 @@ impl McpProcess {
             stdout,
             next_id: 1,
             stdout_lines: Vec::new(),
+            dir,
         }
+    }
+
+    /// The process's working directory.
+    pub fn dir(&self) -> &std::path::Path {
+        self.dir.path()
     }
 
     pub async fn send(&mut self, msg: &Value) {
@@ -447,14 +462,12 @@ impl McpProcess {
     }
 }
 
-fn rand_suffix() -> u64 {
-    use std::sync::atomic::{AtomicU64, Ordering};
-    static N: AtomicU64 = AtomicU64::new(0);
-    N.fetch_add(1, Ordering::Relaxed) * 1000
-        + std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .unwrap()
-            .subsec_micros() as u64
+/// A fresh directory for one test, removed when dropped (also when the test fails).
+pub fn temp_dir() -> tempfile::TempDir {
+    tempfile::Builder::new()
+        .prefix("leadmagic-mcp-test-")
+        .tempdir()
+        .expect("a temporary directory")
 }
 
 /// Valid arguments for a tool, made from its input schema: every required field, plus the first
@@ -523,6 +536,8 @@ pub struct HttpServer {
     /// `http://127.0.0.1:PORT`
     pub base: String,
     pub stderr: Arc<Mutex<String>>,
+    /// The working directory, removed on drop.
+    pub dir: tempfile::TempDir,
 }
 
 impl HttpServer {
@@ -536,10 +551,19 @@ impl HttpServer {
 
     /// Same, with exactly this command line (the address may come from the environment).
     pub async fn start_argv(env: &[(&str, &str)], argv: &[&str]) -> HttpServer {
+        Self::start_in(temp_dir(), env, argv).await
+    }
+
+    /// Same, in a directory prepared by the test.
+    pub async fn start_in(
+        dir: tempfile::TempDir,
+        env: &[(&str, &str)],
+        argv: &[&str],
+    ) -> HttpServer {
         let mut cmd = tokio::process::Command::new(binary());
         cmd.args(argv)
             .env_clear()
-            .current_dir(std::env::temp_dir())
+            .current_dir(dir.path())
             .stdin(Stdio::null())
             .stdout(Stdio::null())
             .stderr(Stdio::piped())
@@ -573,6 +597,7 @@ impl HttpServer {
             child,
             base,
             stderr,
+            dir,
         }
     }
 

@@ -71,9 +71,8 @@ fn diff_reports_one_changed_operation_classified() {
         "              required:\n                - email\n                - first_name\n",
         1,
     );
-    let dir = std::env::temp_dir().join(format!("xtask-diff-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
-    let copy = dir.join("changed.yaml");
+    let dir = tempfile::tempdir().unwrap();
+    let copy = dir.path().join("changed.yaml");
     std::fs::write(&copy, changed).unwrap();
     let (code, text) = xtask(&[
         "diff",
@@ -84,7 +83,6 @@ fn diff_reports_one_changed_operation_classified() {
         "--new-overlay",
         overlay,
     ]);
-    let _ = std::fs::remove_dir_all(&dir);
     assert_eq!(code, 1, "a breaking change exits 1: {text}");
     assert!(
         text.contains("BREAKING") && text.contains("validate_work_email"),
