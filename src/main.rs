@@ -2,7 +2,7 @@
 
 use clap::builder::BoolishValueParser;
 use clap::{Parser, Subcommand};
-use leadmagic_mcp::tools::{Selection, split_list};
+use leadmagic_mcp::tools::Selection;
 use leadmagic_mcp::{Config, call, http, server, tools};
 use std::io::Write;
 use std::process::ExitCode;
@@ -20,21 +20,16 @@ struct Cli {
     /// Answer every call from the built-in sandbox (sample data; no key, no network, no credits).
     #[arg(long, global = true, env = "LEADMAGIC_SANDBOX", value_parser = BoolishValueParser::new())]
     sandbox: bool,
-    /// Toolsets to expose (comma-separated): `default` (the prospecting set), `all`, or names
-    /// (`leadmagic-mcp --toolsets all tools` lists them). Without it: the default set.
-    #[arg(long, global = true, env = "LEADMAGIC_TOOLSETS", value_name = "LIST")]
-    toolsets: Option<String>,
+    /// Toolsets to expose (comma-separated or repeated): `default` (the prospecting set), `all`,
+    /// or names (`leadmagic-mcp --toolsets all tools` lists them). Without it: the default set.
+    #[arg(long, global = true, env = "LEADMAGIC_TOOLSETS", value_name = "LIST", value_delimiter = ',', value_parser = list_item)]
+    toolsets: Vec<String>,
     /// Tools to expose by name, on top of the toolsets (alone: only these).
-    #[arg(long, global = true, env = "LEADMAGIC_TOOLS", value_name = "LIST")]
-    tools: Option<String>,
+    #[arg(long, global = true, env = "LEADMAGIC_TOOLS", value_name = "LIST", value_delimiter = ',', value_parser = list_item)]
+    tools: Vec<String>,
     /// Tools to leave out, whatever --toolsets and --tools say.
-    #[arg(
-        long,
-        global = true,
-        env = "LEADMAGIC_EXCLUDE_TOOLS",
-        value_name = "LIST"
-    )]
-    exclude_tools: Option<String>,
+    #[arg(long, global = true, env = "LEADMAGIC_EXCLUDE_TOOLS", value_name = "LIST", value_delimiter = ',', value_parser = list_item)]
+    exclude_tools: Vec<String>,
     /// Only expose tools hinted read-only.
     #[arg(long, global = true, env = "LEADMAGIC_READ_ONLY", value_parser = BoolishValueParser::new())]
     read_only: bool,
@@ -62,11 +57,11 @@ struct ServeArgs {
     #[arg(long, env = http::ADDR_VAR, value_name = "ADDR", num_args = 0..=1, default_missing_value = http::DEFAULT_ADDR)]
     http: Option<std::net::SocketAddr>,
     /// Host names accepted in the Host header (comma-separated; default localhost,127.0.0.1,::1).
-    #[arg(long, env = "LEADMAGIC_ALLOWED_HOSTS", value_name = "LIST")]
-    allowed_hosts: Option<String>,
+    #[arg(long, env = "LEADMAGIC_ALLOWED_HOSTS", value_name = "LIST", value_delimiter = ',', value_parser = list_item)]
+    allowed_hosts: Vec<String>,
     /// Browser origins accepted (comma-separated; `scheme://host:*` for any port; default loopback).
-    #[arg(long, env = "LEADMAGIC_ALLOWED_ORIGINS", value_name = "LIST")]
-    allowed_origins: Option<String>,
+    #[arg(long, env = "LEADMAGIC_ALLOWED_ORIGINS", value_name = "LIST", value_delimiter = ',', value_parser = list_item)]
+    allowed_origins: Vec<String>,
     /// Each HTTP request brings its caller's own LeadMagic key in `x-leadmagic-key`; no server key
     /// is used.
     #[arg(long, env = "LEADMAGIC_PER_REQUEST_KEY", value_parser = BoolishValueParser::new())]
@@ -207,6 +202,16 @@ fn log_directives(requested: &str) -> String {
         .join(",")
 }
 
+/// One item of a comma-separated list, spaces around it dropped (`a, b` is `a` and `b`).
+fn list_item(item: &str) -> Result<String, std::convert::Infallible> {
+    Ok(item.trim().to_string())
+}
+
+/// A list's items without the empty ones a trailing or doubled comma leaves.
+fn named(items: &[String]) -> Vec<String> {
+    items.iter().filter(|i| !i.is_empty()).cloned().collect()
+}
+
 /// The typed client from the environment plus the command-line settings.
 fn connect(cli: &Cli, caller_keys: bool) -> Result<leadmagic_mcp::Client, String> {
     let mut config = Config::from_env(cli.sandbox, caller_keys).map_err(|e| e.to_string())?;
@@ -284,13 +289,9 @@ fn main() -> ExitCode {
 
 async fn run(cli: Cli, command: Command) -> ExitCode {
     let selection = Selection {
-        toolsets: cli.toolsets.as_deref().map(split_list).unwrap_or_default(),
-        tools: cli.tools.as_deref().map(split_list).unwrap_or_default(),
-        exclude_tools: cli
-            .exclude_tools
-            .as_deref()
-            .map(split_list)
-            .unwrap_or_default(),
+        toolsets: named(&cli.toolsets),
+        tools: named(&cli.tools),
+        exclude_tools: named(&cli.exclude_tools),
         read_only: cli.read_only,
     };
     if let Err(e) = selection.validate() {
@@ -367,11 +368,11 @@ async fn run(cli: Cli, command: Command) -> ExitCode {
                 mcp = mcp.with_caller_keys();
             }
             let mut options = http::HttpOptions::new(addr);
-            if let Some(hosts) = args.allowed_hosts.as_deref() {
-                options.allowed_hosts = split_list(hosts);
+            if !named(&args.allowed_hosts).is_empty() {
+                options.allowed_hosts = named(&args.allowed_hosts);
             }
-            if let Some(origins) = args.allowed_origins.as_deref() {
-                options.allowed_origins = split_list(origins);
+            if !named(&args.allowed_origins).is_empty() {
+                options.allowed_origins = named(&args.allowed_origins);
             }
             // The server token comes from the environment only (argv is visible in `ps`).
             options.token = std::env::var(http::TOKEN_VAR)

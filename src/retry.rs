@@ -143,7 +143,8 @@ pub fn rate_limited_for(headers: &HeaderMap, now: SystemTime) -> Option<Duration
     retry_after(headers, now).or_else(|| rate_limit_reset(headers, now))
 }
 
-/// `Retry-After` (RFC 9110 10.2.3): delta-seconds or an HTTP-date. A past date means 0; negative,
+/// `Retry-After` (RFC 9110 10.2.3): delta-seconds or an HTTP-date in any of the three formats a
+/// recipient must accept (IMF-fixdate, RFC 850, asctime). A past date means 0; negative,
 /// fractional or unparsable values are ignored (the caller falls back to backoff).
 pub fn retry_after(headers: &HeaderMap, now: SystemTime) -> Option<Duration> {
     let v = headers.get("retry-after")?.to_str().ok()?.trim();
@@ -152,8 +153,7 @@ pub fn retry_after(headers: &HeaderMap, now: SystemTime) -> Option<Duration> {
             v.parse::<u64>().unwrap_or(u64::MAX).min(u32::MAX as u64),
         ));
     }
-    let date = chrono::DateTime::parse_from_rfc2822(v).ok()?;
-    let at = SystemTime::UNIX_EPOCH + Duration::from_secs(date.timestamp().max(0) as u64);
+    let at = httpdate::parse_http_date(v).ok()?;
     Some(at.duration_since(now).unwrap_or(Duration::ZERO))
 }
 
@@ -381,6 +381,15 @@ mod tests {
             Some(Duration::from_secs(10))
         );
         assert_eq!(p("Sun, 06 Nov 1994 08:49:37 GMT"), Some(Duration::ZERO));
+        // The two obsolete formats RFC 9110 still requires (RFC 2822 parsing read neither).
+        assert_eq!(
+            p("Sunday, 09-Sep-01 01:46:50 GMT"),
+            Some(Duration::from_secs(10))
+        );
+        assert_eq!(p("Sun Sep  9 01:46:50 2001"), Some(Duration::from_secs(10)));
+        // Not HTTP-dates: a numeric zone, a wrong weekday.
+        assert_eq!(p("Sun, 09 Sep 2001 01:46:50 +0000"), None);
+        assert_eq!(p("Mon, 09 Sep 2001 01:46:50 GMT"), None);
     }
 
     #[test]

@@ -58,6 +58,15 @@ pub const NARROWING_HEADERS: [&str; 4] = [
     "x-mcp-readonly",
 ];
 
+/// A comma-separated header value's items, trimmed, without empty ones.
+fn split_list(s: &str) -> Vec<String> {
+    s.split(',')
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+        .map(str::to_owned)
+        .collect()
+}
+
 /// A caller's narrowing of the selection, from its request headers (`None` without any).
 fn caller_selection(context: &RequestContext<RoleServer>) -> Option<Selection> {
     let parts = context.extensions.get::<http::request::Parts>()?;
@@ -66,7 +75,7 @@ fn caller_selection(context: &RequestContext<RoleServer>) -> Option<Selection> {
             .headers
             .get(name)
             .and_then(|v| v.to_str().ok())
-            .map(crate::tools::split_list)
+            .map(split_list)
             .unwrap_or_default()
     };
     if !NARROWING_HEADERS

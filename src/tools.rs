@@ -409,12 +409,3 @@ pub fn compact_schema(schema: &Value) -> Value {
         other => other.clone(),
     }
 }
-
-/// Parse a comma-separated list (env twins and flags share it).
-pub fn split_list(s: &str) -> Vec<String> {
-    s.split(',')
-        .map(str::trim)
-        .filter(|s| !s.is_empty())
-        .map(str::to_owned)
-        .collect()
-}

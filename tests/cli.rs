@@ -222,3 +222,41 @@ async fn a_test_server_leaves_no_directory_behind() {
     server.finish().await;
     assert!(!dir.exists(), "{} is left behind", dir.display());
 }
+
+/// Lists are comma-separated or repeated, with spaces and stray commas ignored (a repeated flag
+/// was refused: "cannot be used multiple times").
+#[test]
+fn list_flags_can_be_repeated_and_their_items_are_trimmed() {
+    let dir = common::temp_dir();
+    let (ok, stdout, stderr) = run(
+        &[
+            "--toolsets",
+            "people",
+            "--toolsets",
+            " ads ,",
+            "--exclude-tools",
+            "find_work_email, ",
+            "tools",
+        ],
+        &[],
+        dir.path(),
+    );
+    assert!(ok, "{stderr}");
+    let rows: Vec<(&str, &str)> = stdout
+        .lines()
+        .skip(1)
+        .filter_map(|row| {
+            let mut cells = row.split_whitespace();
+            Some((cells.next()?, cells.next()?))
+        })
+        .collect();
+    let mut sets: Vec<&str> = rows.iter().map(|(_, set)| *set).collect();
+    sets.sort();
+    sets.dedup();
+    assert_eq!(sets, ["ads", "people"], "{stdout}");
+    assert!(
+        rows.iter().all(|(tool, _)| *tool != "find_work_email"),
+        "{stdout}"
+    );
+    assert!(rows.len() > 10, "{stdout}");
+}
