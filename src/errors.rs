@@ -2,9 +2,10 @@
 //! to do. Never upstream free text or transport error strings (they can carry URLs and keys).
 
 use reqwest::header::HeaderMap;
-use serde_json::{Value, json};
+use serde_json::Value;
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
 pub enum Kind {
     InvalidArguments,
     Auth,
@@ -18,33 +19,20 @@ pub enum Kind {
     BudgetExceeded,
 }
 
-impl Kind {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Kind::InvalidArguments => "invalid_arguments",
-            Kind::Auth => "auth",
-            Kind::InsufficientCredits => "insufficient_credits",
-            Kind::NotFound => "not_found",
-            Kind::RateLimited => "rate_limited",
-            Kind::UpstreamUnavailable => "upstream_unavailable",
-            Kind::Timeout => "timeout",
-            Kind::OutcomeUnknown => "outcome_unknown",
-            Kind::InvalidResponse => "invalid_response",
-            Kind::BudgetExceeded => "budget_exceeded",
-        }
-    }
-}
-
-/// A tool error, ready to become `structuredContent`.
-#[derive(Debug, Clone, PartialEq)]
+/// A tool error, ready to become `structuredContent` (absent parts are left out).
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
 pub struct ToolError {
     pub kind: Kind,
     pub message: String,
     pub hint: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub status: Option<u16>,
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub request_id: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub retry_after_s: Option<u64>,
     /// The argument at fault, for invalid_arguments.
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub field: Option<String>,
 }
 
@@ -62,21 +50,8 @@ impl ToolError {
     }
 
     pub fn to_value(&self) -> Value {
-        let mut v =
-            json!({ "kind": self.kind.as_str(), "message": self.message, "hint": self.hint });
-        if let Some(s) = self.status {
-            v["status"] = json!(s);
-        }
-        if let Some(r) = &self.request_id {
-            v["request_id"] = json!(r);
-        }
-        if let Some(r) = self.retry_after_s {
-            v["retry_after_s"] = json!(r);
-        }
-        if let Some(f) = &self.field {
-            v["field"] = json!(f);
-        }
-        v
+        // Strings, small integers and a unit enum: serializing cannot fail.
+        serde_json::to_value(self).unwrap_or_default()
     }
 }
 
@@ -387,5 +362,45 @@ pub fn from_transport(error: &progenitor_client::Error, billed: bool) -> ToolErr
             "The request could not be built from these arguments.",
             "Check the argument values against the tool's input schema.",
         ),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    /// The form clients read: `kind` in snake_case, absent parts left out (not `null`).
+    #[test]
+    fn the_json_form_names_the_kind_and_leaves_out_absent_parts() {
+        let mut e = ToolError::new(Kind::RateLimited, "Too many calls.", "Wait.");
+        assert_eq!(
+            e.to_value(),
+            json!({"kind": "rate_limited", "message": "Too many calls.", "hint": "Wait."})
+        );
+        e.status = Some(429);
+        e.request_id = Some("req_1".into());
+        e.retry_after_s = Some(3);
+        e.field = Some("email".into());
+        assert_eq!(
+            e.to_value(),
+            json!({"kind": "rate_limited", "message": "Too many calls.", "hint": "Wait.",
+                   "status": 429, "request_id": "req_1", "retry_after_s": 3, "field": "email"})
+        );
+        let kinds = [
+            (Kind::InvalidArguments, "invalid_arguments"),
+            (Kind::Auth, "auth"),
+            (Kind::InsufficientCredits, "insufficient_credits"),
+            (Kind::NotFound, "not_found"),
+            (Kind::RateLimited, "rate_limited"),
+            (Kind::UpstreamUnavailable, "upstream_unavailable"),
+            (Kind::Timeout, "timeout"),
+            (Kind::OutcomeUnknown, "outcome_unknown"),
+            (Kind::InvalidResponse, "invalid_response"),
+            (Kind::BudgetExceeded, "budget_exceeded"),
+        ];
+        for (kind, name) in kinds {
+            assert_eq!(serde_json::to_value(kind).unwrap(), json!(name));
+        }
     }
 }
