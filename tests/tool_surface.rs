@@ -208,30 +208,30 @@ fn every_tool_matches_its_snapshot() {
     let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/snapshots/tools");
     let overwrite = std::env::var("EXPECTORATE").is_ok_and(|v| v == "overwrite");
     let tools = listed(&all(), Profile::Full);
+    let snapshots: Vec<(std::path::PathBuf, String)> = tools
+        .iter()
+        .map(|t| {
+            let path = dir.join(format!("{}.json", t["name"].as_str().unwrap()));
+            (path, serde_json::to_string_pretty(t).unwrap() + "\n")
+        })
+        .collect();
     let mut stale = Vec::new();
     let mut grown = Vec::new();
-    for t in &tools {
-        let name = t["name"].as_str().unwrap();
-        let path = dir.join(format!("{name}.json"));
-        let text = serde_json::to_string_pretty(t).unwrap() + "\n";
-        let old = std::fs::read_to_string(&path).unwrap_or_default();
-        if old == text {
+    for (t, (path, text)) in tools.iter().zip(&snapshots) {
+        let old = std::fs::read_to_string(path).unwrap_or_default();
+        if old == *text {
             continue;
         }
+        stale.push(t["name"].to_string());
         if let Ok(o) = serde_json::from_str::<Value>(&old)
             && bytes(t) as f64 > bytes(&o) as f64 * 1.2
         {
             grown.push(format!(
-                "{name} grew from {} to {} bytes",
+                "{} grew from {} to {} bytes",
+                t["name"],
                 bytes(&o),
                 bytes(t)
             ));
-        }
-        if overwrite {
-            std::fs::create_dir_all(&dir).unwrap();
-            std::fs::write(&path, text).unwrap();
-        } else {
-            stale.push(name.to_string());
         }
     }
     // Snapshots of tools that no longer exist.
@@ -248,16 +248,26 @@ fn every_tool_matches_its_snapshot() {
             }
         }
     }
+    if !stale.is_empty() && !overwrite {
+        eprintln!(
+            "tool definitions changed{}: {} (descriptions are prompts: review every change).{}\n\
+             Review, then run `cargo xtask generate` and commit tests/snapshots/tools/.",
+            other_document(),
+            stale.join(", "),
+            if grown.is_empty() {
+                String::new()
+            } else {
+                format!(" Over 20 % growth: {}.", grown.join("; "))
+            }
+        );
+    }
+    // The diff of the first changed tool (or, with EXPECTORATE=overwrite, every one rewritten).
+    for (path, text) in &snapshots {
+        expectorate::assert_contents(path, text);
+    }
     assert!(
-        stale.is_empty(),
-        "tool definitions changed{}: {} (descriptions are prompts: review every change).{}\n\
-         Review, then run `cargo xtask generate` and commit tests/snapshots/tools/.",
-        other_document(),
-        stale.join(", "),
-        if grown.is_empty() {
-            String::new()
-        } else {
-            format!(" Over 20 % growth: {}.", grown.join("; "))
-        }
+        overwrite || stale.is_empty(),
+        "snapshots of removed tools are left: {}",
+        stale.join(", ")
     );
 }
