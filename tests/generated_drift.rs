@@ -25,3 +25,26 @@ fn generated_copies_match_the_build() {
         expectorate::assert_contents(&path, &built);
     }
 }
+
+/// A new file under `build/` triggers a rebuild: the build script watches the directory (it
+/// listed `build/*.rs` file by file, so a new module went unnoticed until build.rs changed).
+#[test]
+fn the_build_script_watches_the_whole_build_directory() {
+    let output = Path::new(env!("OUT_DIR"))
+        .parent()
+        .expect("OUT_DIR is <build dir>/out")
+        .join("output");
+    let text = std::fs::read_to_string(&output).expect("the build script's recorded output");
+    let watched: Vec<&str> = text
+        .lines()
+        .filter_map(|l| {
+            l.strip_prefix("cargo:rerun-if-changed=")
+                .or_else(|| l.strip_prefix("cargo::rerun-if-changed="))
+        })
+        .collect();
+    assert!(watched.contains(&"build"), "{watched:?}");
+    assert!(
+        !watched.iter().any(|w| w.starts_with("build/")),
+        "no file-by-file list to forget a file in: {watched:?}"
+    );
+}
