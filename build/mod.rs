@@ -3,6 +3,9 @@
 //! Shared by `build.rs` and by the generator tests (`tests/generator.rs`), so every step can be
 //! exercised on small fixture documents without a cargo build.
 
+/// The types and wording shared with the runtime (the generated table is made of them).
+#[path = "../src/catalog.rs"]
+pub mod catalog;
 #[allow(dead_code)] // used by `cargo xtask import` and the tests, not by build.rs
 pub mod import;
 pub mod load;
@@ -10,13 +13,40 @@ pub mod normalize;
 #[allow(dead_code)] // `apply_reporting` is for `cargo xtask import`
 pub mod overlay;
 pub mod preflight;
+pub mod sample;
 pub mod schema;
 #[allow(dead_code)] // used by `cargo xtask` and the tests, not by build.rs
 pub mod surface;
 pub mod tools;
 
-use serde_json::Value;
+use serde_json::{Map, Value, json};
 use std::fmt;
+
+/// A 3.1 `type` array and `const` in the 3.0 words both the client's and the tools' schemas
+/// use: one non-null type stays `type`, several become an `anyOf` of types, `const` becomes a
+/// one-value `enum`. Returns whether `null` was among the types.
+pub fn without_type_arrays(obj: &mut Map<String, Value>) -> bool {
+    let mut had_null = false;
+    if let Some(Value::Array(types)) = obj.get("type").cloned() {
+        obj.remove("type");
+        let mut non_null: Vec<Value> = types.iter().filter(|t| *t != "null").cloned().collect();
+        had_null = non_null.len() < types.len();
+        match non_null.len() {
+            0 => {}
+            1 => {
+                obj.insert("type".into(), non_null.remove(0));
+            }
+            _ => {
+                let branches = non_null.into_iter().map(|t| json!({ "type": t })).collect();
+                obj.insert("anyOf".into(), Value::Array(branches));
+            }
+        }
+    }
+    if let Some(c) = obj.remove("const") {
+        obj.insert("enum".into(), json!([c]));
+    }
+    had_null
+}
 
 /// An `anyOf`/`oneOf` branch that only says which fields are required ("one of these
 /// identifiers"). `{}` counts: it requires nothing.

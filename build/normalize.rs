@@ -4,7 +4,7 @@
 //! The original document is never changed: tool schemas are built from it (see `schema.rs`).
 
 use super::preflight::Operation;
-use super::{GenError, is_constraint_only};
+use super::{GenError, is_constraint_only, without_type_arrays};
 use serde_json::{Map, Value, json};
 use std::collections::BTreeSet;
 
@@ -44,31 +44,12 @@ pub fn schema(v: &mut Value, side: Side) {
         obj.remove(k);
     }
     // 3.1 `type: [T, "null"]` -> `type: T` + `nullable`; several types -> anyOf.
-    if let Some(Value::Array(types)) = obj.get("type").cloned() {
-        let mut non_null: Vec<Value> = types.iter().filter(|t| *t != "null").cloned().collect();
-        if non_null.len() < types.len() {
-            obj.insert("nullable".into(), Value::Bool(true));
-        }
-        match non_null.len() {
-            0 => {
-                obj.remove("type");
-            }
-            1 => {
-                obj.insert("type".into(), non_null.remove(0));
-            }
-            _ => {
-                obj.remove("type");
-                let branches = non_null.into_iter().map(|t| json!({ "type": t })).collect();
-                obj.insert("anyOf".into(), Value::Array(branches));
-            }
-        }
+    if without_type_arrays(obj) {
+        obj.insert("nullable".into(), Value::Bool(true));
     }
     if obj.get("type") == Some(&json!("null")) {
         obj.remove("type");
         obj.insert("nullable".into(), Value::Bool(true));
-    }
-    if let Some(c) = obj.remove("const") {
-        obj.insert("enum".into(), json!([c]));
     }
     numeric_exclusive(obj, "exclusiveMinimum", "minimum", |a, b| a >= b);
     numeric_exclusive(obj, "exclusiveMaximum", "maximum", |a, b| a <= b);

@@ -342,8 +342,7 @@ fn operation(
             params.push(param);
         }
     }
-    for segment in path.split('/').filter(|s| s.starts_with('{')) {
-        let pname = segment.trim_start_matches('{').trim_end_matches('}');
+    for pname in super::catalog::path_params(path) {
         if !params
             .iter()
             .any(|p| p.location == "path" && p.name == pname)

@@ -6,8 +6,10 @@
 //! the server enforces it (unknown arguments are refused before anything is sent). Output schemas are
 //! lenient and shallow: top-level field names, any value, extra fields allowed.
 
+use super::catalog::Output;
 use super::preflight::{Operation, deref};
-use super::{GenError, is_constraint_only};
+use super::sample::{Fill, sample};
+use super::{GenError, is_constraint_only, without_type_arrays};
 use serde_json::{Map, Value, json};
 
 const MAX_INLINE_DEPTH: usize = 8;
@@ -58,27 +60,7 @@ pub fn portable(doc: &Value, s: &Value, depth: usize) -> Value {
         }
     }
     // Type arrays and nullable: optional fields are simply not required.
-    if let Some(Value::Array(types)) = obj.get("type").cloned() {
-        let non_null: Vec<Value> = types.into_iter().filter(|t| t != "null").collect();
-        match non_null.len() {
-            0 => {
-                obj.remove("type");
-            }
-            1 => {
-                obj.insert("type".into(), non_null[0].clone());
-            }
-            _ => {
-                obj.remove("type");
-                obj.insert(
-                    "anyOf".into(),
-                    Value::Array(non_null.into_iter().map(|t| json!({ "type": t })).collect()),
-                );
-            }
-        }
-    }
-    if let Some(c) = obj.remove("const") {
-        obj.insert("enum".into(), json!([c]));
-    }
+    without_type_arrays(&mut obj);
     // 3.0 boolean exclusive bounds -> the 2020-12 numeric form that MCP clients read.
     for (ex, bound) in [
         ("exclusiveMinimum", "minimum"),
@@ -307,31 +289,18 @@ pub fn body_is_wrapped(doc: &Value, op: &Operation) -> bool {
         .is_some_and(|(_, b)| body_is_free_form(&portable(doc, b, 0)))
 }
 
-/// How the runtime turns a 2xx body into `structuredContent`.
-#[derive(Clone, Copy, PartialEq, Debug)]
-pub enum OutputKind {
-    /// A JSON object, passed through whole.
-    Object,
-    /// A JSON array (or anything else), wrapped as `{"items": [...]}`.
-    Wrapped,
-    /// Text (CSV, event stream): `{"content_type", "text", "truncated"}`.
-    Text,
-    /// No body: `{"status": ...}`.
-    Empty,
-}
-
-pub fn output_kind(doc: &Value, op: &Operation) -> OutputKind {
+pub fn output_kind(doc: &Value, op: &Operation) -> Output {
     match &op.success.media {
-        None => OutputKind::Empty,
+        None => Output::Empty,
         Some((media, s)) if media.contains("json") => {
             let p = portable(doc, s, 0);
             if p.get("type") == Some(&json!("array")) {
-                OutputKind::Wrapped
+                Output::Wrapped
             } else {
-                OutputKind::Object
+                Output::Object
             }
         }
-        Some(_) => OutputKind::Text,
+        Some(_) => Output::Text,
     }
 }
 
@@ -341,8 +310,8 @@ pub fn output_kind(doc: &Value, op: &Operation) -> OutputKind {
 /// this schema, and every byte here is paid for in the model's context on every request.
 pub fn output_schema(doc: &Value, op: &Operation) -> Value {
     match output_kind(doc, op) {
-        OutputKind::Empty => json!({ "type": "object" }),
-        OutputKind::Text => json!({
+        Output::Empty => json!({ "type": "object" }),
+        Output::Text => json!({
             "type": "object",
             "properties": {
                 "content_type": { "type": "string" },
@@ -350,11 +319,11 @@ pub fn output_schema(doc: &Value, op: &Operation) -> Value {
                 "truncated": { "type": "boolean" }
             }
         }),
-        OutputKind::Wrapped => json!({
+        Output::Wrapped => json!({
             "type": "object",
             "properties": { "items": { "type": "array" } }
         }),
-        OutputKind::Object => {
+        Output::Object => {
             let s = &op.success.media.as_ref().unwrap().1;
             let p = portable(doc, s, 0);
             let mut props = Map::new();
@@ -385,67 +354,12 @@ pub fn sample_response(doc: &Value, op: &Operation) -> (String, String) {
                 .success
                 .example
                 .clone()
-                .unwrap_or_else(|| synthesize(doc, s, 0));
+                .unwrap_or_else(|| sample(&portable(doc, s, 0), Fill::Every));
             ("application/json".into(), v.to_string())
         }
         Some((media, _)) if media.contains("csv") => {
             (media.clone(), "id,status\n1,sample\n".into())
         }
         Some((media, _)) => (media.clone(), "event: sample\ndata: {}\n\n".into()),
-    }
-}
-
-fn synthesize(doc: &Value, s: &Value, depth: usize) -> Value {
-    let p = portable(doc, s, 0);
-    synth_portable(&p, depth)
-}
-
-fn synth_portable(p: &Value, depth: usize) -> Value {
-    if let Some(e) = p
-        .get("enum")
-        .and_then(Value::as_array)
-        .and_then(|e| e.first())
-    {
-        return e.clone();
-    }
-    if let Some(first) = p
-        .get("anyOf")
-        .and_then(Value::as_array)
-        .and_then(|a| a.first())
-    {
-        return synth_portable(first, depth);
-    }
-    match p.get("type").and_then(Value::as_str) {
-        Some("string") => match p.get("format").and_then(Value::as_str) {
-            Some("date-time") => json!("2026-01-01T00:00:00Z"),
-            Some("date") => json!("2026-01-01"),
-            Some("email") => json!("someone@example.com"),
-            Some("uuid") => json!("00000000-0000-4000-8000-000000000000"),
-            Some("uri") => json!("https://example.com/"),
-            _ => json!("sample"),
-        },
-        Some("integer") => json!(p.get("minimum").and_then(Value::as_i64).unwrap_or(1)),
-        Some("number") => json!(1.0),
-        Some("boolean") => json!(false),
-        Some("array") if depth < 4 => {
-            json!([synth_portable(
-                p.get("items").unwrap_or(&json!({})),
-                depth + 1
-            )])
-        }
-        Some("array") => json!([]),
-        _ if depth < 4 => {
-            let mut out = Map::new();
-            for (k, v) in p
-                .get("properties")
-                .and_then(Value::as_object)
-                .into_iter()
-                .flatten()
-            {
-                out.insert(k.clone(), synth_portable(v, depth + 1));
-            }
-            Value::Object(out)
-        }
-        _ => json!({}),
     }
 }

@@ -8,9 +8,10 @@
 //! caller may send, or widening what it may receive, breaks.
 
 use super::GenError;
+use super::catalog::Annotations;
 use super::preflight::{self, tool_name};
 use super::schema;
-use super::tools::{self, Annotations, Credits};
+use super::tools::{self, Cost};
 use serde_json::Value;
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -29,7 +30,7 @@ pub struct ToolSurface {
     pub input: Fields,
     pub output: Fields,
     pub any_of: Vec<Vec<String>>,
-    pub credits: Credits,
+    pub cost: Cost,
     pub annotations: Annotations,
 }
 
@@ -153,7 +154,7 @@ pub fn surface(doc: &Value) -> Result<Vec<ToolSurface>, GenError> {
             input,
             output,
             any_of,
-            credits: tools::credits(op)?,
+            cost: tools::cost(op)?,
             annotations,
         });
     }
@@ -261,10 +262,11 @@ fn tool_changes(o: &ToolSurface, n: &ToolSurface, c: &mut Changes) {
             Impact::None,
         );
     }
-    let (oc, nc) = (&o.credits, &n.credits);
+    let (oc, nc) = (&o.cost, &n.cost);
     if tools::cost_sentence(oc) != tools::cost_sentence(nc) {
         // Dearer (or no longer stated) breaks a budget an agent planned with.
-        let dearer = nc.amount > oc.amount || (oc.known && !nc.known);
+        let (ocr, ncr) = (&oc.credits, &nc.credits);
+        let dearer = ncr.amount > ocr.amount || (ocr.known && !ncr.known);
         c.push(
             t,
             format!(

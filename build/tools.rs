@@ -4,49 +4,29 @@
 //! dispatch arm always matches the method it calls.
 
 use super::GenError;
+use super::catalog::{self, Annotations, Output};
 use super::preflight::Operation;
-use super::schema::{self, OutputKind};
-use proc_macro2::{Span, TokenStream};
+use super::schema;
+use proc_macro2::TokenStream;
 use quote::quote;
 use serde_json::Value;
 use syn::{FnArg, GenericArgument, Ident, ImplItem, Item, Pat, PathArguments, Type};
 
-/// Behaviour hints, decided per operation.
-#[derive(Debug, Clone, Copy, PartialEq)]
-pub struct Annotations {
-    pub read_only: bool,
-    pub destructive: bool,
-    pub idempotent: bool,
-    pub open_world: bool,
-}
+/// The credits of one operation as the generator holds them.
+pub type Credits = catalog::Credits<String, Vec<(String, f64)>>;
 
-/// Credit cost, from `x-leadmagic-credits`.
+/// What our curation says an operation costs: the part the runtime budgets with, and the words
+/// only the description carries.
 #[derive(Debug, Clone, PartialEq)]
-pub struct Credits {
-    pub known: bool,
-    /// Credits per unit; where the price depends on an argument, the highest.
-    pub amount: f64,
-    /// "call", or the unit billed ("employee returned").
-    pub per: String,
+pub struct Cost {
+    pub credits: Credits,
+    /// "free when ...", e.g. nothing is found.
     pub free_when: String,
-    /// Argument that caps the number of billed units (a number, or an array: its length), the
-    /// server's default for it, and the most units one call can bill.
-    pub cap_argument: String,
-    pub cap_default: f64,
-    pub cap_max: f64,
-    /// The price per unit by an argument's value (`product`), or per element of an array
-    /// argument (`items[].product`), with `amount` for values not listed.
-    pub price_argument: String,
-    pub prices: Vec<(String, f64)>,
-    /// Credits added per unit when this boolean argument is true.
-    pub surcharge_argument: String,
-    pub surcharge: f64,
-    /// When the price depends on the plan: the plans that pay nothing (text).
+    /// When the price depends on the plan: the plans that pay nothing.
     pub free_on: String,
     /// Why the cost is not known, when it is not (`known: false` with a `note`).
     pub unknown_note: String,
 }
-
 /// One method argument of the generated client.
 struct MethodArg {
     ident: Ident,
@@ -73,10 +53,10 @@ pub struct ToolDef {
     pub compact_description: String,
     pub input_schema: Value,
     pub output_schema: Value,
-    pub output: OutputKind,
+    pub output: Output,
     pub any_of_required: Vec<Vec<String>>,
     pub annotations: Annotations,
-    pub credits: Credits,
+    pub cost: Cost,
     /// Arguments holding someone's secret (`x-leadmagic-secret-arguments`): kept out of every
     /// output, as the API key is.
     pub secret_arguments: Vec<String>,
@@ -137,19 +117,21 @@ pub fn annotations(op: &Operation, warnings: &mut Vec<String>) -> Result<Annotat
     })
 }
 
-pub fn credits(op: &Operation) -> Result<Credits, GenError> {
-    let unknown = |note: String| Credits {
-        known: false,
-        amount: 0.0,
-        per: "call".into(),
+pub fn cost(op: &Operation) -> Result<Cost, GenError> {
+    let unknown = |note: String| Cost {
+        credits: Credits {
+            known: false,
+            amount: 0.0,
+            per: "call".into(),
+            cap_argument: String::new(),
+            cap_default: 0.0,
+            cap_max: f64::INFINITY,
+            price_argument: String::new(),
+            prices: Vec::new(),
+            surcharge_argument: String::new(),
+            surcharge: 0.0,
+        },
         free_when: String::new(),
-        cap_argument: String::new(),
-        cap_default: 0.0,
-        cap_max: f64::INFINITY,
-        price_argument: String::new(),
-        prices: Vec::new(),
-        surcharge_argument: String::new(),
-        surcharge: 0.0,
         free_on: String::new(),
         unknown_note: note,
     };
@@ -255,13 +237,12 @@ pub fn credits(op: &Operation) -> Result<Credits, GenError> {
         ),
         None => (String::new(), 0.0),
     };
-    Ok(Credits {
+    let credits = Credits {
         known: true,
         amount,
         per: Some(text("per"))
             .filter(|p| !p.is_empty())
             .unwrap_or_else(|| "call".into()),
-        free_when: text("free_when"),
         cap_argument: text("cap_argument"),
         // `unbounded`: without the argument the call can bill any number of units.
         cap_default: if ext.get("cap_default").and_then(Value::as_str) == Some("unbounded") {
@@ -274,21 +255,20 @@ pub fn credits(op: &Operation) -> Result<Credits, GenError> {
         prices,
         surcharge_argument,
         surcharge,
+    };
+    Ok(Cost {
+        credits,
+        free_when: text("free_when"),
         free_on: text("free_on"),
         unknown_note: String::new(),
     })
 }
 
-fn fmt_amount(a: f64) -> String {
-    let s = format!("{a}");
-    let unit = if a == 1.0 { "credit" } else { "credits" };
-    format!("{s} {unit}")
-}
-
 /// The sentence about cost that ends every tool description.
-pub fn cost_sentence(c: &Credits) -> String {
-    if !c.known && !c.unknown_note.is_empty() {
-        return format!("Cost: not published by LeadMagic; {}.", c.unknown_note);
+pub fn cost_sentence(cost: &Cost) -> String {
+    let c = &cost.credits;
+    if !c.known && !cost.unknown_note.is_empty() {
+        return format!("Cost: not published by LeadMagic; {}.", cost.unknown_note);
     }
     if !c.known {
         return "Cost: not stated in the API document; assume it is billed.".into();
@@ -296,12 +276,10 @@ pub fn cost_sentence(c: &Credits) -> String {
     if c.amount == 0.0 {
         return "Free.".into();
     }
-    let up_to = if c.prices.is_empty() { "" } else { "up to " };
-    let mut s = if c.per == "call" {
-        format!("Cost: {up_to}{}", fmt_amount(c.amount))
-    } else {
-        format!("Cost: {up_to}{} per {}", fmt_amount(c.amount), c.per)
-    };
+    let mut s = format!("Cost: {}", c.amount_phrase());
+    if c.per != "call" {
+        s.push_str(&format!(" per {}", c.per));
+    }
     if !c.prices.is_empty() {
         // `items[].product`: "by each item's product".
         let by = match c.price_argument.split_once("[].") {
@@ -321,11 +299,11 @@ pub fn cost_sentence(c: &Credits) -> String {
             c.surcharge, c.surcharge_argument
         ));
     }
-    if !c.free_when.is_empty() {
-        s.push_str(&format!("; free when {}", c.free_when));
+    if !cost.free_when.is_empty() {
+        s.push_str(&format!("; free when {}", cost.free_when));
     }
-    if !c.free_on.is_empty() {
-        s.push_str(&format!("; free on {}", c.free_on));
+    if !cost.free_on.is_empty() {
+        s.push_str(&format!("; free on {}", cost.free_on));
     }
     s.push('.');
     s
@@ -424,8 +402,7 @@ fn strings(op: &Operation, key: &str) -> Result<Vec<String>, GenError> {
 }
 
 fn groups_sentence(groups: &[Vec<String>]) -> String {
-    let parts: Vec<String> = groups.iter().map(|g| g.join(" + ")).collect();
-    format!("Give one of: {}.", parts.join(", "))
+    format!("Give one of: {}.", catalog::alternatives(groups))
 }
 
 /// Methods of `impl Client`, keyed by "METHOD path" from their doc comment.
@@ -563,7 +540,7 @@ pub fn build_tool_defs(
             };
             args.push((arg, source));
         }
-        let credits = credits(op)?;
+        let cost = cost(op)?;
         let any_of_required = give_one_of(doc, op)?;
         let input_schema = schema::input_schema(doc, op)?;
         for group in &any_of_required {
@@ -605,7 +582,7 @@ pub fn build_tool_defs(
             rules.push_str(&groups_sentence(&any_of_required));
         }
         rules.push(' ');
-        rules.push_str(&cost_sentence(&credits));
+        rules.push_str(&cost_sentence(&cost));
         let description = format!("{long}{rules}");
         let compact_description = format!("{first}{rules}");
         defs.push(ToolDef {
@@ -617,7 +594,7 @@ pub fn build_tool_defs(
             output: schema::output_kind(doc, op),
             any_of_required,
             annotations: annotations(op, warnings)?,
-            credits,
+            cost,
             secret_arguments,
             poll_after_s: op
                 .raw
@@ -657,11 +634,12 @@ fn tool_entry(index: usize, d: &ToolDef) -> TokenStream {
         idempotent,
         open_world,
     } = d.annotations;
-    let Credits {
+    // Every field by name: a field added to the shared type fails to compile until it is
+    // written here too.
+    let catalog::Credits {
         known,
         amount,
         per,
-        free_when,
         cap_argument,
         cap_default,
         cap_max,
@@ -669,9 +647,7 @@ fn tool_entry(index: usize, d: &ToolDef) -> TokenStream {
         prices,
         surcharge_argument,
         surcharge,
-        free_on,
-        unknown_note: _,
-    } = &d.credits;
+    } = &d.cost.credits;
     let cap_default = if cap_default.is_finite() {
         quote!(#cap_default)
     } else {
@@ -687,7 +663,12 @@ fn tool_entry(index: usize, d: &ToolDef) -> TokenStream {
     let secrets = &d.secret_arguments;
     let poll_after_s = d.poll_after_s;
     let max_argument_bytes = d.max_argument_bytes;
-    let output_kind = Ident::new(&format!("{:?}", d.output), Span::call_site());
+    let output_kind = match d.output {
+        Output::Object => quote!(Output::Object),
+        Output::Wrapped => quote!(Output::Wrapped),
+        Output::Text => quote!(Output::Text),
+        Output::Empty => quote!(Output::Empty),
+    };
     let (content_type, body) = &d.sample;
     let client_method = d.method.to_string();
     quote! {
@@ -715,7 +696,6 @@ fn tool_entry(index: usize, d: &ToolDef) -> TokenStream {
                 known: #known,
                 amount: #amount,
                 per: #per,
-                free_when: #free_when,
                 cap_argument: #cap_argument,
                 cap_default: #cap_default,
                 cap_max: #cap_max,
@@ -723,13 +703,12 @@ fn tool_entry(index: usize, d: &ToolDef) -> TokenStream {
                 prices: &[#(#prices),*],
                 surcharge_argument: #surcharge_argument,
                 surcharge: #surcharge,
-                free_on: #free_on,
             },
             aliases: &[#(#aliases),*],
             secret_arguments: &[#(#secrets),*],
             poll_after_s: #poll_after_s,
             max_argument_bytes: #max_argument_bytes,
-            output: Output::#output_kind,
+            output: #output_kind,
             sample_content_type: #content_type,
             sample_body: #body,
         }
@@ -763,16 +742,9 @@ fn dispatch_arm(index: usize, d: &ToolDef) -> TokenStream {
     }
     lets.sort_by_key(|(is_body, _)| *is_body);
     let lets = lets.into_iter().map(|(_, l)| l);
-    let has_body = d.args.iter().any(|(_, s)| matches!(s, ArgSource::Body)) && !d.body_wrapped;
-    let finish = if has_body {
-        quote!()
-    } else {
-        quote!(args.finish()?;)
-    };
     quote! {
         #index => {
             #(#lets)*
-            #finish
             client.#method(#(#passes),*).await.map(drop)?;
         }
     }

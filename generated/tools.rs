@@ -88,7 +88,6 @@ pub static TOOLS: [ToolDef; 90usize] = [
             known: true,
             amount: 0f64,
             per: "call",
-            free_when: "",
             cap_argument: "",
             cap_default: 1f64,
             cap_max: f64::INFINITY,
@@ -96,7 +95,6 @@ pub static TOOLS: [ToolDef; 90usize] = [
             prices: &[],
             surcharge_argument: "",
             surcharge: 0f64,
-            free_on: "",
         },
         aliases: &[],
         secret_arguments: &[],
@@ -130,7 +128,6 @@ pub static TOOLS: [ToolDef; 90usize] = [
             known: true,
             amount: 0f64,
             per: "call",
-            free_when: "",
             cap_argument: "",
             cap_default: 1f64,
             cap_max: f64::INFINITY,
@@ -138,7 +135,6 @@ pub static TOOLS: [ToolDef; 90usize] = [
             prices: &[],
             surcharge_argument: "",
             surcharge: 0f64,
-            free_on: "",
         },
         aliases: &[],
         secret_arguments: &[],
@@ -146,7 +142,7 @@ pub static TOOLS: [ToolDef; 90usize] = [
         max_argument_bytes: 0u64,
         output: Output::Object,
         sample_content_type: "application/json",
-        sample_body: "{\"jobs\":[{\"completed_at\":\"2026-01-01T00:00:00Z\",\"created_at\":\"2026-01-01T00:00:00Z\",\"failed_items\":1,\"file_name\":\"sample\",\"job_id\":\"00000000-0000-4000-8000-000000000000\",\"last_progress_at\":\"2026-01-01T00:00:00Z\",\"processed_items\":1,\"products\":[\"sample\"],\"started_at\":\"2026-01-01T00:00:00Z\",\"status\":\"sample\",\"submission_endpoint\":\"sample\",\"submission_product\":\"sample\",\"succeeded_items\":1,\"total_credits_consumed\":\"sample\",\"total_rows\":1}],\"limit\":1,\"offset\":1}",
+        sample_body: "{\"jobs\":[{\"completed_at\":\"2026-01-01T00:00:00Z\",\"created_at\":\"2026-01-01T00:00:00Z\",\"failed_items\":1,\"file_name\":\"sample\",\"job_id\":\"0b9a3c4e-1f2d-4e5f-8a9b-0c1d2e3f4a5b\",\"last_progress_at\":\"2026-01-01T00:00:00Z\",\"processed_items\":1,\"products\":[\"sample\"],\"started_at\":\"2026-01-01T00:00:00Z\",\"status\":\"sample\",\"submission_endpoint\":\"sample\",\"submission_product\":\"sample\",\"succeeded_items\":1,\"total_credits_consumed\":\"sample\",\"total_rows\":1}],\"limit\":1,\"offset\":1}",
     },
     ToolDef {
         index: 2usize,
@@ -172,7 +168,6 @@ pub static TOOLS: [ToolDef; 90usize] = [
             known: true,
             amount: 0f64,
             per: "call",
-            free_when: "",
             cap_argument: "",
             cap_default: 1f64,
             cap_max: f64::INFINITY,
@@ -180,7 +175,6 @@ pub static TOOLS: [ToolDef; 90usize] = [
             prices: &[],
             surcharge_argument: "",
             surcharge: 0f64,
-            free_on: "",
         },
         aliases: &[],
         secret_arguments: &[],
@@ -214,7 +208,6 @@ pub static TOOLS: [ToolDef; 90usize] = [
             known: true,
             amount: 0f64,
             per: "call",
-            free_when: "",
             cap_argument: "",
             cap_default: 1f64,
             cap_max: f64::INFINITY,
@@ -222,7 +215,6 @@ pub static TOOLS: [ToolDef; 90usize] = [
             prices: &[],
             surcharge_argument: "",
             surcharge: 0f64,
-            free_on: "",
         },
         aliases: &[],
         secret_arguments: &[],
@@ -256,7 +248,6 @@ pub static TOOLS: [ToolDef; 90usize] = [
             known: true,
             amount: 0f64,
             per: "call",
-            free_when: "",
             cap_argument: "",
             cap_default: 1f64,
             cap_max: f64::INFINITY,
@@ -264,7 +255,6 @@ pub static TOOLS: [ToolDef; 90usize] = [
             prices: &[],
             surcharge_argument: "",
             surcharge: 0f64,
-            free_on: "",
         },
         aliases: &[],
         secret_arguments: &[],
@@ -298,7 +288,6 @@ pub static TOOLS: [ToolDef; 90usize] = [
             known: true,
             amount: 0f64,
             per: "call",
-            free_when: "",
             cap_argument: "",
             cap_default: 1f64,
             cap_max: f64::INFINITY,
@@ -306,7 +295,6 @@ pub static TOOLS: [ToolDef; 90usize] = [
             prices: &[],
             surcharge_argument: "",
             surcharge: 0f64,
-            free_on: "",
         },
         aliases: &[],
         secret_arguments: &[],
@@ -340,7 +328,6 @@ pub static TOOLS: [ToolDef; 90usize] = [
             known: true,
             amount: 0f64,
             per: "call",
-            free_when: "",
             cap_argument: "",
             cap_default: 1f64,
             cap_max: f64::INFINITY,
@@ -348,7 +335,6 @@ pub static TOOLS: [ToolDef; 90usize] = [
             prices: &[],
             surcharge_argument: "",
             surcharge: 0f64,
-            free_on: "",
         },
         aliases: &[],
         secret_arguments: &[],
@@ -382,7 +368,6 @@ pub static TOOLS: [ToolDef; 90usize] = [
             known: true,
             amount: 0f64,
             per: "call",
-            free_when: "",
             cap_argument: "",
             cap_default: 1f64,
             cap_max: f64::INFINITY,
@@ -390,7 +375,6 @@ pub static TOOLS: [ToolDef; 90usize] = [
             prices: &[],
             surcharge_argument: "",
             surcharge: 0f64,
-            free_on: "",
         },
         aliases: &[],
         secret_arguments: &[],
@@ -424,7 +408,6 @@ pub static TOOLS: [ToolDef; 90usize] = [
             known: false,
             amount: 0f64,
             per: "call",
-            free_when: "",
             cap_argument: "",
             cap_default: 0f64,
             cap_max: f64::INFINITY,
@@ -432,7 +415,6 @@ pub static TOOLS: [ToolDef; 90usize] = [
             prices: &[],
             surcharge_argument: "",
             surcharge: 0f64,
-            free_on: "",
         },
         aliases: &[],
         secret_arguments: &[],
@@ -466,7 +448,6 @@ pub static TOOLS: [ToolDef; 90usize] = [
             known: true,
             amount: 0f64,
             per: "call",
-            free_when: "",
             cap_argument: "",
             cap_default: 1f64,
             cap_max: f64::INFINITY,
@@ -474,7 +455,6 @@ pub static TOOLS: [ToolDef; 90usize] = [
             prices: &[],
             surcharge_argument: "",
             surcharge: 0f64,
-            free_on: "",
         },
         aliases: &[],
         secret_arguments: &[],
@@ -482,7 +462,7 @@ pub static TOOLS: [ToolDef; 90usize] = [
         max_argument_bytes: 0u64,
         output: Output::Object,
         sample_content_type: "application/json",
-        sample_body: "{\"limit\":1,\"offset\":1,\"rows\":[{\"completed_at\":\"sample\",\"credits_consumed\":\"sample\",\"error_message\":\"sample\",\"http_status_code\":1,\"id\":\"00000000-0000-4000-8000-000000000000\",\"lm_input\":{},\"lm_output\":{},\"response_time_ms\":1,\"row_index\":1,\"status\":\"sample\"}]}",
+        sample_body: "{\"limit\":1,\"offset\":1,\"rows\":[{\"completed_at\":\"sample\",\"credits_consumed\":\"sample\",\"error_message\":\"sample\",\"http_status_code\":1,\"id\":\"0b9a3c4e-1f2d-4e5f-8a9b-0c1d2e3f4a5b\",\"lm_input\":{},\"lm_output\":{},\"response_time_ms\":1,\"row_index\":1,\"status\":\"sample\"}]}",
     },
     ToolDef {
         index: 10usize,
@@ -508,7 +488,6 @@ pub static TOOLS: [ToolDef; 90usize] = [
             known: true,
             amount: 0f64,
             per: "call",
-            free_when: "",
             cap_argument: "",
             cap_default: 1f64,
             cap_max: f64::INFINITY,
@@ -516,7 +495,6 @@ pub static TOOLS: [ToolDef; 90usize] = [
             prices: &[],
             surcharge_argument: "",
             surcharge: 0f64,
-            free_on: "",
         },
         aliases: &[],
         secret_arguments: &[],
@@ -550,7 +528,6 @@ pub static TOOLS: [ToolDef; 90usize] = [
             known: false,
             amount: 0f64,
             per: "call",
-            free_when: "",
             cap_argument: "",
             cap_default: 0f64,
             cap_max: f64::INFINITY,
@@ -558,7 +535,6 @@ pub static TOOLS: [ToolDef; 90usize] = [
             prices: &[],
             surcharge_argument: "",
             surcharge: 0f64,
-            free_on: "",
         },
         aliases: &[],
         secret_arguments: &[],
@@ -566,7 +542,7 @@ pub static TOOLS: [ToolDef; 90usize] = [
         max_argument_bytes: 0u64,
         output: Output::Object,
         sample_content_type: "application/json",
-        sample_body: "{\"jobId\":\"00000000-0000-4000-8000-000000000000\",\"status\":\"running\"}",
+        sample_body: "{\"jobId\":\"0b9a3c4e-1f2d-4e5f-8a9b-0c1d2e3f4a5b\",\"status\":\"running\"}",
     },
     ToolDef {
         index: 12usize,
@@ -592,7 +568,6 @@ pub static TOOLS: [ToolDef; 90usize] = [
             known: true,
             amount: 0f64,
             per: "call",
-            free_when: "",
             cap_argument: "",
             cap_default: 1f64,
             cap_max: f64::INFINITY,
@@ -600,7 +575,6 @@ pub static TOOLS: [ToolDef; 90usize] = [
             prices: &[],
             surcharge_argument: "",
             surcharge: 0f64,
-            free_on: "",
         },
         aliases: &[],
         secret_arguments: &["token"],
@@ -634,7 +608,6 @@ pub static TOOLS: [ToolDef; 90usize] = [
             known: false,
             amount: 0f64,
             per: "call",
-            free_when: "",
             cap_argument: "",
             cap_default: 0f64,
             cap_max: f64::INFINITY,
@@ -642,7 +615,6 @@ pub static TOOLS: [ToolDef; 90usize] = [
             prices: &[],
             surcharge_argument: "",
             surcharge: 0f64,
-            free_on: "",
         },
         aliases: &[],
         secret_arguments: &[],
@@ -650,7 +622,7 @@ pub static TOOLS: [ToolDef; 90usize] = [
         max_argument_bytes: 0u64,
         output: Output::Object,
         sample_content_type: "application/json",
-        sample_body: "{\"downloadUrl\":\"https://example.com/\",\"endpoint\":\"sample\",\"errorsUrl\":\"https://example.com/\",\"eventsExportUrl\":\"https://example.com/\",\"eventsUrl\":\"https://example.com/\",\"exp\":1,\"jobId\":\"00000000-0000-4000-8000-000000000000\",\"logsUrl\":\"https://example.com/\",\"product\":\"sample\",\"progressUrl\":\"https://example.com/\",\"queue\":{\"position\":1,\"queuedAt\":\"2026-01-01T00:00:00Z\",\"started\":false},\"resultsUrl\":\"https://example.com/\",\"rowsUrl\":\"https://example.com/\",\"status\":\"sample\",\"statusUrl\":\"https://example.com/\",\"streamUrl\":\"https://example.com/\",\"token\":\"sample\",\"totalRows\":1,\"wsUrl\":\"sample\"}",
+        sample_body: "{\"downloadUrl\":\"https://example.org/x\",\"endpoint\":\"sample\",\"errorsUrl\":\"https://example.org/x\",\"eventsExportUrl\":\"https://example.org/x\",\"eventsUrl\":\"https://example.org/x\",\"exp\":1,\"jobId\":\"0b9a3c4e-1f2d-4e5f-8a9b-0c1d2e3f4a5b\",\"logsUrl\":\"https://example.org/x\",\"product\":\"sample\",\"progressUrl\":\"https://example.org/x\",\"queue\":{\"position\":1,\"queuedAt\":\"2026-01-01T00:00:00Z\",\"started\":false},\"resultsUrl\":\"https://example.org/x\",\"rowsUrl\":\"https://example.org/x\",\"status\":\"sample\",\"statusUrl\":\"https://example.org/x\",\"streamUrl\":\"https://example.org/x\",\"token\":\"sample\",\"totalRows\":1,\"wsUrl\":\"sample\"}",
     },
     ToolDef {
         index: 14usize,
@@ -676,7 +648,6 @@ pub static TOOLS: [ToolDef; 90usize] = [
             known: true,
             amount: 0f64,
             per: "call",
-            free_when: "",
             cap_argument: "",
             cap_default: 1f64,
             cap_max: f64::INFINITY,
@@ -684,7 +655,6 @@ pub static TOOLS: [ToolDef; 90usize] = [
             prices: &[],
             surcharge_argument: "",
             surcharge: 0f64,
-            free_on: "",
         },
         aliases: &[],
         secret_arguments: &["token"],
@@ -718,7 +688,6 @@ pub static TOOLS: [ToolDef; 90usize] = [
             known: true,
             amount: 10f64,
             per: "row submitted",
-            free_when: "a row fails",
             cap_argument: "rows",
             cap_default: f64::INFINITY,
             cap_max: f64::INFINITY,
@@ -738,7 +707,6 @@ pub static TOOLS: [ToolDef; 90usize] = [
             ],
             surcharge_argument: "",
             surcharge: 0f64,
-            free_on: "",
         },
         aliases: &[],
         secret_arguments: &["callback.secret"],
@@ -746,7 +714,7 @@ pub static TOOLS: [ToolDef; 90usize] = [
         max_argument_bytes: 262144u64,
         output: Output::Object,
         sample_content_type: "application/json",
-        sample_body: "{\"downloadUrl\":\"https://example.com/\",\"endpoint\":\"sample\",\"errorsUrl\":\"https://example.com/\",\"eventsExportUrl\":\"https://example.com/\",\"eventsUrl\":\"https://example.com/\",\"exp\":1,\"jobId\":\"00000000-0000-4000-8000-000000000000\",\"logsUrl\":\"https://example.com/\",\"product\":\"sample\",\"progressUrl\":\"https://example.com/\",\"queue\":{\"position\":1,\"queuedAt\":\"2026-01-01T00:00:00Z\",\"started\":false},\"resultsUrl\":\"https://example.com/\",\"rowsUrl\":\"https://example.com/\",\"status\":\"sample\",\"statusUrl\":\"https://example.com/\",\"streamUrl\":\"https://example.com/\",\"token\":\"sample\",\"totalRows\":1,\"wsUrl\":\"sample\"}",
+        sample_body: "{\"downloadUrl\":\"https://example.org/x\",\"endpoint\":\"sample\",\"errorsUrl\":\"https://example.org/x\",\"eventsExportUrl\":\"https://example.org/x\",\"eventsUrl\":\"https://example.org/x\",\"exp\":1,\"jobId\":\"0b9a3c4e-1f2d-4e5f-8a9b-0c1d2e3f4a5b\",\"logsUrl\":\"https://example.org/x\",\"product\":\"sample\",\"progressUrl\":\"https://example.org/x\",\"queue\":{\"position\":1,\"queuedAt\":\"2026-01-01T00:00:00Z\",\"started\":false},\"resultsUrl\":\"https://example.org/x\",\"rowsUrl\":\"https://example.org/x\",\"status\":\"sample\",\"statusUrl\":\"https://example.org/x\",\"streamUrl\":\"https://example.org/x\",\"token\":\"sample\",\"totalRows\":1,\"wsUrl\":\"sample\"}",
     },
     ToolDef {
         index: 16usize,
@@ -772,7 +740,6 @@ pub static TOOLS: [ToolDef; 90usize] = [
             known: true,
             amount: 0f64,
             per: "call",
-            free_when: "",
             cap_argument: "",
             cap_default: 1f64,
             cap_max: f64::INFINITY,
@@ -780,7 +747,6 @@ pub static TOOLS: [ToolDef; 90usize] = [
             prices: &[],
             surcharge_argument: "",
             surcharge: 0f64,
-            free_on: "",
         },
         aliases: &[],
         secret_arguments: &["callback.secret"],
@@ -814,7 +780,6 @@ pub static TOOLS: [ToolDef; 90usize] = [
             known: true,
             amount: 2f64,
             per: "call",
-            free_when: "the ad is not found",
             cap_argument: "",
             cap_default: 1f64,
             cap_max: f64::INFINITY,
@@ -822,7 +787,6 @@ pub static TOOLS: [ToolDef; 90usize] = [
             prices: &[],
             surcharge_argument: "",
             surcharge: 0f64,
-            free_on: "",
         },
         aliases: &[],
         secret_arguments: &[],
@@ -856,7 +820,6 @@ pub static TOOLS: [ToolDef; 90usize] = [
             known: true,
             amount: 1f64,
             per: "ad returned",
-            free_when: "no ads are found",
             cap_argument: "limit",
             cap_default: 100f64,
             cap_max: 100f64,
@@ -864,7 +827,6 @@ pub static TOOLS: [ToolDef; 90usize] = [
             prices: &[],
             surcharge_argument: "",
             surcharge: 0f64,
-            free_on: "",
         },
         aliases: &[],
         secret_arguments: &[],
@@ -898,7 +860,6 @@ pub static TOOLS: [ToolDef; 90usize] = [
             known: true,
             amount: 1f64,
             per: "ad returned",
-            free_when: "no ads are found",
             cap_argument: "limit",
             cap_default: 100f64,
             cap_max: 100f64,
@@ -906,7 +867,6 @@ pub static TOOLS: [ToolDef; 90usize] = [
             prices: &[],
             surcharge_argument: "",
             surcharge: 0f64,
-            free_on: "",
         },
         aliases: &[],
         secret_arguments: &[],
@@ -940,7 +900,6 @@ pub static TOOLS: [ToolDef; 90usize] = [
             known: true,
             amount: 1f64,
             per: "ad returned",
-            free_when: "no ads are found",
             cap_argument: "limit",
             cap_default: 100f64,
             cap_max: 100f64,
@@ -948,7 +907,6 @@ pub static TOOLS: [ToolDef; 90usize] = [
             prices: &[],
             surcharge_argument: "",
             surcharge: 0f64,
-            free_on: "",
         },
         aliases: &[],
         secret_arguments: &[],
@@ -982,7 +940,6 @@ pub static TOOLS: [ToolDef; 90usize] = [
             known: true,
             amount: 0f64,
             per: "call",
-            free_when: "",
             cap_argument: "",
             cap_default: 1f64,
             cap_max: f64::INFINITY,
@@ -990,7 +947,6 @@ pub static TOOLS: [ToolDef; 90usize] = [
             prices: &[],
             surcharge_argument: "",
             surcharge: 0f64,
-            free_on: "",
         },
         aliases: &[],
         secret_arguments: &[],
@@ -1024,7 +980,6 @@ pub static TOOLS: [ToolDef; 90usize] = [
             known: true,
             amount: 0f64,
             per: "call",
-            free_when: "",
             cap_argument: "",
             cap_default: 1f64,
             cap_max: f64::INFINITY,
@@ -1032,7 +987,6 @@ pub static TOOLS: [ToolDef; 90usize] = [
             prices: &[],
             surcharge_argument: "",
             surcharge: 0f64,
-            free_on: "",
         },
         aliases: &[],
         secret_arguments: &[],
@@ -1066,7 +1020,6 @@ pub static TOOLS: [ToolDef; 90usize] = [
             known: true,
             amount: 0f64,
             per: "call",
-            free_when: "",
             cap_argument: "",
             cap_default: 1f64,
             cap_max: f64::INFINITY,
@@ -1074,7 +1027,6 @@ pub static TOOLS: [ToolDef; 90usize] = [
             prices: &[],
             surcharge_argument: "",
             surcharge: 0f64,
-            free_on: "",
         },
         aliases: &[],
         secret_arguments: &[],
@@ -1108,7 +1060,6 @@ pub static TOOLS: [ToolDef; 90usize] = [
             known: true,
             amount: 0f64,
             per: "call",
-            free_when: "",
             cap_argument: "",
             cap_default: 1f64,
             cap_max: f64::INFINITY,
@@ -1116,7 +1067,6 @@ pub static TOOLS: [ToolDef; 90usize] = [
             prices: &[],
             surcharge_argument: "",
             surcharge: 0f64,
-            free_on: "",
         },
         aliases: &[],
         secret_arguments: &[],
@@ -1150,7 +1100,6 @@ pub static TOOLS: [ToolDef; 90usize] = [
             known: true,
             amount: 0f64,
             per: "call",
-            free_when: "",
             cap_argument: "",
             cap_default: 1f64,
             cap_max: f64::INFINITY,
@@ -1158,7 +1107,6 @@ pub static TOOLS: [ToolDef; 90usize] = [
             prices: &[],
             surcharge_argument: "",
             surcharge: 0f64,
-            free_on: "",
         },
         aliases: &[],
         secret_arguments: &[],
@@ -1192,7 +1140,6 @@ pub static TOOLS: [ToolDef; 90usize] = [
             known: true,
             amount: 0f64,
             per: "call",
-            free_when: "",
             cap_argument: "",
             cap_default: 1f64,
             cap_max: f64::INFINITY,
@@ -1200,7 +1147,6 @@ pub static TOOLS: [ToolDef; 90usize] = [
             prices: &[],
             surcharge_argument: "",
             surcharge: 0f64,
-            free_on: "",
         },
         aliases: &[],
         secret_arguments: &[],
@@ -1234,7 +1180,6 @@ pub static TOOLS: [ToolDef; 90usize] = [
             known: true,
             amount: 0f64,
             per: "call",
-            free_when: "",
             cap_argument: "",
             cap_default: 1f64,
             cap_max: f64::INFINITY,
@@ -1242,7 +1187,6 @@ pub static TOOLS: [ToolDef; 90usize] = [
             prices: &[],
             surcharge_argument: "",
             surcharge: 0f64,
-            free_on: "",
         },
         aliases: &[],
         secret_arguments: &[],
@@ -1276,7 +1220,6 @@ pub static TOOLS: [ToolDef; 90usize] = [
             known: true,
             amount: 0f64,
             per: "call",
-            free_when: "",
             cap_argument: "",
             cap_default: 1f64,
             cap_max: f64::INFINITY,
@@ -1284,7 +1227,6 @@ pub static TOOLS: [ToolDef; 90usize] = [
             prices: &[],
             surcharge_argument: "",
             surcharge: 0f64,
-            free_on: "",
         },
         aliases: &[],
         secret_arguments: &[],
@@ -1318,7 +1260,6 @@ pub static TOOLS: [ToolDef; 90usize] = [
             known: true,
             amount: 10f64,
             per: "item submitted",
-            free_when: "",
             cap_argument: "",
             cap_default: 1f64,
             cap_max: f64::INFINITY,
@@ -1338,7 +1279,6 @@ pub static TOOLS: [ToolDef; 90usize] = [
             ],
             surcharge_argument: "",
             surcharge: 0f64,
-            free_on: "",
         },
         aliases: &[],
         secret_arguments: &[],
@@ -1372,7 +1312,6 @@ pub static TOOLS: [ToolDef; 90usize] = [
             known: true,
             amount: 0f64,
             per: "call",
-            free_when: "",
             cap_argument: "",
             cap_default: 1f64,
             cap_max: f64::INFINITY,
@@ -1380,7 +1319,6 @@ pub static TOOLS: [ToolDef; 90usize] = [
             prices: &[],
             surcharge_argument: "",
             surcharge: 0f64,
-            free_on: "",
         },
         aliases: &[],
         secret_arguments: &[],
@@ -1414,7 +1352,6 @@ pub static TOOLS: [ToolDef; 90usize] = [
             known: true,
             amount: 0f64,
             per: "call",
-            free_when: "",
             cap_argument: "",
             cap_default: 1f64,
             cap_max: f64::INFINITY,
@@ -1422,7 +1359,6 @@ pub static TOOLS: [ToolDef; 90usize] = [
             prices: &[],
             surcharge_argument: "",
             surcharge: 0f64,
-            free_on: "",
         },
         aliases: &[],
         secret_arguments: &[],
@@ -1456,7 +1392,6 @@ pub static TOOLS: [ToolDef; 90usize] = [
             known: true,
             amount: 0f64,
             per: "call",
-            free_when: "",
             cap_argument: "",
             cap_default: 1f64,
             cap_max: f64::INFINITY,
@@ -1464,7 +1399,6 @@ pub static TOOLS: [ToolDef; 90usize] = [
             prices: &[],
             surcharge_argument: "",
             surcharge: 0f64,
-            free_on: "",
         },
         aliases: &[],
         secret_arguments: &[],
@@ -1498,7 +1432,6 @@ pub static TOOLS: [ToolDef; 90usize] = [
             known: true,
             amount: 0f64,
             per: "call",
-            free_when: "",
             cap_argument: "",
             cap_default: 1f64,
             cap_max: f64::INFINITY,
@@ -1506,7 +1439,6 @@ pub static TOOLS: [ToolDef; 90usize] = [
             prices: &[],
             surcharge_argument: "",
             surcharge: 0f64,
-            free_on: "",
         },
         aliases: &[],
         secret_arguments: &[],
@@ -1540,7 +1472,6 @@ pub static TOOLS: [ToolDef; 90usize] = [
             known: true,
             amount: 0f64,
             per: "call",
-            free_when: "",
             cap_argument: "",
             cap_default: 1f64,
             cap_max: f64::INFINITY,
@@ -1548,7 +1479,6 @@ pub static TOOLS: [ToolDef; 90usize] = [
             prices: &[],
             surcharge_argument: "",
             surcharge: 0f64,
-            free_on: "",
         },
         aliases: &[],
         secret_arguments: &[],
@@ -1582,7 +1512,6 @@ pub static TOOLS: [ToolDef; 90usize] = [
             known: true,
             amount: 0f64,
             per: "call",
-            free_when: "",
             cap_argument: "",
             cap_default: 1f64,
             cap_max: f64::INFINITY,
@@ -1590,7 +1519,6 @@ pub static TOOLS: [ToolDef; 90usize] = [
             prices: &[],
             surcharge_argument: "",
             surcharge: 0f64,
-            free_on: "",
         },
         aliases: &[],
         secret_arguments: &[],
@@ -1624,7 +1552,6 @@ pub static TOOLS: [ToolDef; 90usize] = [
             known: true,
             amount: 0f64,
             per: "call",
-            free_when: "",
             cap_argument: "",
             cap_default: 1f64,
             cap_max: f64::INFINITY,
@@ -1632,7 +1559,6 @@ pub static TOOLS: [ToolDef; 90usize] = [
             prices: &[],
             surcharge_argument: "",
             surcharge: 0f64,
-            free_on: "",
         },
         aliases: &[],
         secret_arguments: &[],
@@ -1666,7 +1592,6 @@ pub static TOOLS: [ToolDef; 90usize] = [
             known: true,
             amount: 0f64,
             per: "call",
-            free_when: "",
             cap_argument: "",
             cap_default: 1f64,
             cap_max: f64::INFINITY,
@@ -1674,7 +1599,6 @@ pub static TOOLS: [ToolDef; 90usize] = [
             prices: &[],
             surcharge_argument: "",
             surcharge: 0f64,
-            free_on: "",
         },
         aliases: &[],
         secret_arguments: &[],
@@ -1708,7 +1632,6 @@ pub static TOOLS: [ToolDef; 90usize] = [
             known: true,
             amount: 0f64,
             per: "call",
-            free_when: "",
             cap_argument: "",
             cap_default: 1f64,
             cap_max: f64::INFINITY,
@@ -1716,7 +1639,6 @@ pub static TOOLS: [ToolDef; 90usize] = [
             prices: &[],
             surcharge_argument: "",
             surcharge: 0f64,
-            free_on: "",
         },
         aliases: &[],
         secret_arguments: &[],
@@ -1750,7 +1672,6 @@ pub static TOOLS: [ToolDef; 90usize] = [
             known: true,
             amount: 0f64,
             per: "call",
-            free_when: "",
             cap_argument: "",
             cap_default: 1f64,
             cap_max: f64::INFINITY,
@@ -1758,7 +1679,6 @@ pub static TOOLS: [ToolDef; 90usize] = [
             prices: &[],
             surcharge_argument: "",
             surcharge: 0f64,
-            free_on: "",
         },
         aliases: &[],
         secret_arguments: &[],
@@ -1792,7 +1712,6 @@ pub static TOOLS: [ToolDef; 90usize] = [
             known: true,
             amount: 0f64,
             per: "call",
-            free_when: "",
             cap_argument: "",
             cap_default: 1f64,
             cap_max: f64::INFINITY,
@@ -1800,7 +1719,6 @@ pub static TOOLS: [ToolDef; 90usize] = [
             prices: &[],
             surcharge_argument: "",
             surcharge: 0f64,
-            free_on: "",
         },
         aliases: &[],
         secret_arguments: &[],
@@ -1834,7 +1752,6 @@ pub static TOOLS: [ToolDef; 90usize] = [
             known: true,
             amount: 0f64,
             per: "call",
-            free_when: "",
             cap_argument: "",
             cap_default: 1f64,
             cap_max: f64::INFINITY,
@@ -1842,7 +1759,6 @@ pub static TOOLS: [ToolDef; 90usize] = [
             prices: &[],
             surcharge_argument: "",
             surcharge: 0f64,
-            free_on: "",
         },
         aliases: &[],
         secret_arguments: &[],
@@ -1876,7 +1792,6 @@ pub static TOOLS: [ToolDef; 90usize] = [
             known: true,
             amount: 0f64,
             per: "call",
-            free_when: "",
             cap_argument: "",
             cap_default: 1f64,
             cap_max: f64::INFINITY,
@@ -1884,7 +1799,6 @@ pub static TOOLS: [ToolDef; 90usize] = [
             prices: &[],
             surcharge_argument: "",
             surcharge: 0f64,
-            free_on: "",
         },
         aliases: &[],
         secret_arguments: &[],
@@ -1918,7 +1832,6 @@ pub static TOOLS: [ToolDef; 90usize] = [
             known: true,
             amount: 0f64,
             per: "call",
-            free_when: "",
             cap_argument: "",
             cap_default: 1f64,
             cap_max: f64::INFINITY,
@@ -1926,7 +1839,6 @@ pub static TOOLS: [ToolDef; 90usize] = [
             prices: &[],
             surcharge_argument: "",
             surcharge: 0f64,
-            free_on: "",
         },
         aliases: &[],
         secret_arguments: &["authCredentialValue"],
@@ -1960,7 +1872,6 @@ pub static TOOLS: [ToolDef; 90usize] = [
             known: true,
             amount: 0f64,
             per: "call",
-            free_when: "",
             cap_argument: "",
             cap_default: 1f64,
             cap_max: f64::INFINITY,
@@ -1968,7 +1879,6 @@ pub static TOOLS: [ToolDef; 90usize] = [
             prices: &[],
             surcharge_argument: "",
             surcharge: 0f64,
-            free_on: "",
         },
         aliases: &[],
         secret_arguments: &[],
@@ -2002,7 +1912,6 @@ pub static TOOLS: [ToolDef; 90usize] = [
             known: true,
             amount: 0f64,
             per: "call",
-            free_when: "",
             cap_argument: "",
             cap_default: 1f64,
             cap_max: f64::INFINITY,
@@ -2010,7 +1919,6 @@ pub static TOOLS: [ToolDef; 90usize] = [
             prices: &[],
             surcharge_argument: "",
             surcharge: 0f64,
-            free_on: "",
         },
         aliases: &[],
         secret_arguments: &[],
@@ -2044,7 +1952,6 @@ pub static TOOLS: [ToolDef; 90usize] = [
             known: true,
             amount: 0f64,
             per: "call",
-            free_when: "",
             cap_argument: "",
             cap_default: 1f64,
             cap_max: f64::INFINITY,
@@ -2052,7 +1959,6 @@ pub static TOOLS: [ToolDef; 90usize] = [
             prices: &[],
             surcharge_argument: "",
             surcharge: 0f64,
-            free_on: "",
         },
         aliases: &[],
         secret_arguments: &[],
@@ -2086,7 +1992,6 @@ pub static TOOLS: [ToolDef; 90usize] = [
             known: true,
             amount: 0f64,
             per: "call",
-            free_when: "",
             cap_argument: "",
             cap_default: 1f64,
             cap_max: f64::INFINITY,
@@ -2094,7 +1999,6 @@ pub static TOOLS: [ToolDef; 90usize] = [
             prices: &[],
             surcharge_argument: "",
             surcharge: 0f64,
-            free_on: "",
         },
         aliases: &[],
         secret_arguments: &[],
@@ -2128,7 +2032,6 @@ pub static TOOLS: [ToolDef; 90usize] = [
             known: true,
             amount: 0f64,
             per: "call",
-            free_when: "",
             cap_argument: "",
             cap_default: 1f64,
             cap_max: f64::INFINITY,
@@ -2136,7 +2039,6 @@ pub static TOOLS: [ToolDef; 90usize] = [
             prices: &[],
             surcharge_argument: "",
             surcharge: 0f64,
-            free_on: "",
         },
         aliases: &[],
         secret_arguments: &[],
@@ -2170,7 +2072,6 @@ pub static TOOLS: [ToolDef; 90usize] = [
             known: true,
             amount: 0f64,
             per: "call",
-            free_when: "",
             cap_argument: "",
             cap_default: 1f64,
             cap_max: f64::INFINITY,
@@ -2178,7 +2079,6 @@ pub static TOOLS: [ToolDef; 90usize] = [
             prices: &[],
             surcharge_argument: "",
             surcharge: 0f64,
-            free_on: "",
         },
         aliases: &[],
         secret_arguments: &[],
@@ -2212,7 +2112,6 @@ pub static TOOLS: [ToolDef; 90usize] = [
             known: true,
             amount: 0f64,
             per: "call",
-            free_when: "",
             cap_argument: "",
             cap_default: 1f64,
             cap_max: f64::INFINITY,
@@ -2220,7 +2119,6 @@ pub static TOOLS: [ToolDef; 90usize] = [
             prices: &[],
             surcharge_argument: "",
             surcharge: 0f64,
-            free_on: "",
         },
         aliases: &[],
         secret_arguments: &[],
@@ -2254,7 +2152,6 @@ pub static TOOLS: [ToolDef; 90usize] = [
             known: true,
             amount: 4f64,
             per: "call",
-            free_when: "no funding data is found",
             cap_argument: "",
             cap_default: 1f64,
             cap_max: f64::INFINITY,
@@ -2262,7 +2159,6 @@ pub static TOOLS: [ToolDef; 90usize] = [
             prices: &[],
             surcharge_argument: "",
             surcharge: 0f64,
-            free_on: "",
         },
         aliases: &["get_company_funding"],
         secret_arguments: &[],
@@ -2296,7 +2192,6 @@ pub static TOOLS: [ToolDef; 90usize] = [
             known: true,
             amount: 1f64,
             per: "call",
-            free_when: "the company is not found",
             cap_argument: "",
             cap_default: 1f64,
             cap_max: f64::INFINITY,
@@ -2304,7 +2199,6 @@ pub static TOOLS: [ToolDef; 90usize] = [
             prices: &[],
             surcharge_argument: "",
             surcharge: 0f64,
-            free_on: "",
         },
         aliases: &["get_company"],
         secret_arguments: &[],
@@ -2343,7 +2237,6 @@ pub static TOOLS: [ToolDef; 90usize] = [
             known: true,
             amount: 5f64,
             per: "call",
-            free_when: "no competitors are found",
             cap_argument: "",
             cap_default: 1f64,
             cap_max: f64::INFINITY,
@@ -2351,7 +2244,6 @@ pub static TOOLS: [ToolDef; 90usize] = [
             prices: &[],
             surcharge_argument: "",
             surcharge: 0f64,
-            free_on: "",
         },
         aliases: &["find_competitors"],
         secret_arguments: &[],
@@ -2385,7 +2277,6 @@ pub static TOOLS: [ToolDef; 90usize] = [
             known: true,
             amount: 1f64,
             per: "call",
-            free_when: "nothing is known",
             cap_argument: "",
             cap_default: 1f64,
             cap_max: f64::INFINITY,
@@ -2393,7 +2284,6 @@ pub static TOOLS: [ToolDef; 90usize] = [
             prices: &[],
             surcharge_argument: "",
             surcharge: 0f64,
-            free_on: "",
         },
         aliases: &["get_technographics"],
         secret_arguments: &[],
@@ -2427,7 +2317,6 @@ pub static TOOLS: [ToolDef; 90usize] = [
             known: true,
             amount: 0f64,
             per: "call",
-            free_when: "",
             cap_argument: "",
             cap_default: 1f64,
             cap_max: f64::INFINITY,
@@ -2435,7 +2324,6 @@ pub static TOOLS: [ToolDef; 90usize] = [
             prices: &[],
             surcharge_argument: "",
             surcharge: 0f64,
-            free_on: "",
         },
         aliases: &["get_credit_balance"],
         secret_arguments: &[],
@@ -2469,7 +2357,6 @@ pub static TOOLS: [ToolDef; 90usize] = [
             known: true,
             amount: 0f64,
             per: "call",
-            free_when: "",
             cap_argument: "",
             cap_default: 1f64,
             cap_max: f64::INFINITY,
@@ -2477,7 +2364,6 @@ pub static TOOLS: [ToolDef; 90usize] = [
             prices: &[],
             surcharge_argument: "",
             surcharge: 0f64,
-            free_on: "",
         },
         aliases: &[],
         secret_arguments: &[],
@@ -2511,7 +2397,6 @@ pub static TOOLS: [ToolDef; 90usize] = [
             known: true,
             amount: 0f64,
             per: "call",
-            free_when: "",
             cap_argument: "",
             cap_default: 1f64,
             cap_max: f64::INFINITY,
@@ -2519,7 +2404,6 @@ pub static TOOLS: [ToolDef; 90usize] = [
             prices: &[],
             surcharge_argument: "",
             surcharge: 0f64,
-            free_on: "",
         },
         aliases: &[],
         secret_arguments: &[],
@@ -2553,7 +2437,6 @@ pub static TOOLS: [ToolDef; 90usize] = [
             known: true,
             amount: 0f64,
             per: "call",
-            free_when: "",
             cap_argument: "",
             cap_default: 1f64,
             cap_max: f64::INFINITY,
@@ -2561,7 +2444,6 @@ pub static TOOLS: [ToolDef; 90usize] = [
             prices: &[],
             surcharge_argument: "",
             surcharge: 0f64,
-            free_on: "",
         },
         aliases: &[],
         secret_arguments: &[],
@@ -2595,7 +2477,6 @@ pub static TOOLS: [ToolDef; 90usize] = [
             known: true,
             amount: 0f64,
             per: "call",
-            free_when: "",
             cap_argument: "",
             cap_default: 1f64,
             cap_max: f64::INFINITY,
@@ -2603,7 +2484,6 @@ pub static TOOLS: [ToolDef; 90usize] = [
             prices: &[],
             surcharge_argument: "",
             surcharge: 0f64,
-            free_on: "",
         },
         aliases: &[],
         secret_arguments: &[],
@@ -2637,7 +2517,6 @@ pub static TOOLS: [ToolDef; 90usize] = [
             known: true,
             amount: 1f64,
             per: "job returned",
-            free_when: "no jobs are found",
             cap_argument: "per_page",
             cap_default: 20f64,
             cap_max: 50f64,
@@ -2645,7 +2524,6 @@ pub static TOOLS: [ToolDef; 90usize] = [
             prices: &[],
             surcharge_argument: "",
             surcharge: 0f64,
-            free_on: "",
         },
         aliases: &[],
         secret_arguments: &[],
@@ -2679,7 +2557,6 @@ pub static TOOLS: [ToolDef; 90usize] = [
             known: true,
             amount: 0f64,
             per: "call",
-            free_when: "",
             cap_argument: "",
             cap_default: 1f64,
             cap_max: f64::INFINITY,
@@ -2687,7 +2564,6 @@ pub static TOOLS: [ToolDef; 90usize] = [
             prices: &[],
             surcharge_argument: "",
             surcharge: 0f64,
-            free_on: "",
         },
         aliases: &[],
         secret_arguments: &[],
@@ -2721,7 +2597,6 @@ pub static TOOLS: [ToolDef; 90usize] = [
             known: true,
             amount: 10f64,
             per: "call",
-            free_when: "no profile is found",
             cap_argument: "",
             cap_default: 1f64,
             cap_max: f64::INFINITY,
@@ -2729,7 +2604,6 @@ pub static TOOLS: [ToolDef; 90usize] = [
             prices: &[],
             surcharge_argument: "",
             surcharge: 0f64,
-            free_on: "",
         },
         aliases: &["email_to_profile"],
         secret_arguments: &[],
@@ -2763,7 +2637,6 @@ pub static TOOLS: [ToolDef; 90usize] = [
             known: true,
             amount: 5f64,
             per: "call",
-            free_when: "no email is found",
             cap_argument: "",
             cap_default: 1f64,
             cap_max: f64::INFINITY,
@@ -2771,7 +2644,6 @@ pub static TOOLS: [ToolDef; 90usize] = [
             prices: &[],
             surcharge_argument: "",
             surcharge: 0f64,
-            free_on: "",
         },
         aliases: &["profile_to_work_email"],
         secret_arguments: &[],
@@ -2810,7 +2682,6 @@ pub static TOOLS: [ToolDef; 90usize] = [
             known: true,
             amount: 1f64,
             per: "call",
-            free_when: "no email is found",
             cap_argument: "",
             cap_default: 1f64,
             cap_max: f64::INFINITY,
@@ -2818,7 +2689,6 @@ pub static TOOLS: [ToolDef; 90usize] = [
             prices: &[],
             surcharge_argument: "",
             surcharge: 0f64,
-            free_on: "",
         },
         aliases: &[],
         secret_arguments: &[],
@@ -2852,7 +2722,6 @@ pub static TOOLS: [ToolDef; 90usize] = [
             known: true,
             amount: 0.25f64,
             per: "call",
-            free_when: "the result is unknown or an unverifiable catch-all",
             cap_argument: "",
             cap_default: 1f64,
             cap_max: f64::INFINITY,
@@ -2860,7 +2729,6 @@ pub static TOOLS: [ToolDef; 90usize] = [
             prices: &[],
             surcharge_argument: "",
             surcharge: 0f64,
-            free_on: "",
         },
         aliases: &["validate_email"],
         secret_arguments: &[],
@@ -2894,7 +2762,6 @@ pub static TOOLS: [ToolDef; 90usize] = [
             known: true,
             amount: 0.05f64,
             per: "employee returned",
-            free_when: "no employees are found",
             cap_argument: "limit",
             cap_default: 10f64,
             cap_max: f64::INFINITY,
@@ -2902,7 +2769,6 @@ pub static TOOLS: [ToolDef; 90usize] = [
             prices: &[],
             surcharge_argument: "",
             surcharge: 0f64,
-            free_on: "",
         },
         aliases: &["find_employees"],
         secret_arguments: &[],
@@ -2936,7 +2802,6 @@ pub static TOOLS: [ToolDef; 90usize] = [
             known: true,
             amount: 3f64,
             per: "call",
-            free_when: "the profile is not found",
             cap_argument: "",
             cap_default: 1f64,
             cap_max: f64::INFINITY,
@@ -2944,7 +2809,6 @@ pub static TOOLS: [ToolDef; 90usize] = [
             prices: &[],
             surcharge_argument: "",
             surcharge: 0f64,
-            free_on: "",
         },
         aliases: &[],
         secret_arguments: &[],
@@ -2978,7 +2842,6 @@ pub static TOOLS: [ToolDef; 90usize] = [
             known: true,
             amount: 5f64,
             per: "call",
-            free_when: "no number is found",
             cap_argument: "",
             cap_default: 1f64,
             cap_max: f64::INFINITY,
@@ -2986,7 +2849,6 @@ pub static TOOLS: [ToolDef; 90usize] = [
             prices: &[],
             surcharge_argument: "",
             surcharge: 0f64,
-            free_on: "",
         },
         aliases: &[],
         secret_arguments: &[],
@@ -3020,7 +2882,6 @@ pub static TOOLS: [ToolDef; 90usize] = [
             known: true,
             amount: 2f64,
             per: "call",
-            free_when: "no email is found",
             cap_argument: "",
             cap_default: 1f64,
             cap_max: f64::INFINITY,
@@ -3028,7 +2889,6 @@ pub static TOOLS: [ToolDef; 90usize] = [
             prices: &[],
             surcharge_argument: "",
             surcharge: 0f64,
-            free_on: "",
         },
         aliases: &[],
         secret_arguments: &[],
@@ -3062,7 +2922,6 @@ pub static TOOLS: [ToolDef; 90usize] = [
             known: true,
             amount: 1f64,
             per: "call",
-            free_when: "the profile is not found",
             cap_argument: "",
             cap_default: 1f64,
             cap_max: f64::INFINITY,
@@ -3070,7 +2929,6 @@ pub static TOOLS: [ToolDef; 90usize] = [
             prices: &[],
             surcharge_argument: "",
             surcharge: 0f64,
-            free_on: "",
         },
         aliases: &["get_profile"],
         secret_arguments: &[],
@@ -3108,7 +2966,6 @@ pub static TOOLS: [ToolDef; 90usize] = [
             known: true,
             amount: 2f64,
             per: "call",
-            free_when: "no one matches",
             cap_argument: "",
             cap_default: 1f64,
             cap_max: f64::INFINITY,
@@ -3116,7 +2973,6 @@ pub static TOOLS: [ToolDef; 90usize] = [
             prices: &[],
             surcharge_argument: "",
             surcharge: 0f64,
-            free_on: "",
         },
         aliases: &["find_person_by_role"],
         secret_arguments: &[],
@@ -3150,7 +3006,6 @@ pub static TOOLS: [ToolDef; 90usize] = [
             known: true,
             amount: 0f64,
             per: "call",
-            free_when: "",
             cap_argument: "",
             cap_default: 1f64,
             cap_max: f64::INFINITY,
@@ -3158,7 +3013,6 @@ pub static TOOLS: [ToolDef; 90usize] = [
             prices: &[],
             surcharge_argument: "",
             surcharge: 0f64,
-            free_on: "",
         },
         aliases: &[],
         secret_arguments: &[],
@@ -3197,7 +3051,6 @@ pub static TOOLS: [ToolDef; 90usize] = [
             known: true,
             amount: 5f64,
             per: "call",
-            free_when: "nothing similar is found",
             cap_argument: "",
             cap_default: 1f64,
             cap_max: f64::INFINITY,
@@ -3205,7 +3058,6 @@ pub static TOOLS: [ToolDef; 90usize] = [
             prices: &[],
             surcharge_argument: "",
             surcharge: 0f64,
-            free_on: "",
         },
         aliases: &[],
         secret_arguments: &[],
@@ -3239,7 +3091,6 @@ pub static TOOLS: [ToolDef; 90usize] = [
             known: true,
             amount: 1f64,
             per: "company returned",
-            free_when: "",
             cap_argument: "limit",
             cap_default: 10f64,
             cap_max: 50f64,
@@ -3247,7 +3098,6 @@ pub static TOOLS: [ToolDef; 90usize] = [
             prices: &[],
             surcharge_argument: "",
             surcharge: 0f64,
-            free_on: "the Professional and Ultimate plans",
         },
         aliases: &[],
         secret_arguments: &[],
@@ -3281,7 +3131,6 @@ pub static TOOLS: [ToolDef; 90usize] = [
             known: true,
             amount: 1f64,
             per: "job returned",
-            free_when: "",
             cap_argument: "limit",
             cap_default: 25f64,
             cap_max: 50f64,
@@ -3289,7 +3138,6 @@ pub static TOOLS: [ToolDef; 90usize] = [
             prices: &[],
             surcharge_argument: "",
             surcharge: 0f64,
-            free_on: "the Professional and Ultimate plans",
         },
         aliases: &[],
         secret_arguments: &[],
@@ -3323,7 +3171,6 @@ pub static TOOLS: [ToolDef; 90usize] = [
             known: true,
             amount: 1f64,
             per: "job returned",
-            free_when: "",
             cap_argument: "limit",
             cap_default: 25f64,
             cap_max: 50f64,
@@ -3331,7 +3178,6 @@ pub static TOOLS: [ToolDef; 90usize] = [
             prices: &[],
             surcharge_argument: "",
             surcharge: 0f64,
-            free_on: "the Professional and Ultimate plans",
         },
         aliases: &[],
         secret_arguments: &[],
@@ -3365,7 +3211,6 @@ pub static TOOLS: [ToolDef; 90usize] = [
             known: true,
             amount: 0f64,
             per: "call",
-            free_when: "",
             cap_argument: "",
             cap_default: 1f64,
             cap_max: f64::INFINITY,
@@ -3373,7 +3218,6 @@ pub static TOOLS: [ToolDef; 90usize] = [
             prices: &[],
             surcharge_argument: "",
             surcharge: 0f64,
-            free_on: "",
         },
         aliases: &[],
         secret_arguments: &[],
@@ -3407,7 +3251,6 @@ pub static TOOLS: [ToolDef; 90usize] = [
             known: true,
             amount: 0f64,
             per: "call",
-            free_when: "",
             cap_argument: "",
             cap_default: 1f64,
             cap_max: f64::INFINITY,
@@ -3415,7 +3258,6 @@ pub static TOOLS: [ToolDef; 90usize] = [
             prices: &[],
             surcharge_argument: "",
             surcharge: 0f64,
-            free_on: "",
         },
         aliases: &[],
         secret_arguments: &[],
@@ -3449,7 +3291,6 @@ pub static TOOLS: [ToolDef; 90usize] = [
             known: true,
             amount: 1f64,
             per: "job exported",
-            free_when: "",
             cap_argument: "limit",
             cap_default: 100f64,
             cap_max: 5000f64,
@@ -3457,7 +3298,6 @@ pub static TOOLS: [ToolDef; 90usize] = [
             prices: &[],
             surcharge_argument: "",
             surcharge: 0f64,
-            free_on: "",
         },
         aliases: &[],
         secret_arguments: &[],
@@ -3491,7 +3331,6 @@ pub static TOOLS: [ToolDef; 90usize] = [
             known: true,
             amount: 0f64,
             per: "call",
-            free_when: "",
             cap_argument: "",
             cap_default: 1f64,
             cap_max: f64::INFINITY,
@@ -3499,7 +3338,6 @@ pub static TOOLS: [ToolDef; 90usize] = [
             prices: &[],
             surcharge_argument: "",
             surcharge: 0f64,
-            free_on: "",
         },
         aliases: &[],
         secret_arguments: &[],
@@ -3533,7 +3371,6 @@ pub static TOOLS: [ToolDef; 90usize] = [
             known: true,
             amount: 0f64,
             per: "call",
-            free_when: "",
             cap_argument: "",
             cap_default: 1f64,
             cap_max: f64::INFINITY,
@@ -3541,7 +3378,6 @@ pub static TOOLS: [ToolDef; 90usize] = [
             prices: &[],
             surcharge_argument: "",
             surcharge: 0f64,
-            free_on: "",
         },
         aliases: &[],
         secret_arguments: &[],
@@ -3575,7 +3411,6 @@ pub static TOOLS: [ToolDef; 90usize] = [
             known: true,
             amount: 0f64,
             per: "call",
-            free_when: "",
             cap_argument: "",
             cap_default: 1f64,
             cap_max: f64::INFINITY,
@@ -3583,7 +3418,6 @@ pub static TOOLS: [ToolDef; 90usize] = [
             prices: &[],
             surcharge_argument: "",
             surcharge: 0f64,
-            free_on: "",
         },
         aliases: &[],
         secret_arguments: &[],
@@ -3617,7 +3451,6 @@ pub static TOOLS: [ToolDef; 90usize] = [
             known: true,
             amount: 0f64,
             per: "call",
-            free_when: "",
             cap_argument: "",
             cap_default: 1f64,
             cap_max: f64::INFINITY,
@@ -3625,7 +3458,6 @@ pub static TOOLS: [ToolDef; 90usize] = [
             prices: &[],
             surcharge_argument: "",
             surcharge: 0f64,
-            free_on: "",
         },
         aliases: &[],
         secret_arguments: &[],
@@ -3659,7 +3491,6 @@ pub static TOOLS: [ToolDef; 90usize] = [
             known: true,
             amount: 0f64,
             per: "call",
-            free_when: "",
             cap_argument: "",
             cap_default: 1f64,
             cap_max: f64::INFINITY,
@@ -3667,7 +3498,6 @@ pub static TOOLS: [ToolDef; 90usize] = [
             prices: &[],
             surcharge_argument: "",
             surcharge: 0f64,
-            free_on: "",
         },
         aliases: &[],
         secret_arguments: &[],
@@ -3701,7 +3531,6 @@ pub static TOOLS: [ToolDef; 90usize] = [
             known: true,
             amount: 0f64,
             per: "call",
-            free_when: "",
             cap_argument: "",
             cap_default: 1f64,
             cap_max: f64::INFINITY,
@@ -3709,7 +3538,6 @@ pub static TOOLS: [ToolDef; 90usize] = [
             prices: &[],
             surcharge_argument: "",
             surcharge: 0f64,
-            free_on: "",
         },
         aliases: &[],
         secret_arguments: &[],
@@ -3743,7 +3571,6 @@ pub static TOOLS: [ToolDef; 90usize] = [
             known: true,
             amount: 0f64,
             per: "call",
-            free_when: "",
             cap_argument: "",
             cap_default: 1f64,
             cap_max: f64::INFINITY,
@@ -3751,7 +3578,6 @@ pub static TOOLS: [ToolDef; 90usize] = [
             prices: &[],
             surcharge_argument: "",
             surcharge: 0f64,
-            free_on: "",
         },
         aliases: &[],
         secret_arguments: &[],
@@ -3785,7 +3611,6 @@ pub static TOOLS: [ToolDef; 90usize] = [
             known: true,
             amount: 0f64,
             per: "call",
-            free_when: "",
             cap_argument: "",
             cap_default: 1f64,
             cap_max: f64::INFINITY,
@@ -3793,7 +3618,6 @@ pub static TOOLS: [ToolDef; 90usize] = [
             prices: &[],
             surcharge_argument: "",
             surcharge: 0f64,
-            free_on: "",
         },
         aliases: &[],
         secret_arguments: &[],
@@ -3827,7 +3651,6 @@ pub static TOOLS: [ToolDef; 90usize] = [
             known: true,
             amount: 1f64,
             per: "person returned",
-            free_when: "",
             cap_argument: "limit",
             cap_default: 25f64,
             cap_max: 10000f64,
@@ -3835,7 +3658,6 @@ pub static TOOLS: [ToolDef; 90usize] = [
             prices: &[],
             surcharge_argument: "include_contact_details",
             surcharge: 6f64,
-            free_on: "the Professional and Ultimate plans",
         },
         aliases: &[],
         secret_arguments: &[],
@@ -3869,7 +3691,6 @@ pub static TOOLS: [ToolDef; 90usize] = [
             known: true,
             amount: 0f64,
             per: "call",
-            free_when: "",
             cap_argument: "",
             cap_default: 1f64,
             cap_max: f64::INFINITY,
@@ -3877,7 +3698,6 @@ pub static TOOLS: [ToolDef; 90usize] = [
             prices: &[],
             surcharge_argument: "",
             surcharge: 0f64,
-            free_on: "",
         },
         aliases: &[],
         secret_arguments: &[],
@@ -3898,7 +3718,6 @@ pub async fn dispatch(
 ) -> Result<(), CallError> {
     match tool.index {
         0usize => {
-            args.finish()?;
             client.bulk_capabilities().await.map(drop)?;
         }
         1usize => {
@@ -3906,7 +3725,6 @@ pub async fn dispatch(
             let offset = args.optional::<i64>("offset")?;
             let product = args.optional::<::std::string::String>("product")?;
             let status = args.optional::<::std::string::String>("status")?;
-            args.finish()?;
             client
                 .bulk_job_list(limit, offset, product.as_deref(), status.as_deref())
                 .await
@@ -3914,12 +3732,10 @@ pub async fn dispatch(
         }
         2usize => {
             let job_id = args.required::<::uuid::Uuid>("jobId")?;
-            args.finish()?;
             client.bulk_job_status(&job_id).await.map(drop)?;
         }
         3usize => {
             let job_id = args.required::<::uuid::Uuid>("jobId")?;
-            args.finish()?;
             client.bulk_job_download(&job_id).await.map(drop)?;
         }
         4usize => {
@@ -3927,7 +3743,6 @@ pub async fn dispatch(
             let limit = args.optional::<::std::num::NonZeroU64>("limit")?;
             let offset = args.optional::<i64>("offset")?;
             let status = args.optional::<::std::string::String>("status")?;
-            args.finish()?;
             client
                 .bulk_job_errors(&job_id, limit, offset, status.as_deref())
                 .await
@@ -3936,12 +3751,10 @@ pub async fn dispatch(
         5usize => {
             let job_id = args.required::<::uuid::Uuid>("jobId")?;
             let limit = args.optional::<::std::num::NonZeroU64>("limit")?;
-            args.finish()?;
             client.bulk_job_events(&job_id, limit).await.map(drop)?;
         }
         6usize => {
             let job_id = args.required::<::uuid::Uuid>("jobId")?;
-            args.finish()?;
             client.bulk_job_pause(&job_id).await.map(drop)?;
         }
         7usize => {
@@ -3959,7 +3772,6 @@ pub async fn dispatch(
             let limit = args.optional::<::std::num::NonZeroU64>("limit")?;
             let offset = args.optional::<i64>("offset")?;
             let status = args.optional::<::std::string::String>("status")?;
-            args.finish()?;
             client
                 .bulk_job_results(&job_id, limit, offset, status.as_deref())
                 .await
@@ -3967,7 +3779,6 @@ pub async fn dispatch(
         }
         10usize => {
             let job_id = args.required::<::uuid::Uuid>("jobId")?;
-            args.finish()?;
             client.bulk_job_resume(&job_id).await.map(drop)?;
         }
         11usize => {
@@ -3978,7 +3789,6 @@ pub async fn dispatch(
         12usize => {
             let job_id = args.required::<::uuid::Uuid>("jobId")?;
             let token = args.optional::<::std::string::String>("token")?;
-            args.finish()?;
             client.bulk_job_stream(&job_id, token.as_deref()).await.map(drop)?;
         }
         13usize => {
@@ -3988,7 +3798,6 @@ pub async fn dispatch(
         14usize => {
             let job_id = args.required::<::uuid::Uuid>("jobId")?;
             let token = args.optional::<::std::string::String>("token")?;
-            args.finish()?;
             client.bulk_job_progress(&job_id, token.as_deref()).await.map(drop)?;
         }
         15usize => {
@@ -4017,32 +3826,26 @@ pub async fn dispatch(
         }
         21usize => {
             let days = args.optional::<::std::num::NonZeroU64>("days")?;
-            args.finish()?;
             client.analytics_credits(days).await.map(drop)?;
         }
         22usize => {
             let days = args.optional::<::std::num::NonZeroU64>("days")?;
-            args.finish()?;
             client.analytics_daily(days).await.map(drop)?;
         }
         23usize => {
-            args.finish()?;
             client.analytics_dashboard().await.map(drop)?;
         }
         24usize => {
             let date = args.required::<::chrono::naive::NaiveDate>("date")?;
-            args.finish()?;
             client.analytics_day(&date).await.map(drop)?;
         }
         25usize => {
             let days = args.optional::<::std::num::NonZeroU64>("days")?;
-            args.finish()?;
             client.analytics_products(days).await.map(drop)?;
         }
         26usize => {
             let end_date = args.optional::<::chrono::naive::NaiveDate>("end_date")?;
             let start_date = args.optional::<::chrono::naive::NaiveDate>("start_date")?;
-            args.finish()?;
             client
                 .analytics_summary(end_date.as_ref(), start_date.as_ref())
                 .await
@@ -4050,7 +3853,6 @@ pub async fn dispatch(
         }
         27usize => {
             let days = args.optional::<::std::num::NonZeroU64>("days")?;
-            args.finish()?;
             client.analytics_usage(days).await.map(drop)?;
         }
         28usize => {
@@ -4059,7 +3861,6 @@ pub async fn dispatch(
             let offset = args.optional::<u64>("offset")?;
             let product = args.optional::<::std::string::String>("product")?;
             let status = args.optional::<::std::string::String>("status")?;
-            args.finish()?;
             client
                 .batch_list(
                     client_id.as_deref(),
@@ -4076,7 +3877,6 @@ pub async fn dispatch(
             client.batch_submit(&body).await.map(drop)?;
         }
         30usize => {
-            args.finish()?;
             client.list_budgets().await.map(drop)?;
         }
         31usize => {
@@ -4084,7 +3884,6 @@ pub async fn dispatch(
             client.create_budget(&body).await.map(drop)?;
         }
         32usize => {
-            args.finish()?;
             client.budget_status().await.map(drop)?;
         }
         33usize => {
@@ -4094,16 +3893,13 @@ pub async fn dispatch(
         }
         34usize => {
             let id = args.required::<::std::string::String>("id")?;
-            args.finish()?;
             client.delete_budget(&id).await.map(drop)?;
         }
         35usize => {
             let campaign_id = args.required::<::std::string::String>("campaignId")?;
-            args.finish()?;
             client.batch_campaign_metrics(&campaign_id).await.map(drop)?;
         }
         36usize => {
-            args.finish()?;
             client.batch_client_list().await.map(drop)?;
         }
         37usize => {
@@ -4112,12 +3908,10 @@ pub async fn dispatch(
         }
         38usize => {
             let client_id = args.required::<::uuid::Uuid>("clientId")?;
-            args.finish()?;
             client.batch_client_metrics(&client_id).await.map(drop)?;
         }
         39usize => {
             let client_id = args.required::<::uuid::Uuid>("clientId")?;
-            args.finish()?;
             client.batch_client_webhook_list(&client_id).await.map(drop)?;
         }
         40usize => {
@@ -4126,7 +3920,6 @@ pub async fn dispatch(
                 .required::<
                     ::serde_json::Map<::std::string::String, ::serde_json::Value>,
                 >("body")?;
-            args.finish()?;
             client.batch_client_webhook_create(&client_id, &body).await.map(drop)?;
         }
         41usize => {
@@ -4134,7 +3927,6 @@ pub async fn dispatch(
             client.preview_cost_mixed(&body).await.map(drop)?;
         }
         42usize => {
-            args.finish()?;
             client.batch_provider_list().await.map(drop)?;
         }
         43usize => {
@@ -4142,7 +3934,6 @@ pub async fn dispatch(
             client.batch_provider_create(&body).await.map(drop)?;
         }
         44usize => {
-            args.finish()?;
             client.list_suppression_lists().await.map(drop)?;
         }
         45usize => {
@@ -4153,12 +3944,10 @@ pub async fn dispatch(
             let list_id = args.required::<::std::string::String>("listId")?;
             let limit = args.optional::<i64>("limit")?;
             let offset = args.optional::<i64>("offset")?;
-            args.finish()?;
             client.get_suppression_list(&list_id, limit, offset).await.map(drop)?;
         }
         47usize => {
             let list_id = args.required::<::std::string::String>("listId")?;
-            args.finish()?;
             client.delete_suppression_list(&list_id).await.map(drop)?;
         }
         48usize => {
@@ -4173,7 +3962,6 @@ pub async fn dispatch(
         }
         50usize => {
             let batch_id = args.required::<::std::string::String>("batchId")?;
-            args.finish()?;
             client.batch_status(&batch_id).await.map(drop)?;
         }
         51usize => {
@@ -4193,23 +3981,18 @@ pub async fn dispatch(
             client.technographics(&body).await.map(drop)?;
         }
         55usize => {
-            args.finish()?;
             client.check_credits().await.map(drop)?;
         }
         56usize => {
-            args.finish()?;
             client.job_company_types().await.map(drop)?;
         }
         57usize => {
-            args.finish()?;
             client.job_country().await.map(drop)?;
         }
         58usize => {
-            args.finish()?;
             client.job_industry().await.map(drop)?;
         }
         59usize => {
-            args.finish()?;
             client.job_types().await.map(drop)?;
         }
         60usize => {
@@ -4217,7 +4000,6 @@ pub async fn dispatch(
             client.jobs_finder(&body).await.map(drop)?;
         }
         61usize => {
-            args.finish()?;
             client.job_regions().await.map(drop)?;
         }
         62usize => {
@@ -4283,14 +4065,12 @@ pub async fn dispatch(
             client.job_search(&body).await.map(drop)?;
         }
         77usize => {
-            args.finish()?;
             client.job_search_catalogs().await.map(drop)?;
         }
         78usize => {
             let domain = args.optional::<::std::string::String>("domain")?;
             let limit = args.optional::<i64>("limit")?;
             let q = args.optional::<::std::string::String>("q")?;
-            args.finish()?;
             client
                 .job_search_companies(domain.as_deref(), limit, q.as_deref())
                 .await
@@ -4301,14 +4081,12 @@ pub async fn dispatch(
             client.job_search_export(&body).await.map(drop)?;
         }
         80usize => {
-            args.finish()?;
             client.job_board_stats().await.map(drop)?;
         }
         81usize => {
             let limit = args.optional::<i64>("limit")?;
             let q = args.optional::<::std::string::String>("q")?;
             let type_ = args.optional::<types::JobSearchLocationsType>("type")?;
-            args.finish()?;
             client.job_search_locations(limit, q.as_deref(), type_).await.map(drop)?;
         }
         82usize => {
@@ -4316,7 +4094,6 @@ pub async fn dispatch(
                 .optional::<types::JobSearchOccupationTaxonomyLevel>("level")?;
             let limit = args.optional::<i64>("limit")?;
             let q = args.optional::<::std::string::String>("q")?;
-            args.finish()?;
             client
                 .job_search_occupation_taxonomy(level, limit, q.as_deref())
                 .await
@@ -4329,24 +4106,20 @@ pub async fn dispatch(
         84usize => {
             let limit = args.optional::<i64>("limit")?;
             let q = args.optional::<::std::string::String>("q")?;
-            args.finish()?;
             client.job_search_roles(limit, q.as_deref()).await.map(drop)?;
         }
         85usize => {
-            args.finish()?;
             client.job_search_stats().await.map(drop)?;
         }
         86usize => {
             let limit = args.optional::<i64>("limit")?;
             let q = args.optional::<::std::string::String>("q")?;
             let tag_type = args.optional::<i64>("tag_type")?;
-            args.finish()?;
             client.job_search_tags(limit, q.as_deref(), tag_type).await.map(drop)?;
         }
         87usize => {
             let limit = args.optional::<i64>("limit")?;
             let q = args.optional::<::std::string::String>("q")?;
-            args.finish()?;
             client.job_search_titles(limit, q.as_deref()).await.map(drop)?;
         }
         88usize => {

@@ -7,6 +7,7 @@
 #![deny(clippy::print_stdout)]
 
 pub mod call;
+mod catalog;
 pub mod config;
 pub mod errors;
 #[cfg(feature = "server")]

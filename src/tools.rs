@@ -6,40 +6,7 @@ use serde::de::DeserializeOwned;
 use serde_json::{Map, Value};
 use std::fmt;
 
-/// Behaviour hints for clients, decided per operation in the document.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Annotations {
-    pub read_only: bool,
-    pub destructive: bool,
-    pub idempotent: bool,
-    pub open_world: bool,
-}
-
-/// What a call costs, from the document's `x-leadmagic-credits`.
-#[derive(Debug, Clone, Copy, PartialEq)]
-pub struct Credits {
-    /// False when the document states no cost (then the call is assumed billed).
-    pub known: bool,
-    /// Credits per unit; the highest when the price depends on an argument.
-    pub amount: f64,
-    /// "call", or the unit billed, e.g. "employee returned".
-    pub per: &'static str,
-    pub free_when: &'static str,
-    /// The argument that caps billed units (e.g. `limit`, or an array whose length counts),
-    /// the server's default for it, and the most units one call can bill.
-    pub cap_argument: &'static str,
-    pub cap_default: f64,
-    pub cap_max: f64,
-    /// The price per unit by the value of this argument (`product`), or summed over the
-    /// elements of an array argument (`items[].product`); `amount` for values not listed.
-    pub price_argument: &'static str,
-    pub prices: &'static [(&'static str, f64)],
-    /// Credits added per unit when this boolean argument is true.
-    pub surcharge_argument: &'static str,
-    pub surcharge: f64,
-    /// Plans on which the call is free (text), when the price depends on the plan.
-    pub free_on: &'static str,
-}
+pub use crate::catalog::{Annotations, Credits, Output};
 
 /// A group of tools (`--toolsets`).
 #[derive(Debug)]
@@ -48,19 +15,6 @@ pub struct ToolsetDef {
     /// On without `--toolsets` (the `default` set).
     pub default: bool,
     pub description: &'static str,
-}
-
-/// How a 2xx body becomes `structuredContent`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Output {
-    /// A JSON object, passed through whole.
-    Object,
-    /// A JSON array, wrapped as `{"items": [...]}`.
-    Wrapped,
-    /// Text (CSV, event stream): `{"content_type", "text", "truncated"}`.
-    Text,
-    /// No body.
-    Empty,
 }
 
 /// One MCP tool = one API operation.
@@ -117,9 +71,12 @@ impl ToolDef {
         if c.amount == 0.0 {
             return "free".into();
         }
-        let unit = if c.amount == 1.0 { "credit" } else { "credits" };
-        let up_to = if c.prices.is_empty() { "" } else { "up to " };
-        format!("{up_to}{} {unit} per {}", c.amount, c.per)
+        format!("{} per {}", c.amount_phrase(), c.per)
+    }
+
+    /// The names of the path's parameters (`/v1/jobs/{id}` has `id`).
+    pub fn path_params(&self) -> impl Iterator<Item = &'static str> {
+        crate::catalog::path_params(self.path)
     }
 }
 
@@ -161,7 +118,8 @@ impl From<progenitor_client::Error> for CallError {
     }
 }
 
-/// Tool arguments on their way into the generated request types.
+/// Tool arguments on their way into the generated request types (already checked against the
+/// tool's schema: unknown arguments never get here).
 pub struct Args(Map<String, Value>);
 
 impl Args {
@@ -200,17 +158,6 @@ impl Args {
             field: String::new(),
             message: e.to_string(),
         })
-    }
-
-    /// No argument may be left over.
-    pub fn finish(&mut self) -> Result<(), ArgError> {
-        match self.0.keys().next() {
-            Some(k) => Err(ArgError {
-                field: k.clone(),
-                message: "is not an argument of this tool".into(),
-            }),
-            None => Ok(()),
-        }
     }
 }
 

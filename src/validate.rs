@@ -80,12 +80,11 @@ pub fn check(tool: &ToolDef, args: &Map<String, Value>) -> Result<(), ArgError> 
             .iter()
             .any(|group| group.iter().all(given))
         {
-            let groups: Vec<String> = tool.any_of_required.iter().map(|g| g.join(" + ")).collect();
-            return Err(err("", format!("give one of: {}", groups.join(", "))));
+            let groups = crate::catalog::alternatives(tool.any_of_required);
+            return Err(err("", format!("give one of: {groups}")));
         }
     }
-    for segment in tool.path.split('/').filter(|s| s.starts_with('{')) {
-        let name = segment.trim_matches(|c| c == '{' || c == '}');
+    for name in tool.path_params() {
         if let Some(Value::String(s)) = args.get(name) {
             let lower = s.to_ascii_lowercase();
             if s.contains(['/', '\\'])

@@ -25,19 +25,13 @@ fn schema(t: &ToolDef) -> Value {
 
 /// The route a call with these arguments must reach.
 fn concrete_path(t: &ToolDef, args: &Map<String, Value>) -> String {
-    t.path
-        .split('/')
-        .map(
-            |seg| match seg.strip_prefix('{').and_then(|s| s.strip_suffix('}')) {
-                Some(name) => args[name]
-                    .as_str()
-                    .map(str::to_owned)
-                    .unwrap_or_else(|| args[name].to_string()),
-                None => seg.to_string(),
-            },
-        )
-        .collect::<Vec<_>>()
-        .join("/")
+    t.path_params().fold(t.path.to_string(), |path, name| {
+        let value = args[name]
+            .as_str()
+            .map(str::to_owned)
+            .unwrap_or_else(|| args[name].to_string());
+        path.replace(&format!("{{{name}}}"), &value)
+    })
 }
 
 /// What the mock sends for a tool: known fields, plus fields no document lists, in both cases.

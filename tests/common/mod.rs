@@ -11,6 +11,10 @@ use std::time::Duration;
 use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
 use tokio::net::TcpListener;
 
+/// The generator's sample maker (the sandbox's answers come from it too).
+#[path = "../../build/sample.rs"]
+pub mod sample;
+
 pub const CANARY_KEY: &str = "lm_CANARY_7f3a9c1e5b2d4f6a8c0e1b3d5f7a9c2e";
 
 /// A test that cannot run here says so where `cargo test` shows it: straight to the process's
@@ -473,61 +477,18 @@ pub fn temp_dir() -> tempfile::TempDir {
 /// Valid arguments for a tool, made from its input schema: every required field, plus the first
 /// "one of these" group, with values that pass the formats and bounds.
 pub fn valid_args(schema: &Value, groups: &[&[&str]]) -> Map<String, Value> {
-    let props = schema["properties"]
-        .as_object()
-        .cloned()
-        .unwrap_or_default();
-    let mut names: Vec<String> = schema["required"]
-        .as_array()
-        .into_iter()
-        .flatten()
-        .filter_map(|v| v.as_str().map(str::to_owned))
-        .collect();
-    if let Some(first) = groups.first() {
-        names.extend(first.iter().map(|s| s.to_string()));
+    let mut args = match sample::sample(schema, sample::Fill::Required) {
+        Value::Object(args) => args,
+        _ => Map::new(),
+    };
+    for name in groups.first().copied().unwrap_or_default() {
+        let field = &schema["properties"][*name];
+        args.insert(
+            name.to_string(),
+            sample::sample(field, sample::Fill::Required),
+        );
     }
-    let mut out = Map::new();
-    for n in names {
-        let s = props.get(&n).cloned().unwrap_or(json!({}));
-        out.insert(n.clone(), sample(&s));
-    }
-    out
-}
-
-pub fn sample(s: &Value) -> Value {
-    if let Some(e) = s["enum"].as_array().and_then(|e| e.first()) {
-        return e.clone();
-    }
-    if let Some(b) = s["anyOf"].as_array().and_then(|a| a.first()) {
-        return sample(b);
-    }
-    match s["type"].as_str() {
-        Some("integer") => json!(s["minimum"].as_i64().unwrap_or(1).max(1)),
-        Some("number") => json!(s["minimum"].as_f64().unwrap_or(1.0).max(1.0)),
-        Some("boolean") => json!(true),
-        Some("array") => json!([sample(&s["items"])]),
-        Some("object") => {
-            let groups: Vec<&[&str]> = Vec::new();
-            Value::Object(valid_args(s, &groups))
-        }
-        _ => match s["format"].as_str() {
-            Some("email") => json!("jane.doe@example.org"),
-            Some("hostname") => json!("example.org"),
-            Some("date") => json!("2026-11-24"),
-            Some("date-time") => json!("2026-11-24T10:00:00Z"),
-            Some("uuid") => json!("0b9a3c4e-1f2d-4e5f-8a9b-0c1d2e3f4a5b"),
-            Some("uri") => json!("https://example.org/x"),
-            _ => {
-                let min = s["minLength"].as_u64().unwrap_or(1).max(1) as usize;
-                json!(
-                    "Ab".repeat(min)
-                        .chars()
-                        .take(min.max(2))
-                        .collect::<String>()
-                )
-            }
-        },
-    }
+    args
 }
 
 /// `leadmagic-mcp serve --http` on a free loopback port; killed on drop.
