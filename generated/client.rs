@@ -7799,7 +7799,7 @@ pub mod types {
         ///Most people to return (25 when absent); each is billed on metered plans.
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
         pub limit: ::std::option::Option<::std::num::NonZeroU64>,
-        ///Person filters keyed contact_* (e.g. contact_job_function: [Sales]); values are OR'd, keys AND'd.
+        ///Person filters keyed contact_* (e.g. contact_job_function: Sales); values are OR'd, keys AND'd.
         #[serde(default, skip_serializing_if = "::serde_json::Map::is_empty")]
         pub people_filters: ::serde_json::Map<
             ::std::string::String,
@@ -9168,7 +9168,7 @@ impl Client {
     /// `baseurl` is the base URL provided to the internal
     /// `reqwest::Client`, and should include a scheme and hostname,
     /// as well as port and a path stem if applicable.
-    pub fn new(baseurl: &str, inner: crate::runtime::Runtime) -> Self {
+    pub(crate) fn new(baseurl: &str, inner: crate::runtime::Runtime) -> Self {
         #[cfg(not(target_arch = "wasm32"))]
         let client = {
             let dur = ::std::time::Duration::from_secs(15u64);
@@ -9184,7 +9184,7 @@ impl Client {
     /// `baseurl` is the base URL provided to the internal
     /// `reqwest::Client`, and should include a scheme and hostname,
     /// as well as port and a path stem if applicable.
-    pub fn new_with_client(
+    pub(crate) fn new_with_client(
         baseurl: &str,
         client: reqwest::Client,
         inner: crate::runtime::Runtime,

@@ -51,7 +51,7 @@ pub struct Credits<Text = &'static str, Prices = &'static [(&'static str, f64)]>
 impl<Text: AsRef<str>, Prices: AsRef<[(Text, f64)]>> Credits<Text, Prices> {
     /// The amount in words: "1 credit", "5 credits", or "up to 5 credits" when the price
     /// depends on an argument.
-    pub fn amount_phrase(&self) -> String {
+    pub(crate) fn amount_phrase(&self) -> String {
         let up_to = if self.prices.as_ref().is_empty() {
             ""
         } else {

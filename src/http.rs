@@ -4,10 +4,10 @@
 //! timeout), a concurrency limit counted on complete requests only, a body size cap, JSON-RPC
 //! answers to malformed messages, `/healthz`, graceful shutdown, and the opt-in
 //! bring-your-own-key mode. Every response passes the last-line filter (`secrets.rs`). The MCP
-//! endpoint itself comes from `server.rs` (the only rmcp importer); this module is axum and hyper.
+//! endpoint itself comes from `mcp.rs` (the only rmcp importer); this module is axum and hyper.
 
 use crate::config::ApiKey;
-use crate::server::{CallerKey, LeadMagicServer};
+use crate::mcp::{CallerKey, LeadMagicServer};
 use axum::Router;
 use axum::body::Body;
 use axum::extract::{Request, State};
@@ -75,7 +75,7 @@ impl HttpOptions {
     }
 
     /// Refuse configurations that would expose the key: a non-loopback bind needs a token.
-    pub fn check(&self) -> Result<(), String> {
+    pub(crate) fn check(&self) -> Result<(), String> {
         if !self.addr.ip().is_loopback() && self.token.is_none() {
             return Err(format!(
                 "refusing to listen on {} without authentication: set {TOKEN_VAR} (callers then send \
@@ -105,7 +105,7 @@ struct Shared {
 pub fn app(server: LeadMagicServer, options: HttpOptions) -> Router {
     let shared = Arc::new(Shared {
         options: options.clone(),
-        versions: crate::server::protocol_versions(),
+        versions: crate::mcp::protocol_versions(),
     });
     // Outermost first: well-formed Host and Origin, auth, the whole body (bounded in size and
     // time) screened as JSON-RPC, only then a concurrency slot (tower's), the caller's key, and
@@ -468,7 +468,7 @@ async fn whole_message(
         };
         id = message.id();
         meta_version = meta_protocol_version(&message.value).map(str::to_owned);
-        if let Err(rejection) = crate::server::check_message(message) {
+        if let Err(rejection) = crate::mcp::check_message(message) {
             return jsonrpc_error(StatusCode::BAD_REQUEST, &rejection);
         }
     }

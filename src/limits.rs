@@ -238,7 +238,8 @@ impl Budget {
     }
 
     /// Callers remembered right now (for tests of the bound).
-    pub fn remembered_callers(&self) -> usize {
+    #[cfg(test)]
+    fn remembered_callers(&self) -> usize {
         let ledger = self.state.lock().unwrap_or_else(|p| p.into_inner());
         ledger.callers.len()
     }

@@ -2,8 +2,8 @@
 
 use clap::builder::BoolishValueParser;
 use clap::{Parser, Subcommand};
-use leadmagic_mcp::tools::Selection;
-use leadmagic_mcp::{Config, call, http, server, tools};
+use leadmagic_mcp::Config;
+use leadmagic_mcp::server::{self, HttpOptions, Selection};
 use std::io::Write;
 use std::process::ExitCode;
 
@@ -54,7 +54,7 @@ struct Cli {
 struct ServeArgs {
     /// Serve streamable HTTP at http://ADDR/mcp instead of stdio (default 127.0.0.1:8787). A
     /// non-loopback address needs LEADMAGIC_MCP_TOKEN (callers send `Authorization: Bearer`).
-    #[arg(long, env = http::ADDR_VAR, value_name = "ADDR", num_args = 0..=1, default_missing_value = http::DEFAULT_ADDR)]
+    #[arg(long, env = server::ADDR_VAR, value_name = "ADDR", num_args = 0..=1, default_missing_value = server::DEFAULT_ADDR)]
     http: Option<std::net::SocketAddr>,
     /// Host names accepted in the Host header (comma-separated; default localhost,127.0.0.1,::1).
     #[arg(long, env = "LEADMAGIC_ALLOWED_HOSTS", value_name = "LIST", value_delimiter = ',', value_parser = list_item)]
@@ -71,14 +71,14 @@ struct ServeArgs {
     #[arg(long, env = "LEADMAGIC_MAX_CONCURRENCY", default_value_t = 64)]
     max_concurrency: usize,
     /// Most HTTP connections open at once; further clients wait in the listen backlog.
-    #[arg(long, env = "LEADMAGIC_MAX_CONNECTIONS", default_value_t = http::DEFAULT_MAX_CONNECTIONS)]
+    #[arg(long, env = "LEADMAGIC_MAX_CONNECTIONS", default_value_t = server::DEFAULT_MAX_CONNECTIONS)]
     max_connections: usize,
     /// Seconds a connection may take to send a request head; also how long an idle keep-alive
     /// connection stays open.
-    #[arg(long, env = "LEADMAGIC_HTTP_HEADER_TIMEOUT_SECS", value_name = "SECS", default_value_t = http::DEFAULT_HEADER_TIMEOUT.as_secs_f64())]
+    #[arg(long, env = "LEADMAGIC_HTTP_HEADER_TIMEOUT_SECS", value_name = "SECS", default_value_t = server::DEFAULT_HEADER_TIMEOUT.as_secs_f64())]
     header_timeout: f64,
     /// Seconds a request body may take to arrive (408 after that).
-    #[arg(long, env = "LEADMAGIC_HTTP_BODY_TIMEOUT_SECS", value_name = "SECS", default_value_t = http::DEFAULT_BODY_TIMEOUT.as_secs_f64())]
+    #[arg(long, env = "LEADMAGIC_HTTP_BODY_TIMEOUT_SECS", value_name = "SECS", default_value_t = server::DEFAULT_BODY_TIMEOUT.as_secs_f64())]
     body_timeout: f64,
 }
 
@@ -150,7 +150,7 @@ impl Write for ScrubbedEvent {
 impl Drop for ScrubbedEvent {
     fn drop(&mut self) {
         let text = String::from_utf8_lossy(&self.0);
-        let clean = leadmagic_mcp::secrets::scrub(&text);
+        let clean = server::scrub(&text);
         let _ = std::io::stderr().lock().write_all(clean.as_bytes());
     }
 }
@@ -235,12 +235,12 @@ fn profile(cli: &Cli) -> server::Profile {
 
 fn fail(message: impl std::fmt::Display) -> ExitCode {
     let message = message.to_string();
-    eprintln!("leadmagic-mcp: {}", leadmagic_mcp::secrets::scrub(&message));
+    eprintln!("leadmagic-mcp: {}", server::scrub(&message));
     ExitCode::from(2)
 }
 
 fn print_stdout(text: &str) -> ExitCode {
-    let text = leadmagic_mcp::secrets::scrub_json_text(text);
+    let text = server::scrub_json_text(text);
     let mut out = std::io::stdout().lock();
     match writeln!(out, "{text}").and_then(|_| out.flush()) {
         Ok(()) => ExitCode::SUCCESS,
@@ -308,7 +308,7 @@ async fn run(cli: Cli, command: Command) -> ExitCode {
             print_stdout(&tools_table(&selection))
         }
         Command::Call { tool, args } => {
-            let def = match tools::find(&tool) {
+            let def = match server::find_tool(&tool) {
                 Some(def) if selection.includes(def) => def,
                 Some(_) => {
                     return fail(format!(
@@ -334,7 +334,7 @@ async fn run(cli: Cli, command: Command) -> ExitCode {
                 Ok(c) => c,
                 Err(e) => return fail(e),
             };
-            let outcome = call::call(&client, def, args).await;
+            let outcome = server::call_tool(&client, def, args).await;
             let code = print_stdout(&outcome.structured.to_string());
             if outcome.is_error {
                 ExitCode::from(1)
@@ -367,7 +367,7 @@ async fn run(cli: Cli, command: Command) -> ExitCode {
             if byok {
                 mcp = mcp.with_caller_keys();
             }
-            let mut options = http::HttpOptions::new(addr);
+            let mut options = HttpOptions::new(addr);
             if !named(&args.allowed_hosts).is_empty() {
                 options.allowed_hosts = named(&args.allowed_hosts);
             }
@@ -375,7 +375,7 @@ async fn run(cli: Cli, command: Command) -> ExitCode {
                 options.allowed_origins = named(&args.allowed_origins);
             }
             // The server token comes from the environment only (argv is visible in `ps`).
-            options.token = std::env::var(http::TOKEN_VAR)
+            options.token = std::env::var(server::TOKEN_VAR)
                 .ok()
                 .filter(|t| !t.is_empty())
                 .map(secrecy::SecretString::from);
@@ -399,7 +399,7 @@ async fn run(cli: Cli, command: Command) -> ExitCode {
                 }
                 *slot = std::time::Duration::from_secs_f64(secs);
             }
-            match http::serve(mcp, options).await {
+            match server::serve_http(mcp, options).await {
                 Ok(()) => ExitCode::SUCCESS,
                 Err(e) => fail(e),
             }
@@ -467,7 +467,7 @@ mod tests {
 
     #[test]
     fn the_tools_table_columns_fit_their_widest_cell() {
-        let table = super::tools_table(&leadmagic_mcp::tools::Selection::default());
+        let table = super::tools_table(&leadmagic_mcp::server::Selection::default());
         let lines: Vec<&str> = table.lines().collect();
         let cost_at = lines[0].find("COST").unwrap();
         let title_at = lines[0].find("TITLE").unwrap();

@@ -76,7 +76,7 @@ pub struct Context {
 impl Policy {
     /// The deadline for a call whose attempts time out after `attempt_timeout`: never shorter
     /// than one full attempt.
-    pub fn deadline_for(&self, attempt_timeout: Duration) -> Duration {
+    pub(crate) fn deadline_for(&self, attempt_timeout: Duration) -> Duration {
         self.deadline.max(attempt_timeout)
     }
 }

@@ -84,12 +84,12 @@ impl Client {
 
 impl Runtime {
     /// The credit budget (`--max-credits`), kept per payer.
-    pub fn budget(&self) -> &Budget {
+    pub(crate) fn budget(&self) -> &Budget {
         &self.budget
     }
 
     /// Whether every call is answered by the built-in sandbox.
-    pub fn is_sandbox(&self) -> bool {
+    pub(crate) fn is_sandbox(&self) -> bool {
         self.sandbox
     }
 }

@@ -268,7 +268,7 @@ impl Selection {
 
     /// This selection narrowed by another (a caller's request headers): a tool stays only if
     /// both include it, so a caller can never widen what the operator enabled.
-    pub fn narrowed_by(&self, other: &Selection) -> Narrowed<'_> {
+    pub(crate) fn narrowed_by(&self, other: &Selection) -> Narrowed<'_> {
         Narrowed {
             outer: self,
             inner: other.clone(),

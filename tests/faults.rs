@@ -497,7 +497,7 @@ fn padded_list(id: u64, len: usize) -> String {
 async fn a_retry_is_made_only_with_its_full_timeout() {
     let mock = Mock::start(CANARY_KEY).await;
     mock.on("GET", "/v1/credits", ok().delayed(Duration::from_secs(3)));
-    let tool = leadmagic_mcp::tools::find("get_credit_balance").unwrap();
+    let tool = leadmagic_mcp::server::find_tool("get_credit_balance").unwrap();
     for (deadline_ms, attempts) in [(1_500, 1), (2_400, 2)] {
         let before = mock.total();
         let mut config =
@@ -507,7 +507,7 @@ async fn a_retry_is_made_only_with_its_full_timeout() {
         config.retry.deadline = Duration::from_millis(deadline_ms);
         let client = leadmagic_mcp::connect(&config).unwrap();
         let started = Instant::now();
-        let outcome = leadmagic_mcp::call::call(&client, tool, serde_json::Map::new()).await;
+        let outcome = leadmagic_mcp::server::call_tool(&client, tool, serde_json::Map::new()).await;
         let took = started.elapsed();
         assert_eq!(
             outcome.structured["kind"], "timeout",

@@ -3,7 +3,7 @@
 mod common;
 
 use common::{CANARY_KEY, McpProcess, Mock, Reply, valid_args};
-use leadmagic_mcp::tools::{Output, TOOLS, ToolDef};
+use leadmagic_mcp::server::{Output, TOOLS, ToolDef};
 use serde_json::{Map, Value, json};
 
 fn env_for(mock: &Mock) -> Vec<(&'static str, String)> {

@@ -5,7 +5,7 @@
 mod common;
 
 use common::{CANARY_KEY, HttpServer, Mock, Reply};
-use leadmagic_mcp::tools::Selection;
+use leadmagic_mcp::server::Selection;
 use serde_json::{Value, json};
 
 const SCRIPT: &str = concat!(

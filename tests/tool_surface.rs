@@ -4,8 +4,7 @@
 //! `cargo xtask generate` (or `EXPECTORATE=overwrite cargo test --test tool_surface`)
 //! refreshes the snapshots.
 
-use leadmagic_mcp::server::{Profile, tools_json};
-use leadmagic_mcp::tools::{Selection, TOOLS};
+use leadmagic_mcp::server::{Profile, Selection, TOOLS, tools_json};
 use serde_json::{Value, json};
 
 /// What clients send to the model (name, title, description, input schema), in tokens:

@@ -6,7 +6,7 @@
 mod common;
 
 use common::{CANARY_KEY, HttpServer, McpProcess, Mock, Reply, http_client, key_traces, post_mcp};
-use leadmagic_mcp::tools::{TOOLS, TOOLSETS};
+use leadmagic_mcp::server::{TOOLS, TOOLSETS};
 use serde_json::{Value, json};
 
 fn names(list: &Value) -> Vec<String> {

@@ -11,7 +11,9 @@ use std::time::Duration;
 use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
 use tokio::net::TcpListener;
 
-/// The generator's sample maker (the sandbox's answers come from it too).
+/// The generator's sample maker (the sandbox's answers come from it too). Tests that include
+/// the whole generator load the file a second time, hence the allow.
+#[allow(clippy::duplicate_mod)]
 #[path = "../../build/sample.rs"]
 pub mod sample;
 

@@ -1,6 +1,7 @@
 //! `cargo xtask generate [--check]`: `generated/` from the contract and the overlay (in
-//! process), then the README tool table and the tool snapshots (their tests, which render
-//! what the server sends, with `EXPECTORATE=overwrite` unless checking).
+//! process), then the README tool table, the tool snapshots and the public API list (their
+//! tests, which render what the server sends and what `cargo doc` shows, with
+//! `EXPECTORATE=overwrite` unless checking).
 
 use crate::{CONTRACT, OVERLAY, generator, read_document, root};
 use std::process::{Command, ExitCode};
@@ -43,6 +44,8 @@ pub fn run(args: &[String]) -> Result<ExitCode, String> {
         "tool_surface",
         "--test",
         "generated_drift",
+        "--test",
+        "public_api",
     ]);
     if check {
         test.env_remove("EXPECTORATE");
@@ -61,7 +64,7 @@ pub fn run(args: &[String]) -> Result<ExitCode, String> {
     }
     if !status.success() {
         eprintln!(
-            "the README tool table or the tool snapshots are stale: run `cargo xtask generate` and review the diff"
+            "the README tool table, the tool snapshots or the public API list are stale: run `cargo xtask generate` and review the diff"
         );
         return Ok(ExitCode::from(1));
     }

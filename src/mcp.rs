@@ -1,0 +1,611 @@
+//! The MCP server. The only module that imports rmcp, so an SDK upgrade touches this file alone.
+
+use crate::generated::Client;
+use crate::tools::{Selection, ToolDef};
+use rmcp::model::{
+    CallToolRequestParams, CallToolResponse, CallToolResult, Implementation, JsonObject,
+    ListToolsResult, PaginatedRequestParams, ServerCapabilities, ServerConfig, Tool,
+    ToolAnnotations,
+};
+use rmcp::model::{ClientJsonRpcMessage, ClientRequest, ServerJsonRpcMessage};
+use rmcp::service::RequestContext;
+use rmcp::transport::Transport;
+use rmcp::transport::streamable_http_server::session::never::NeverSessionManager;
+use rmcp::transport::streamable_http_server::{StreamableHttpServerConfig, StreamableHttpService};
+use rmcp::{ErrorData, RoleServer, ServerHandler, ServiceExt};
+use serde_json::{Value, json};
+use std::collections::HashSet;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+use tokio::io::{AsyncBufReadExt, AsyncRead, AsyncWrite, AsyncWriteExt, BufReader};
+
+/// Longest JSON-RPC message accepted on stdin, in bytes, the newline not counted. A longer line
+/// is not read: it is answered with an invalid-request error (with its id when the start of the
+/// line names one) and the server keeps serving.
+pub const MAX_STDIO_LINE: usize = 1 << 20;
+
+const INSTRUCTIONS: &str = "LeadMagic B2B data: find and validate work emails, mobiles, profiles, \
+companies, jobs and ads. Most tools spend credits (each description states the cost; a repeated \
+call is billed again), so prefer one precise call over several guesses; preview_cost prices \
+large work first. Results are personal data.";
+
+/// The server's instructions: what it is for, which toolsets are on, and how to turn on more.
+fn instructions(selection: &Selection) -> String {
+    let on = selection.enabled_toolsets();
+    let off: Vec<&str> = crate::tools::TOOLSETS
+        .iter()
+        .map(|t| t.name)
+        .filter(|n| !on.contains(n))
+        .collect();
+    let mut text = format!("{INSTRUCTIONS} Toolsets enabled: {}.", on.join(", "));
+    if !off.is_empty() {
+        text.push_str(&format!(
+            " Not enabled: {}; the operator enables them with --toolsets (e.g. --toolsets default,{}) \
+             or LEADMAGIC_TOOLSETS.",
+            off.join(", "),
+            off[0]
+        ));
+    }
+    text
+}
+
+/// Headers by which an HTTP caller narrows the operator's tool selection for its own requests
+/// (never widens it): the same lists as `--toolsets`, `--tools`, `--exclude-tools`, `--read-only`.
+pub const NARROWING_HEADERS: [&str; 4] = [
+    "x-mcp-toolsets",
+    "x-mcp-tools",
+    "x-mcp-exclude-tools",
+    "x-mcp-readonly",
+];
+
+/// A comma-separated header value's items, trimmed, without empty ones.
+fn split_list(s: &str) -> Vec<String> {
+    s.split(',')
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+        .map(str::to_owned)
+        .collect()
+}
+
+/// A caller's narrowing of the selection, from its request headers (`None` without any).
+fn caller_selection(context: &RequestContext<RoleServer>) -> Option<Selection> {
+    let parts = context.extensions.get::<http::request::Parts>()?;
+    let list = |name: &str| {
+        parts
+            .headers
+            .get(name)
+            .and_then(|v| v.to_str().ok())
+            .map(split_list)
+            .unwrap_or_default()
+    };
+    if !NARROWING_HEADERS
+        .iter()
+        .any(|h| parts.headers.contains_key(*h))
+    {
+        return None;
+    }
+    Some(Selection {
+        toolsets: list("x-mcp-toolsets"),
+        tools: list("x-mcp-tools"),
+        exclude_tools: list("x-mcp-exclude-tools"),
+        read_only: parts
+            .headers
+            .get("x-mcp-readonly")
+            .and_then(|v| v.to_str().ok())
+            .is_some_and(|v| {
+                matches!(
+                    v.trim().to_ascii_lowercase().as_str(),
+                    "1" | "true" | "yes" | "on"
+                )
+            }),
+    })
+}
+
+/// A caller's own LeadMagic key (bring-your-own-key mode), attached to its HTTP request by the
+/// transport for the call that request makes.
+#[derive(Clone)]
+pub struct CallerKey(pub crate::config::ApiKey);
+
+#[derive(Clone)]
+pub struct LeadMagicServer {
+    client: Arc<Client>,
+    /// Tools exposed, in table order, with their MCP form built once.
+    tools: Arc<Vec<(&'static ToolDef, Tool)>>,
+    listed: Arc<Vec<Tool>>,
+    /// Name and alias -> place in `tools`: one lookup per call.
+    by_name: Arc<std::collections::HashMap<&'static str, usize>>,
+    selection: Arc<Selection>,
+    instructions: Arc<str>,
+    /// Bring-your-own-key mode: every call must carry the caller's key.
+    caller_keys: bool,
+}
+
+fn schema_object(text: &'static str) -> Arc<JsonObject> {
+    Arc::new(serde_json::from_str(text).expect("generated schemas are JSON objects"))
+}
+
+/// How much of each tool definition `tools/list` carries.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Profile {
+    /// Title, full description (with the cost), input and output schemas, all four annotations.
+    #[default]
+    Full,
+    /// For small-context clients: short description (with the "give one of" rule and the cost),
+    /// input schema without descriptions or bounds, annotations that differ from the defaults.
+    Compact,
+}
+
+/// The MCP form of one tool definition.
+pub fn mcp_tool(t: &'static ToolDef, profile: Profile) -> Tool {
+    let a = t.annotations;
+    if profile == Profile::Compact {
+        let input: JsonObject = match crate::tools::compact_schema(crate::validate::input_schema(t))
+        {
+            Value::Object(m) => m,
+            _ => JsonObject::new(),
+        };
+        // Omitted hints mean the spec defaults: not read-only, destructive, not idempotent, open world.
+        let hints = ToolAnnotations::from_raw(
+            None,
+            a.read_only.then_some(true),
+            (!a.destructive).then_some(false),
+            a.idempotent.then_some(true),
+            (!a.open_world).then_some(false),
+        );
+        return Tool::new(t.name, t.compact_description, Arc::new(input)).with_annotations(hints);
+    }
+    // The cost is stated in the description, where every client shows it to the model.
+    Tool::new(t.name, t.description, schema_object(t.input_schema))
+        .with_title(t.title)
+        .with_raw_output_schema(schema_object(t.output_schema))
+        .with_annotations(
+            ToolAnnotations::new()
+                .read_only(a.read_only)
+                .destructive(a.destructive)
+                .idempotent(a.idempotent)
+                .open_world(a.open_world),
+        )
+}
+
+impl LeadMagicServer {
+    pub fn new(client: Client, selection: &Selection, profile: Profile) -> Self {
+        let tools: Vec<(&'static ToolDef, Tool)> = selection
+            .tools()
+            .map(|t| (t, mcp_tool(t, profile)))
+            .collect();
+        let listed = tools.iter().map(|(_, t)| t.clone()).collect();
+        let by_name = tools
+            .iter()
+            .enumerate()
+            .flat_map(|(i, (d, _))| {
+                std::iter::once(d.name)
+                    .chain(d.aliases.iter().copied())
+                    .map(move |n| (n, i))
+            })
+            .collect();
+        LeadMagicServer {
+            client: Arc::new(client),
+            tools: Arc::new(tools),
+            listed: Arc::new(listed),
+            by_name: Arc::new(by_name),
+            selection: Arc::new(selection.clone()),
+            instructions: instructions(selection).into(),
+            caller_keys: false,
+        }
+    }
+
+    /// The exposed tool answering to `name` (its name or an alias).
+    fn exposed(&self, name: &str) -> Option<&(&'static ToolDef, Tool)> {
+        self.by_name.get(name).map(|&i| &self.tools[i])
+    }
+
+    /// Require each call to bring its caller's own LeadMagic key (HTTP `--per-request-key`).
+    pub fn with_caller_keys(mut self) -> Self {
+        self.caller_keys = true;
+        self
+    }
+
+    /// The MCP endpoint at `/mcp`: streamable HTTP, stateless (any replica can answer any
+    /// request), plain JSON responses. rmcp checks the Host and Origin allow-lists; `http.rs`
+    /// in front checks what rmcp misses (see `well_formed_host_and_origin`), auth, and the body.
+    pub(crate) fn http_router(
+        self,
+        allowed_hosts: &[String],
+        allowed_origins: &[String],
+        max_body_bytes: usize,
+    ) -> axum::Router {
+        let config = StreamableHttpServerConfig::default()
+            .with_legacy_session_mode(false)
+            .with_json_response(true)
+            .with_sse_keep_alive(None)
+            .with_allowed_hosts(allowed_hosts.to_vec())
+            .with_allowed_origins(allowed_origins.to_vec())
+            .with_max_request_body_bytes(max_body_bytes);
+        let service = StreamableHttpService::new(
+            move || Ok(self.clone()),
+            Arc::new(NeverSessionManager::default()),
+            config,
+        );
+        axum::Router::new().nest_service("/mcp", service)
+    }
+
+    /// Serve MCP on stdin/stdout until stdin closes.
+    pub async fn serve_stdio(self) -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
+        // On Linux, when the client gave us pipes, read and write them on the IO reactor instead
+        // of tokio's blocking pool: no thread hand-off per message (elsewhere: plain stdio).
+        let (stdin, stdout) = rmcp::transport::stdio_pipes();
+        self.serve_lines(stdin, stdout).await
+    }
+
+    /// Serve MCP over any pair of byte streams, one JSON-RPC message per line.
+    pub(crate) async fn serve_lines<R, W>(
+        self,
+        read: R,
+        write: W,
+    ) -> Result<(), Box<dyn std::error::Error + Send + Sync>>
+    where
+        R: AsyncRead + Unpin + Send + 'static,
+        W: AsyncWrite + Unpin + Send + 'static,
+    {
+        let transport = LineTransport::new(read, write);
+        let running = match self.serve(transport).await {
+            Ok(running) => running,
+            // The client went away before initializing (e.g. a probe): a normal end, not an error.
+            Err(rmcp::service::ServerInitializeError::ConnectionClosed(_)) => return Ok(()),
+            Err(e) => return Err(e.into()),
+        };
+        let reason = running.waiting().await?;
+        tracing::debug!(?reason, "stdio session ended");
+        Ok(())
+    }
+}
+
+impl ServerHandler for LeadMagicServer {
+    fn get_info(&self) -> ServerConfig {
+        ServerConfig::new(ServerCapabilities::builder().enable_tools().build())
+            .with_server_info(
+                Implementation::new("leadmagic-mcp", env!("CARGO_PKG_VERSION"))
+                    .with_title("LeadMagic"),
+            )
+            .with_instructions(self.instructions.as_ref())
+    }
+
+    async fn list_tools(
+        &self,
+        _request: Option<PaginatedRequestParams>,
+        context: RequestContext<RoleServer>,
+    ) -> Result<ListToolsResult, ErrorData> {
+        let tools = match caller_selection(&context) {
+            None => self.listed.as_ref().clone(),
+            Some(mine) => {
+                let narrowed = self.selection.narrowed_by(&mine);
+                self.tools
+                    .iter()
+                    .filter(|(d, _)| narrowed.includes(d))
+                    .map(|(_, t)| t.clone())
+                    .collect()
+            }
+        };
+        Ok(ListToolsResult::with_all_items(tools))
+    }
+
+    fn get_tool(&self, name: &str) -> Option<Tool> {
+        self.exposed(name).map(|(_, t)| t.clone())
+    }
+
+    async fn call_tool(
+        &self,
+        request: CallToolRequestParams,
+        context: RequestContext<RoleServer>,
+    ) -> Result<CallToolResponse, ErrorData> {
+        let narrowed_out = |d: &ToolDef| {
+            caller_selection(&context)
+                .is_some_and(|mine| !self.selection.narrowed_by(&mine).includes(d))
+        };
+        let Some((def, _)) = self
+            .exposed(request.name.as_ref())
+            .filter(|(d, _)| !narrowed_out(d))
+        else {
+            // An unknown tool is a protocol error (the model cannot fix it by changing arguments).
+            // rmcp's warning for it is capped (main.rs); this is the one log line, at debug.
+            tracing::debug!("tools/call for a tool this server does not list");
+            let message = if crate::tools::find(&request.name).is_some() {
+                format!("tool {} is not enabled on this server", request.name)
+            } else {
+                format!("unknown tool: {}", request.name)
+            };
+            return Err(ErrorData::invalid_params(
+                message,
+                Some(json!({ "tool": request.name })),
+            ));
+        };
+        let args = request.arguments.unwrap_or_default();
+        let caller_key = context
+            .extensions
+            .get::<http::request::Parts>()
+            .and_then(|parts| parts.extensions.get::<CallerKey>())
+            .map(|k| k.0.clone());
+        let outcome = match caller_key {
+            Some(key) => crate::call::call_as(&self.client, def, args, key).await,
+            None if self.caller_keys => crate::call::missing_caller_key(),
+            None => crate::call::call(&self.client, def, args).await,
+        };
+        let result = if outcome.is_error {
+            CallToolResult::structured_error(outcome.structured)
+        } else {
+            CallToolResult::structured(outcome.structured)
+        };
+        Ok(result.into())
+    }
+}
+
+/// Protocol revisions this server speaks (for the HTTP `MCP-Protocol-Version` check).
+pub fn protocol_versions() -> Vec<String> {
+    rmcp::model::ProtocolVersion::KNOWN_VERSIONS
+        .iter()
+        .map(|v| v.as_str().to_string())
+        .collect()
+}
+
+/// `tools/list` as JSON, for the CLI and tests (same objects the server sends).
+pub fn tools_json(selection: &Selection, profile: Profile) -> Value {
+    let tools: Vec<Tool> = selection.tools().map(|t| mcp_tool(t, profile)).collect();
+    json!({ "tools": tools })
+}
+
+/// Methods this server answers: a request for one of them that rmcp cannot read has bad params
+/// (rmcp would otherwise take it for an unknown method).
+const SERVED_METHODS: [&str; 5] = [
+    "initialize",
+    "ping",
+    "server/discover",
+    "tools/list",
+    "tools/call",
+];
+
+/// Screen a message the way rmcp will read it: `Ok` with rmcp's form, or the answer to send.
+/// `None` means: drop it silently (a notification or response rmcp cannot read).
+fn parse_for_rmcp(
+    message: crate::jsonrpc::Message,
+) -> Result<ClientJsonRpcMessage, Option<crate::jsonrpc::Rejection>> {
+    use crate::jsonrpc::{INVALID_PARAMS, Kind, Rejection};
+    let id = message.id();
+    let kind = message.kind;
+    let method = message.method().unwrap_or("").to_string();
+    let bad_params = || {
+        Rejection::new(
+            id.clone(),
+            INVALID_PARAMS,
+            format!("Invalid params for {method}: they do not match the MCP schema"),
+        )
+    };
+    match serde_json::from_value::<ClientJsonRpcMessage>(message.value) {
+        Ok(ClientJsonRpcMessage::Request(r))
+            if matches!(r.request, ClientRequest::CustomRequest(_))
+                && SERVED_METHODS.contains(&method.as_str()) =>
+        {
+            Err(Some(bad_params()))
+        }
+        Ok(m) => Ok(m),
+        Err(_) if kind == Kind::Request => Err(Some(bad_params())),
+        Err(_) => Err(None),
+    }
+}
+
+/// Check a message the HTTP transport received before rmcp reads it (see `parse_for_rmcp`).
+pub fn check_message(message: crate::jsonrpc::Message) -> Result<(), crate::jsonrpc::Rejection> {
+    match parse_for_rmcp(message) {
+        Err(Some(rejection)) => Err(rejection),
+        _ => Ok(()),
+    }
+}
+
+/// One JSON-RPC message per line, on any byte streams (stdin/stdout for the stdio server):
+/// - lines are bounded (`MAX_STDIO_LINE`) without buffering more than that;
+/// - each line is screened (`jsonrpc.rs`) and a malformed one is answered here: parse error or
+///   invalid request (`"id": null` when no id can be read), invalid params with its id;
+/// - before the session starts, stray notifications and responses are dropped (rmcp would end
+///   the session on them); requests go on, and rmcp answers them;
+/// - every outgoing message passes the last-line filter (`secrets.rs`).
+struct LineTransport<R, W> {
+    read: BufReader<R>,
+    line: Vec<u8>,
+    /// Dropping the rest of a line that was too long, until its newline.
+    discarding: bool,
+    write: Arc<tokio::sync::Mutex<W>>,
+    /// The session has started (an initialize, or a 2026-07-28 request, was answered).
+    started: Arc<AtomicBool>,
+    /// Ids of requests passed on before the session started; an answer to one starts it.
+    opening: Arc<Mutex<HashSet<String>>>,
+    /// Answers written from `receive`, run as tasks so a cancelled `receive` never cuts a line.
+    replies: Vec<tokio::task::JoinHandle<()>>,
+}
+
+enum Line {
+    Whole,
+    TooLong,
+    End,
+}
+
+impl<R, W> LineTransport<R, W>
+where
+    R: AsyncRead + Unpin + Send + 'static,
+    W: AsyncWrite + Unpin + Send + 'static,
+{
+    fn new(read: R, write: W) -> Self {
+        LineTransport {
+            read: BufReader::with_capacity(64 * 1024, read),
+            line: Vec::new(),
+            discarding: false,
+            write: Arc::new(tokio::sync::Mutex::new(write)),
+            started: Arc::new(AtomicBool::new(false)),
+            opening: Arc::new(Mutex::new(HashSet::new())),
+            replies: Vec::new(),
+        }
+    }
+
+    /// Read up to the next newline into `self.line`, never holding more than the limit (plus
+    /// one buffer's worth). Cancel-safe: a partial line stays in `self.line`.
+    async fn read_line(&mut self) -> std::io::Result<Line> {
+        loop {
+            let available = self.read.fill_buf().await?;
+            if available.is_empty() {
+                return Ok(Line::End);
+            }
+            let newline = available.iter().position(|b| *b == b'\n');
+            let take = newline.map_or(available.len(), |i| i + 1);
+            let ended = newline.is_some();
+            if self.discarding {
+                self.read.consume(take);
+                if ended {
+                    self.discarding = false;
+                }
+                continue;
+            }
+            self.line.extend_from_slice(&available[..take]);
+            self.read.consume(take);
+            let content = self.line.len() - usize::from(ended);
+            let content = content - usize::from(ended && self.line.ends_with(b"\r\n"));
+            if content > MAX_STDIO_LINE {
+                self.discarding = !ended;
+                return Ok(Line::TooLong);
+            }
+            if ended {
+                return Ok(Line::Whole);
+            }
+        }
+    }
+
+    fn reply(&mut self, text: String) {
+        self.replies.retain(|h| !h.is_finished());
+        let write = self.write.clone();
+        self.replies.push(tokio::spawn(async move {
+            let _ = write_line(write, text).await;
+        }));
+    }
+}
+
+/// Write one message as one line, through the last-line filter, in one write.
+async fn write_line<W: AsyncWrite + Unpin>(
+    write: Arc<tokio::sync::Mutex<W>>,
+    text: String,
+) -> std::io::Result<()> {
+    let mut framed = crate::secrets::scrub_json_text(&text).into_owned();
+    framed.push('\n');
+    let mut w = write.lock().await;
+    w.write_all(framed.as_bytes()).await?;
+    w.flush().await
+}
+
+fn id_key(id: &impl serde::Serialize) -> String {
+    serde_json::to_string(id).unwrap_or_default()
+}
+
+impl<R, W> Transport<RoleServer> for LineTransport<R, W>
+where
+    R: AsyncRead + Unpin + Send + 'static,
+    W: AsyncWrite + Unpin + Send + 'static,
+{
+    type Error = std::io::Error;
+
+    fn send(
+        &mut self,
+        item: ServerJsonRpcMessage,
+    ) -> impl Future<Output = Result<(), Self::Error>> + Send + 'static {
+        if !self.started.load(Ordering::Relaxed) {
+            let answered = match &item {
+                ServerJsonRpcMessage::Response(r) => Some((id_key(&r.id), true)),
+                ServerJsonRpcMessage::Error(e) => e.id.as_ref().map(|id| (id_key(id), false)),
+                _ => None,
+            };
+            if let Some((id, success)) = answered {
+                let mut opening = self.opening.lock().unwrap_or_else(|p| p.into_inner());
+                if opening.remove(&id) && success {
+                    self.started.store(true, Ordering::Relaxed);
+                }
+            }
+        }
+        let write = self.write.clone();
+        async move { write_line(write, serde_json::to_string(&item)?).await }
+    }
+
+    async fn receive(&mut self) -> Option<ClientJsonRpcMessage> {
+        use crate::jsonrpc::{Kind, screen};
+        loop {
+            let line = match self.read_line().await {
+                Ok(line) => line,
+                Err(e) => {
+                    tracing::debug!(error = %e, "stdin read failed");
+                    Line::End
+                }
+            };
+            match line {
+                Line::End => {
+                    // Answers already queued still go out before the session ends.
+                    for h in self.replies.drain(..) {
+                        let _ = h.await;
+                    }
+                    return None;
+                }
+                Line::TooLong => {
+                    let rejection = crate::jsonrpc::oversized(
+                        &self.line[..self.line.len().min(4096)],
+                        MAX_STDIO_LINE,
+                    );
+                    self.line.clear();
+                    tracing::warn!(
+                        limit = MAX_STDIO_LINE,
+                        "a message over the size limit was refused"
+                    );
+                    self.reply(rejection.to_json());
+                    continue;
+                }
+                Line::Whole => {}
+            }
+            let text = std::mem::take(&mut self.line);
+            if text.iter().all(u8::is_ascii_whitespace) {
+                continue;
+            }
+            let message = match screen(&text) {
+                Ok(m) => m,
+                Err(rejection) => {
+                    tracing::debug!(code = rejection.code, "malformed message answered");
+                    self.reply(rejection.to_json());
+                    continue;
+                }
+            };
+            let started = self.started.load(Ordering::Relaxed);
+            match message.kind {
+                Kind::Notification | Kind::Response if !started => {
+                    tracing::debug!(
+                        method = message.method(),
+                        "message before the session started; ignored"
+                    );
+                    continue;
+                }
+                Kind::Request
+                    if !started
+                        && !matches!(message.method(), Some("ping" | "server/discover")) =>
+                {
+                    self.opening
+                        .lock()
+                        .unwrap_or_else(|p| p.into_inner())
+                        .insert(id_key(&message.id()));
+                }
+                _ => {}
+            }
+            match parse_for_rmcp(message) {
+                Ok(m) => return Some(m),
+                Err(Some(rejection)) => self.reply(rejection.to_json()),
+                Err(None) => tracing::debug!("unreadable notification or response ignored"),
+            }
+        }
+    }
+
+    async fn close(&mut self) -> Result<(), Self::Error> {
+        for h in self.replies.drain(..) {
+            let _ = h.await;
+        }
+        self.write.lock().await.flush().await
+    }
+}
