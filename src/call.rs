@@ -4,7 +4,7 @@
 use crate::config::ApiKey;
 use crate::errors::{self, Kind, ToolError};
 use crate::generated::Client;
-use crate::limits::Payer;
+use crate::limits::{self, Payer};
 use crate::runtime::{CallScope, Captured, Source};
 use crate::tools::{Args, CallError, Output, ToolDef};
 use progenitor_client::ClientInfo;
@@ -288,28 +288,12 @@ pub fn worst_case(tool: &ToolDef, args: &Map<String, Value>) -> f64 {
     price * units.max(0.0).min(c.cap_max)
 }
 
-fn credits_number(s: &str) -> Option<f64> {
-    s.trim()
-        .parse::<f64>()
-        .ok()
-        .filter(|v| v.is_finite() && *v >= 0.0)
-}
-
 /// Credits the API says it charged in `X-Credits-Consumed` (it wins over the body).
 fn header_credits(headers: &reqwest::header::HeaderMap) -> Option<f64> {
     headers
         .get("x-credits-consumed")
         .and_then(|v| v.to_str().ok())
-        .and_then(credits_number)
-}
-
-/// A body's `credits_consumed`, a number or a numeric string.
-pub(crate) fn credits_value(v: &Value) -> Option<f64> {
-    match v {
-        Value::Number(n) => n.as_f64().filter(|v| *v >= 0.0),
-        Value::String(s) => credits_number(s),
-        _ => None,
-    }
+        .and_then(limits::credits_number)
 }
 
 /// `credits_consumed` of a body too large to hold as values: read alone, the rest skipped.
@@ -319,7 +303,7 @@ fn skimmed_credits(body: &[u8]) -> Option<f64> {
         credits_consumed: Option<Value>,
     }
     let report: Report = serde_json::from_slice(body).ok()?;
-    credits_value(&report.credits_consumed?)
+    limits::credits_value(&report.credits_consumed?)
 }
 
 fn round(v: f64) -> f64 {
@@ -406,7 +390,11 @@ fn from_captured(tool: &ToolDef, c: Captured) -> (Outcome, Option<f64>) {
             Err(_) => return invalid_response("LeadMagic's answer was not valid JSON."),
         },
     };
-    let reported = header.or_else(|| structured.get("credits_consumed").and_then(credits_value));
+    let reported = header.or_else(|| {
+        structured
+            .get("credits_consumed")
+            .and_then(limits::credits_value)
+    });
     clean(&mut structured);
     if c.source == Source::Sandbox {
         structured["_sandbox"] = json!(

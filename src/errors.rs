@@ -294,7 +294,7 @@ pub fn from_status(
     let credits = problem
         .credits_consumed
         .as_ref()
-        .and_then(crate::call::credits_value);
+        .and_then(crate::limits::credits_value);
     (e, credits)
 }
 

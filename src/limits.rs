@@ -1,9 +1,28 @@
 //! Client-side limits: a request-rate limiter (LeadMagic's limits may run in "soft mode" and
 //! never send a 429, while hammering earns escalating blocks) and a per-process credit budget.
 
+use serde_json::Value;
 use std::collections::HashMap;
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
+
+/// Credits as LeadMagic reports them (`X-Credits-Consumed`, `credits_consumed`): a finite
+/// number of 0 or more, else nothing.
+pub fn credits_number(s: &str) -> Option<f64> {
+    s.trim()
+        .parse::<f64>()
+        .ok()
+        .filter(|v| v.is_finite() && *v >= 0.0)
+}
+
+/// A body's `credits_consumed`, a number or a numeric string.
+pub fn credits_value(v: &Value) -> Option<f64> {
+    match v {
+        Value::Number(n) => n.as_f64().filter(|v| *v >= 0.0),
+        Value::String(s) => credits_number(s),
+        _ => None,
+    }
+}
 
 /// Who pays for a call: the server's own key, or (bring-your-own-key mode) one caller's key,
 /// known here only by a keyed hash of it. Spend, budgets and LeadMagic's "window used up" pauses
