@@ -390,8 +390,10 @@ fn jsonrpc_error(status: StatusCode, rejection: &crate::jsonrpc::Rejection) -> R
 /// one JSON-RPC message, and check the protocol version it asks for. Malformed messages get a
 /// 400 with the JSON-RPC error for them (parse error, invalid request, invalid params), an
 /// unsupported protocol version a 400 with `UnsupportedProtocolVersionError` (-32022) listing
-/// what is spoken. rmcp answers those with plain text or with "method not found", and a
-/// protocol-version header it does not know with plain text; `tests/http.rs` holds each case.
+/// what is spoken. Kept because rmcp's answers are wrong for a client: plain text or "method
+/// not found" for a malformed message (`tests/http.rs::malformed_bodies_get_400_with_a_json_rpc_error`),
+/// plain text for a protocol version it does not know, where the specification and the
+/// conformance suite want -32022 (`tests/http.rs::an_unsupported_protocol_version_gets_a_json_rpc_error_listing_the_supported_ones`).
 async fn whole_message(
     State(shared): State<Arc<Shared>>,
     request: Request,

@@ -69,7 +69,7 @@ pub fn run(args: &[String]) -> Result<ExitCode, String> {
         return Ok(ExitCode::from(1));
     }
     println!(
-        "generated/, the README tool table and the tool snapshots {}",
+        "generated/, the README tool table, the tool snapshots and the public API list {}",
         if check {
             "match the build"
         } else {
