@@ -122,6 +122,9 @@ impl From<progenitor_client::Error> for CallError {
 /// tool's schema: unknown arguments never get here).
 pub struct Args(Map<String, Value>);
 
+// The generated dispatch calls the helpers its document needs: a document whose operations all
+// take a body (the legacy ones) never reads a parameter.
+#[allow(dead_code)]
 impl Args {
     pub fn new(args: Map<String, Value>) -> Self {
         Args(args)
