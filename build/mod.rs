@@ -6,6 +6,7 @@
 /// The types and wording shared with the runtime (the generated table is made of them).
 #[path = "../src/catalog.rs"]
 pub mod catalog;
+pub mod composites;
 #[allow(dead_code)] // used by `cargo xtask import` and the tests, not by build.rs
 pub mod import;
 pub mod load;
@@ -170,9 +171,12 @@ pub fn generate(doc: &Value) -> Result<Generated, GenError> {
     })?;
     constructors_inside_the_crate(&mut client_file);
     let mut warnings = Vec::new();
-    let tool_defs = tools::build_tool_defs(doc, &ops, &client_file, &mut warnings)?;
+    let mut tool_defs = tools::build_tool_defs(doc, &ops, &client_file, &mut warnings)?;
+    let composites = composites::composites(doc, &tool_defs)?;
+    tool_defs.extend(composites);
+    let prompts = composites::prompts(doc, &tool_defs)?;
     let toolsets = tools::toolsets(doc, &tool_defs)?;
-    let tools_file = tools::render(&tool_defs, &toolsets);
+    let tools_file = tools::render(&tool_defs, &toolsets, &prompts);
     Ok(Generated {
         client: format!("{HEADER}{}", prettyplease::unparse(&client_file)),
         tools: format!("{HEADER}{}", prettyplease::unparse(&tools_file)),

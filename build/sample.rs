@@ -22,6 +22,13 @@ pub fn sample(schema: &Value, fill: Fill) -> Value {
 }
 
 fn at_depth(s: &Value, fill: Fill, depth: usize) -> Value {
+    // An answer uses the document's own example of a field (a real-looking email, URL, name),
+    // so the sandbox's answers read like LeadMagic's and composites can chain them.
+    if fill == Fill::Every
+        && let Some(example) = s.get("example").filter(|e| !e.is_null())
+    {
+        return example.clone();
+    }
     if let Some(first) = s
         .get("enum")
         .and_then(Value::as_array)

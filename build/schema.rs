@@ -39,6 +39,15 @@ const INPUT_KEYWORDS: [&str; 18] = [
 
 /// Inline references and rewrite one schema into the portable input form.
 pub fn portable(doc: &Value, s: &Value, depth: usize) -> Value {
+    rewrite(doc, s, depth, false)
+}
+
+/// The portable form with each field's `example` kept: what the sandbox's answers are made of.
+pub fn with_examples(doc: &Value, s: &Value) -> Value {
+    rewrite(doc, s, 0, true)
+}
+
+fn rewrite(doc: &Value, s: &Value, depth: usize, examples: bool) -> Value {
     if depth > MAX_INLINE_DEPTH {
         return json!({});
     }
@@ -54,7 +63,7 @@ pub fn portable(doc: &Value, s: &Value, depth: usize) -> Value {
     // allOf: merge the parts (properties and required are unioned).
     if let Some(Value::Array(parts)) = obj.remove("allOf") {
         for part in parts {
-            if let Value::Object(p) = portable(doc, &part, depth + 1) {
+            if let Value::Object(p) = rewrite(doc, &part, depth + 1, examples) {
                 merge_into(&mut obj, p);
             }
         }
@@ -94,7 +103,7 @@ pub fn portable(doc: &Value, s: &Value, depth: usize) -> Value {
                 if b.get("type") == Some(&json!("null")) || is_constraint_only(&b) {
                     continue;
                 }
-                alternatives.push(portable(doc, &b, depth + 1));
+                alternatives.push(rewrite(doc, &b, depth + 1, examples));
             }
         }
     }
@@ -109,7 +118,7 @@ pub fn portable(doc: &Value, s: &Value, depth: usize) -> Value {
             obj.insert("anyOf".into(), Value::Array(alternatives));
         }
     }
-    obj.retain(|k, _| INPUT_KEYWORDS.contains(&k.as_str()));
+    obj.retain(|k, _| INPUT_KEYWORDS.contains(&k.as_str()) || (examples && k == "example"));
     if obj
         .get("additionalProperties")
         .is_some_and(|a| !a.is_object())
@@ -118,20 +127,20 @@ pub fn portable(doc: &Value, s: &Value, depth: usize) -> Value {
     }
     if let Some(Value::Object(props)) = obj.get_mut("properties") {
         for p in props.values_mut() {
-            *p = portable(doc, p, depth + 1);
+            *p = rewrite(doc, p, depth + 1, examples);
         }
     }
     if let Some(items) = obj.get("items").cloned() {
-        obj.insert("items".into(), portable(doc, &items, depth + 1));
+        obj.insert("items".into(), rewrite(doc, &items, depth + 1, examples));
     } else if obj.get("type") == Some(&json!("array")) {
         obj.insert("items".into(), json!({}));
     }
     if let Some(ap) = obj.get("additionalProperties").cloned() {
-        obj.insert("additionalProperties".into(), portable(doc, &ap, depth + 1));
+        obj.insert("additionalProperties".into(), rewrite(doc, &ap, depth + 1, examples));
     }
     if let Some(Value::Array(branches)) = obj.get_mut("anyOf") {
         for b in branches.iter_mut() {
-            *b = portable(doc, b, depth + 1);
+            *b = rewrite(doc, b, depth + 1, examples);
         }
     }
     if obj
@@ -354,7 +363,7 @@ pub fn sample_response(doc: &Value, op: &Operation) -> (String, String) {
                 .success
                 .example
                 .clone()
-                .unwrap_or_else(|| sample(&portable(doc, s, 0), Fill::Every));
+                .unwrap_or_else(|| sample(&with_examples(doc, s), Fill::Every));
             ("application/json".into(), v.to_string())
         }
         Some((media, _)) if media.contains("csv") => {

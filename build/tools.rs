@@ -67,8 +67,44 @@ pub struct ToolDef {
     pub max_argument_bytes: u64,
     pub sample: (String, String),
     pub body_wrapped: bool,
+    /// Ask before running it (`x-leadmagic-confirm`: bulk submissions).
+    pub confirm: bool,
+    /// A composite's steps (`build/composites.rs`); empty for an operation.
+    pub steps: Vec<super::composites::Step>,
     method: Ident,
     args: Vec<(MethodArg, ArgSource)>,
+}
+
+impl ToolDef {
+    /// A row that calls no client method (a composite), to be filled in by its builder.
+    pub fn synthetic(op: Operation) -> Self {
+        ToolDef {
+            title: String::new(),
+            description: String::new(),
+            compact_description: String::new(),
+            input_schema: Value::Null,
+            output_schema: Value::Null,
+            output: Output::Object,
+            any_of_required: Vec::new(),
+            annotations: Annotations {
+                read_only: true,
+                destructive: false,
+                idempotent: true,
+                open_world: true,
+            },
+            cost: cost(&op).unwrap_or_else(|_| unreachable!("no x-leadmagic-credits to read")),
+            secret_arguments: Vec::new(),
+            poll_after_s: 0,
+            max_argument_bytes: 0,
+            sample: (String::new(), String::new()),
+            body_wrapped: false,
+            confirm: false,
+            steps: Vec::new(),
+            method: quote::format_ident!("{}", op.name),
+            args: Vec::new(),
+            op,
+        }
+    }
 }
 
 enum ArgSource {
@@ -608,6 +644,12 @@ pub fn build_tool_defs(
                 .unwrap_or(0),
             sample: schema::sample_response(doc, op),
             body_wrapped: schema::body_is_wrapped(doc, op),
+            confirm: op
+                .raw
+                .get("x-leadmagic-confirm")
+                .and_then(Value::as_bool)
+                .unwrap_or(false),
+            steps: Vec::new(),
             method: f.sig.ident.clone(),
             args,
             op: op.clone(),
@@ -670,7 +712,14 @@ fn tool_entry(index: usize, d: &ToolDef) -> TokenStream {
         Output::Empty => quote!(Output::Empty),
     };
     let (content_type, body) = &d.sample;
-    let client_method = d.method.to_string();
+    // A composite calls no client method of its own.
+    let client_method = if d.steps.is_empty() {
+        d.method.to_string()
+    } else {
+        String::new()
+    };
+    let confirm = d.confirm;
+    let steps = super::composites::steps_tokens(&d.steps);
     quote! {
         ToolDef {
             index: #index,
@@ -711,6 +760,8 @@ fn tool_entry(index: usize, d: &ToolDef) -> TokenStream {
             output: #output_kind,
             sample_content_type: #content_type,
             sample_body: #body,
+            confirm: #confirm,
+            steps: #steps,
         }
     }
 }
@@ -806,9 +857,18 @@ pub fn toolsets(doc: &Value, defs: &[ToolDef]) -> Result<Vec<Toolset>, GenError>
     Ok(out)
 }
 
-pub fn render(defs: &[ToolDef], toolsets: &[Toolset]) -> syn::File {
+pub fn render(
+    defs: &[ToolDef],
+    toolsets: &[Toolset],
+    prompts: &[super::composites::Prompt],
+) -> syn::File {
     let entries = defs.iter().enumerate().map(|(i, d)| tool_entry(i, d));
-    let arms = defs.iter().enumerate().map(|(i, d)| dispatch_arm(i, d));
+    let arms = defs
+        .iter()
+        .enumerate()
+        .filter(|(_, d)| d.steps.is_empty())
+        .map(|(i, d)| dispatch_arm(i, d));
+    let prompts = super::composites::prompts_tokens(prompts);
     let count = defs.len();
     let sets = toolsets.iter().map(|t| {
         let (name, default, description) = (&t.name, t.default, &t.description);
@@ -819,8 +879,11 @@ pub fn render(defs: &[ToolDef], toolsets: &[Toolset]) -> syn::File {
         /// The toolsets, in the order `--toolsets` documents them.
         pub static TOOLSETS: [ToolsetDef; #set_count] = [#(#sets),*];
 
-        /// Every operation of the document, as an MCP tool, ordered by path then method.
+        /// Every operation of the document, as an MCP tool, ordered by path then method; then
+        /// the composite tools.
         pub static TOOLS: [ToolDef; #count] = [#(#entries),*];
+
+        #prompts
 
         /// Turn validated arguments into the generated request types and call the typed client,
         /// by the tool's index in `TOOLS`. The raw response is captured by the runtime in the

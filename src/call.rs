@@ -32,7 +32,7 @@ impl Outcome {
         }
     }
 
-    fn error(e: ToolError) -> Self {
+    pub(crate) fn error(e: ToolError) -> Self {
         Outcome {
             structured: e.to_value(),
             is_error: true,
@@ -40,7 +40,7 @@ impl Outcome {
     }
 }
 
-fn invalid(e: crate::tools::ArgError) -> Outcome {
+pub(crate) fn invalid(e: crate::tools::ArgError) -> Outcome {
     let mut te = ToolError::new(
         Kind::InvalidArguments,
         format!("Invalid arguments: {e}."),
@@ -59,33 +59,59 @@ pub fn missing_caller_key() -> Outcome {
     ))
 }
 
-/// Run one call with the server's key. `args` is the JSON-RPC `arguments` object.
-pub async fn call(client: &Client, tool: &'static ToolDef, args: Map<String, Value>) -> Outcome {
-    run(client, CallScope::new(tool, None, Payer::Server), args).await
+/// Who makes a call, and how it can be cut short or report progress. The default is the
+/// server's own key, no cancellation, no progress.
+#[derive(Clone, Default)]
+pub struct Caller {
+    /// A caller's own key (bring-your-own-key mode): used for this call's requests only, kept
+    /// out of everything emitted; the spend, budget and rate-limit pauses are that key's own.
+    pub key: Option<ApiKey>,
+    /// The client's cancellation: a request not sent yet is then not sent.
+    pub cancel: Option<tokio_util::sync::CancellationToken>,
+    /// Told after each step of a composite: steps done, steps in all, the step's id.
+    pub progress: Option<Progress>,
 }
 
-/// Run one call with a caller's own key (bring-your-own-key mode): the key is used for this
-/// call's requests only, kept out of everything emitted, and the spend, budget and rate-limit
-/// pauses are that key's own.
-pub async fn call_as(
+/// A progress report: done, total, what just finished.
+pub type Progress = std::sync::Arc<dyn Fn(u32, u32, &str) + Send + Sync>;
+
+impl Caller {
+    pub(crate) fn payer(&self) -> Payer {
+        self.key.as_ref().map_or(Payer::Server, Payer::caller)
+    }
+
+    pub(crate) fn is_cancelled(&self) -> bool {
+        self.cancel.as_ref().is_some_and(|c| c.is_cancelled())
+    }
+}
+
+/// Run one call with the server's key. `args` is the JSON-RPC `arguments` object.
+pub async fn call(client: &Client, tool: &'static ToolDef, args: Map<String, Value>) -> Outcome {
+    call_with(client, tool, args, &Caller::default()).await
+}
+
+/// Run one call for a caller (its key, its cancellation, its progress).
+pub async fn call_with(
     client: &Client,
     tool: &'static ToolDef,
     args: Map<String, Value>,
-    key: ApiKey,
+    caller: &Caller,
 ) -> Outcome {
-    let _filter = crate::secrets::register(key.expose());
-    let payer = Payer::caller(&key);
-    run(client, CallScope::new(tool, Some(key), payer), args).await
+    let _filter = caller
+        .key
+        .as_ref()
+        .map(|k| crate::secrets::register(k.expose()));
+    run(client, tool, args, caller).await
 }
 
 async fn run(
     client: &Client,
-    scope: std::sync::Arc<CallScope>,
+    tool: &'static ToolDef,
     args: Map<String, Value>,
+    caller: &Caller,
 ) -> Outcome {
     let started = std::time::Instant::now();
-    let tool = scope.tool;
-    let mut outcome = attempt(client, scope, args).await;
+    let mut outcome = attempt(client, tool, args, caller).await;
     // The last line: nothing of a key in use leaves in a result, error or hint.
     crate::secrets::scrub_value(&mut outcome.structured);
     let s = &outcome.structured;
@@ -126,54 +152,112 @@ fn secret_values<'a>(tool: &ToolDef, args: &'a Map<String, Value>) -> Vec<&'a st
 
 async fn attempt(
     client: &Client,
-    scope: std::sync::Arc<CallScope>,
+    tool: &'static ToolDef,
     args: Map<String, Value>,
+    caller: &Caller,
 ) -> Outcome {
-    let tool = scope.tool;
     // Someone else's secret in the arguments is kept out of every output of this call, as the
     // key is, before anything (even a validation message) can repeat it.
     let _secrets: Vec<crate::secrets::Registration> = secret_values(tool, &args)
         .into_iter()
         .map(crate::secrets::register)
         .collect();
-    let mut outcome = attempt_with(client, scope, args).await;
+    let mut outcome = attempt_with(client, tool, args, caller).await;
     crate::secrets::scrub_value(&mut outcome.structured);
     outcome
 }
 
+/// Check the arguments, reserve the worst case against the budget, then run the call (or a
+/// composite's steps). Nothing is sent when any of that refuses.
 async fn attempt_with(
     client: &Client,
-    scope: std::sync::Arc<CallScope>,
+    tool: &'static ToolDef,
     args: Map<String, Value>,
+    caller: &Caller,
 ) -> Outcome {
-    let (tool, payer) = (scope.tool, scope.payer);
-    if let Err(e) = crate::validate::check(tool, &args) {
+    if let Err(e) = check(tool, &args) {
         return invalid(e);
     }
+    let payer = caller.payer();
+    let runtime = client.inner();
+    let worst = worst_case(tool, &args);
+    // The sandbox spends nothing, so it counts nothing.
+    if !runtime.is_sandbox()
+        && let Err(over) = runtime.budget().reserve(payer, worst)
+    {
+        return over_budget(tool, payer, over);
+    }
+    if tool.steps.is_empty() {
+        execute(client, tool, args, caller, worst).await
+    } else {
+        crate::composite::run(client, tool, args, caller, worst).await
+    }
+}
+
+/// The refusal of a call whose worst case does not fit the budget, if it does not (nothing is
+/// reserved: the call itself reserves).
+pub(crate) fn budget_refusal(
+    client: &Client,
+    tool: &ToolDef,
+    args: &Map<String, Value>,
+    caller: &Caller,
+) -> Option<Outcome> {
+    let runtime = client.inner();
+    if runtime.is_sandbox() {
+        return None;
+    }
+    let payer = caller.payer();
+    let over = runtime.budget().check(payer, worst_case(tool, args)).err()?;
+    Some(over_budget(tool, payer, over))
+}
+
+fn over_budget(tool: &ToolDef, payer: Payer, over: limits::OverBudget) -> Outcome {
+    let whose = match payer {
+        Payer::Server => "this server",
+        Payer::Caller(_) => "your key on this server",
+    };
+    let mut e = ToolError::new(
+        Kind::BudgetExceeded,
+        format!(
+            "Refused: this call may cost up to {} credits and {whose} has spent {} of its \
+             {}-credit budget (--max-credits); nothing was sent.",
+            round(over.worst_case),
+            round(over.spent),
+            round(over.max)
+        ),
+        "Lower the cost (e.g. a smaller limit) or restart the server with a higher --max-credits.",
+    );
+    e.field = Some(tool.credits.cap_argument.to_string()).filter(|f| !f.is_empty());
+    Outcome::error(e)
+}
+
+/// A tool's arguments against its schema; for a composite, also each step's arguments that
+/// come from the input alone, so bad input is refused before any step is sent.
+pub(crate) fn check(tool: &ToolDef, args: &Map<String, Value>) -> Result<(), crate::tools::ArgError> {
+    crate::validate::check(tool, args)?;
+    crate::composite::check(tool, args)
+}
+
+/// Send one validated call whose worst case is already reserved, settle the reservation with
+/// what LeadMagic reported, and say so in `_credits`.
+pub(crate) async fn execute(
+    client: &Client,
+    tool: &'static ToolDef,
+    args: Map<String, Value>,
+    caller: &Caller,
+    worst: f64,
+) -> Outcome {
+    let payer = caller.payer();
     let runtime = client.inner();
     let sandbox = runtime.is_sandbox();
     let budget = runtime.budget();
-    let worst = worst_case(tool, &args);
-    // The sandbox spends nothing, so it counts nothing.
-    if !sandbox && let Err(over) = budget.reserve(payer, worst) {
-        let whose = match payer {
-            Payer::Server => "this server",
-            Payer::Caller(_) => "your key on this server",
-        };
-        let mut e = ToolError::new(
-            Kind::BudgetExceeded,
-            format!(
-                "Refused: this call may cost up to {} credits and {whose} has spent {} of its \
-                 {}-credit budget (--max-credits); nothing was sent.",
-                round(over.worst_case),
-                round(over.spent),
-                round(over.max)
-            ),
-            "Lower the cost (e.g. a smaller limit) or restart the server with a higher --max-credits.",
-        );
-        e.field = Some(tool.credits.cap_argument.to_string()).filter(|f| !f.is_empty());
-        return Outcome::error(e);
+    if caller.is_cancelled() {
+        if !sandbox {
+            budget.settle(payer, worst, 0.0);
+        }
+        return cancelled();
     }
+    let scope = CallScope::new(tool, caller.key.clone(), payer, caller.cancel.clone());
     let call_client = client.for_call(scope.clone());
     let result = crate::tools::dispatch(&call_client, tool, Args::new(args)).await;
     let captured = scope.take_captured();
@@ -220,17 +304,7 @@ async fn attempt_with(
         };
         let used = reported.unwrap_or(fallback);
         let total = budget.settle(payer, worst, used);
-        // Named for what it totals: the whole process, or one caller's key.
-        let total_name = match payer {
-            Payer::Server => "process_total",
-            Payer::Caller(_) => "caller_key_total",
-        };
-        let mut credits = json!({ "used": round(used), "reported": reported.is_some() });
-        credits[total_name] = json!(round(total));
-        if let Some(max) = budget.max() {
-            credits["budget_remaining"] = json!(round((max - total).max(0.0)));
-        }
-        credits
+        credits_report(client, payer, used, reported.is_some(), total)
     };
     if let Value::Object(map) = &mut outcome.structured {
         map.insert("_credits".into(), credits);
@@ -242,11 +316,44 @@ async fn attempt_with(
     outcome
 }
 
+/// `_credits` of a result: what this call used, and the payer's running total and budget.
+pub(crate) fn credits_report(
+    client: &Client,
+    payer: Payer,
+    used: f64,
+    reported: bool,
+    total: f64,
+) -> Value {
+    // Named for what it totals: the whole process, or one caller's key.
+    let total_name = match payer {
+        Payer::Server => "process_total",
+        Payer::Caller(_) => "caller_key_total",
+    };
+    let mut credits = json!({ "used": round(used), "reported": reported });
+    credits[total_name] = json!(round(total));
+    if let Some(max) = client.inner().budget().max() {
+        credits["budget_remaining"] = json!(round((max - total).max(0.0)));
+    }
+    credits
+}
+
+/// The client cancelled the call before anything was sent.
+pub(crate) fn cancelled() -> Outcome {
+    Outcome::error(ToolError::new(
+        Kind::Cancelled,
+        "Cancelled before anything was sent to LeadMagic; nothing was charged or counted.",
+        "Call again if it is still wanted.",
+    ))
+}
+
 /// The most this call can cost, from the document's `x-leadmagic-credits` and the arguments:
 /// units (the cap argument's number, or its array's length; the default when absent; at most
 /// the page cap) times the price per unit (by the priced argument's value, plus the surcharge
 /// when its flag is set). Unknown cost = unbounded (refused under any budget).
 pub fn worst_case(tool: &ToolDef, args: &Map<String, Value>) -> f64 {
+    if !tool.steps.is_empty() {
+        return crate::composite::worst_case(tool, args);
+    }
     let c = &tool.credits;
     if !c.known {
         return f64::INFINITY;
@@ -306,13 +413,16 @@ fn skimmed_credits(body: &[u8]) -> Option<f64> {
     limits::credits_value(&report.credits_consumed?)
 }
 
-fn round(v: f64) -> f64 {
+pub(crate) fn round(v: f64) -> f64 {
     (v * 1000.0).round() / 1000.0
 }
 
 /// Turn the raw response into a result, with the credits LeadMagic reported for it. Each body
 /// is parsed once; no field of a JSON body is dropped.
 fn from_captured(tool: &ToolDef, c: Captured) -> (Outcome, Option<f64>) {
+    if c.source == Source::Cancelled {
+        return (cancelled(), None);
+    }
     if let Source::HeldBack(wait) = c.source {
         let mut e = ToolError::new(
             Kind::RateLimited,

@@ -17,6 +17,39 @@ pub enum Kind {
     OutcomeUnknown,
     InvalidResponse,
     BudgetExceeded,
+    /// Nothing was sent: the call needs the user's go-ahead first (see `confirm.rs`).
+    ConfirmationRequired,
+    /// The user said no, or the confirmation was not valid for this call: nothing was sent.
+    NotConfirmed,
+    /// The client cancelled the call before anything was sent.
+    Cancelled,
+}
+
+impl Kind {
+    /// Every kind, with what it means for the caller (the docs resource lists them).
+    pub const ALL: [(Kind, &'static str); 13] = [
+        (Kind::InvalidArguments, "an argument is wrong (`field` names it); nothing was sent: fix it and call again"),
+        (Kind::Auth, "the API key is missing or refused; nothing more will work until it is fixed"),
+        (Kind::InsufficientCredits, "the account has too few credits; top up, or check with check_credit_balance"),
+        (Kind::NotFound, "LeadMagic has no such record; usually free; do not retry with guesses"),
+        (Kind::RateLimited, "too many requests; call again after `retry_after_s` seconds"),
+        (Kind::UpstreamUnavailable, "LeadMagic is failing; try again later"),
+        (Kind::Timeout, "no answer in time; the call may have been charged, check before repeating it"),
+        (Kind::OutcomeUnknown, "the request may have reached LeadMagic; check before repeating it"),
+        (Kind::InvalidResponse, "LeadMagic's answer could not be read; it may have been charged"),
+        (Kind::BudgetExceeded, "this server's --max-credits would be exceeded; nothing was sent"),
+        (Kind::ConfirmationRequired, "nothing was sent; ask the user, then call again with `confirmation_token`"),
+        (Kind::NotConfirmed, "the user declined, or the token was not valid for this call; nothing was sent"),
+        (Kind::Cancelled, "the client cancelled the call before anything was sent; nothing was counted"),
+    ];
+
+    /// The kind's wire name (`invalid_arguments`).
+    pub fn name(self) -> String {
+        serde_json::to_value(self)
+            .ok()
+            .and_then(|v| v.as_str().map(str::to_owned))
+            .unwrap_or_default()
+    }
 }
 
 /// A tool error, ready to become `structuredContent` (absent parts are left out).
@@ -34,6 +67,13 @@ pub struct ToolError {
     /// The argument at fault, for invalid_arguments.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub field: Option<String>,
+    /// For confirmation_required: the most the call may cost, and the token that lets it run.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub would_cost: Option<f64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub confirmation_token: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub expires_in_s: Option<u64>,
 }
 
 impl ToolError {
@@ -46,6 +86,9 @@ impl ToolError {
             request_id: None,
             retry_after_s: None,
             field: None,
+            would_cost: None,
+            confirmation_token: None,
+            expires_in_s: None,
         }
     }
 

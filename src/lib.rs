@@ -12,6 +12,11 @@
 // default build is where dead code is found.
 mod call;
 mod catalog;
+mod composite;
+#[cfg(feature = "server")]
+mod confirm;
+#[cfg(feature = "server")]
+mod docs;
 mod config;
 mod errors;
 #[cfg(feature = "server")]

@@ -226,6 +226,24 @@ impl Budget {
         self.max
     }
 
+    /// Whether the worst case would fit now, reserving nothing (asked before a confirmation, so
+    /// the user is never asked about a call the budget refuses anyway).
+    pub fn check(&self, payer: Payer, worst_case: f64) -> Result<(), OverBudget> {
+        let ledger = self.state.lock().unwrap_or_else(|p| p.into_inner());
+        let s = match payer {
+            Payer::Server => ledger.server,
+            Payer::Caller(id) => ledger.callers.get(&id).map(|(s, _)| *s).unwrap_or_default(),
+        };
+        match self.max {
+            Some(max) if s.spent + s.reserved + worst_case > max + 1e-9 => Err(OverBudget {
+                max,
+                spent: s.spent,
+                worst_case,
+            }),
+            _ => Ok(()),
+        }
+    }
+
     /// Reserve the worst-case cost of a call for `payer`, or refuse it.
     pub fn reserve(&self, payer: Payer, worst_case: f64) -> Result<(), OverBudget> {
         let mut ledger = self.state.lock().unwrap_or_else(|p| p.into_inner());
@@ -254,6 +272,15 @@ impl Budget {
         let total = s.spent;
         ledger.forget_if_idle(payer);
         total
+    }
+
+    /// What `payer` has spent so far.
+    pub fn spent(&self, payer: Payer) -> f64 {
+        let ledger = self.state.lock().unwrap_or_else(|p| p.into_inner());
+        match payer {
+            Payer::Server => ledger.server.spent,
+            Payer::Caller(id) => ledger.callers.get(&id).map_or(0.0, |(s, _)| s.spent),
+        }
     }
 
     /// Callers remembered right now (for tests of the bound).

@@ -36,6 +36,13 @@ struct Cli {
     /// Refuse any call whose worst-case cost would push this process's spend over N credits.
     #[arg(long, global = true, env = "LEADMAGIC_MAX_CREDITS", value_name = "N")]
     max_credits: Option<f64>,
+    /// Ask the user before a call whose worst case is above N credits (bulk submissions and
+    /// destructive tools always ask).
+    #[arg(long, global = true, env = "LEADMAGIC_CONFIRM_ABOVE", value_name = "N", default_value_t = server::DEFAULT_CONFIRM_ABOVE)]
+    confirm_above: f64,
+    /// Never ask for confirmation.
+    #[arg(long, global = true, env = "LEADMAGIC_NO_CONFIRM", value_parser = BoolishValueParser::new())]
+    no_confirm: bool,
     /// Smaller tool definitions for small-context clients (short descriptions, no output schemas).
     #[arg(long, global = true, env = "LEADMAGIC_COMPACT", value_parser = BoolishValueParser::new())]
     compact: bool,
@@ -348,7 +355,12 @@ async fn run(cli: Cli, command: Command) -> ExitCode {
                 Ok(c) => c,
                 Err(e) => return fail(e),
             };
-            let mut mcp = server::LeadMagicServer::new(client, &selection, profile(&cli));
+            let confirmation = match confirmation(&cli) {
+                Ok(c) => c,
+                Err(e) => return fail(e),
+            };
+            let mut mcp = server::LeadMagicServer::new(client, &selection, profile(&cli))
+                .with_confirmation(confirmation.0, confirmation.1);
             let Some(addr) = args.http else {
                 if std::io::IsTerminal::is_terminal(&std::io::stdin()) {
                     // Started from a shell by hand: say why nothing happens.
@@ -490,4 +502,41 @@ mod tests {
         assert!(quiet.would_enable("leadmagic_mcp::call", &Level::DEBUG));
         assert!(!quiet.would_enable("rustls", &Level::INFO));
     }
+}
+
+/// The confirmation policy and its token secret: `LEADMAGIC_CONFIRM_SECRET` (environment or
+/// `.env` only; replicas behind one load balancer share it), else a random one per process.
+fn confirmation(cli: &Cli) -> Result<(server::ConfirmPolicy, server::ConfirmTokens), String> {
+    if !(cli.confirm_above >= 0.0) {
+        return Err("--confirm-above must be a number of credits, 0 or more".into());
+    }
+    let policy = server::ConfirmPolicy {
+        enabled: !cli.no_confirm,
+        above: cli.confirm_above,
+    };
+    let secret = std::env::var(server::CONFIRM_SECRET_VAR)
+        .ok()
+        .filter(|s| !s.is_empty());
+    if let Some(s) = &secret
+        && s.len() < 32
+    {
+        return Err(format!(
+            "{} is too short: use at least 32 random characters (e.g. openssl rand -hex 32)",
+            server::CONFIRM_SECRET_VAR
+        ));
+    }
+    let ttl = match std::env::var(server::CONFIRM_TTL_VAR) {
+        Ok(v) if !v.trim().is_empty() => match v.trim().parse::<u64>() {
+            Ok(s) if (1..=3600).contains(&s) => std::time::Duration::from_secs(s),
+            _ => {
+                return Err(format!(
+                    "{} must be a whole number of seconds from 1 to 3600",
+                    server::CONFIRM_TTL_VAR
+                ));
+            }
+        },
+        _ => server::DEFAULT_CONFIRM_TTL,
+    };
+    let tokens = server::ConfirmTokens::new(secret.as_deref().map(str::as_bytes), ttl);
+    Ok((policy, tokens))
 }

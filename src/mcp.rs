@@ -1,11 +1,18 @@
 //! The MCP server. The only module that imports rmcp, so an SDK upgrade touches this file alone.
 
+use crate::confirm::{Policy, TOKEN_ARGUMENT, Tokens};
+use crate::errors::{Kind, ToolError};
 use crate::generated::Client;
 use crate::tools::{Selection, ToolDef};
 use rmcp::model::{
-    CallToolRequestParams, CallToolResponse, CallToolResult, Implementation, JsonObject,
-    ListToolsResult, PaginatedRequestParams, ServerCapabilities, ServerConfig, Tool,
-    ToolAnnotations,
+    CacheScope, CallToolRequestParams, CallToolResponse, CallToolResult, ElicitRequest,
+    ElicitRequestParams, ElicitationAction, ElicitationSchema, GetPromptRequestParams,
+    GetPromptResponse, GetPromptResult, Implementation, InputRequest, InputRequiredResult,
+    JsonObject, ListPromptsResult, ListResourceTemplatesResult, ListResourcesResult,
+    ListToolsResult, PaginatedRequestParams, ProgressNotificationParam, Prompt, PromptArgument,
+    PromptMessage, ProtocolVersion, Resource, ResourceTemplate, Role,
+    ReadResourceRequestParams, ReadResourceResponse, ReadResourceResult, ResourceContents,
+    ServerCapabilities, ServerConfig, Tool, ToolAnnotations,
 };
 use rmcp::model::{ClientJsonRpcMessage, ClientRequest, ServerJsonRpcMessage};
 use rmcp::service::RequestContext;
@@ -115,10 +122,21 @@ pub struct LeadMagicServer {
     /// Name and alias -> place in `tools`: one lookup per call.
     by_name: Arc<std::collections::HashMap<&'static str, usize>>,
     selection: Arc<Selection>,
+    profile: Profile,
     instructions: Arc<str>,
     /// Bring-your-own-key mode: every call must carry the caller's key.
     caller_keys: bool,
+    /// Which calls need the user's go-ahead, and the tokens that carry it.
+    policy: Policy,
+    tokens: Arc<Tokens>,
 }
+
+/// How long a client may keep a list or a document: they change only with the configuration
+/// (a new binary or new flags), so an hour.
+const CACHE_TTL_MS: u64 = 3_600_000;
+
+/// The key of the answer in an elicitation (form) and in a 2026-07-28 `inputResponses`.
+const CONFIRM_FIELD: &str = "confirm";
 
 fn schema_object(text: &'static str) -> Arc<JsonObject> {
     Arc::new(serde_json::from_str(text).expect("generated schemas are JSON objects"))
@@ -167,31 +185,73 @@ pub fn mcp_tool(t: &'static ToolDef, profile: Profile) -> Tool {
         )
 }
 
+/// A tool that may ask for confirmation takes the token back as an argument.
+fn with_token_argument(mut tool: Tool) -> Tool {
+    let mut schema = tool.input_schema.as_ref().clone();
+    if let Some(Value::Object(props)) = schema.get_mut("properties") {
+        props.insert(
+            TOKEN_ARGUMENT.into(),
+            json!({"type": "string", "description": "Only to run a call that returned confirmation_required, once the user agreed."}),
+        );
+    }
+    tool.input_schema = Arc::new(schema);
+    tool
+}
+
 impl LeadMagicServer {
     pub fn new(client: Client, selection: &Selection, profile: Profile) -> Self {
-        let tools: Vec<(&'static ToolDef, Tool)> = selection
-            .tools()
-            .map(|t| (t, mcp_tool(t, profile)))
-            .collect();
-        let listed = tools.iter().map(|(_, t)| t.clone()).collect();
-        let by_name = tools
-            .iter()
-            .enumerate()
-            .flat_map(|(i, (d, _))| {
-                std::iter::once(d.name)
-                    .chain(d.aliases.iter().copied())
-                    .map(move |n| (n, i))
-            })
-            .collect();
-        LeadMagicServer {
+        let mut server = LeadMagicServer {
             client: Arc::new(client),
-            tools: Arc::new(tools),
-            listed: Arc::new(listed),
-            by_name: Arc::new(by_name),
+            tools: Arc::default(),
+            listed: Arc::default(),
+            by_name: Arc::default(),
             selection: Arc::new(selection.clone()),
+            profile,
             instructions: instructions(selection).into(),
             caller_keys: false,
-        }
+            policy: Policy::default(),
+            tokens: Arc::new(Tokens::new(None, crate::confirm::DEFAULT_TTL)),
+        };
+        server.list_tools_once();
+        server
+    }
+
+    /// Build the MCP form of every exposed tool once (they depend on the confirmation policy).
+    fn list_tools_once(&mut self) {
+        let tools: Vec<(&'static ToolDef, Tool)> = self
+            .selection
+            .tools()
+            .map(|t| {
+                let tool = mcp_tool(t, self.profile);
+                let tool = if self.policy.may_need(t) {
+                    with_token_argument(tool)
+                } else {
+                    tool
+                };
+                (t, tool)
+            })
+            .collect();
+        self.listed = Arc::new(tools.iter().map(|(_, t)| t.clone()).collect());
+        self.by_name = Arc::new(
+            tools
+                .iter()
+                .enumerate()
+                .flat_map(|(i, (d, _))| {
+                    std::iter::once(d.name)
+                        .chain(d.aliases.iter().copied())
+                        .map(move |n| (n, i))
+                })
+                .collect(),
+        );
+        self.tools = Arc::new(tools);
+    }
+
+    /// Ask before big spends as `policy` says, with tokens under `tokens`' secret.
+    pub fn with_confirmation(mut self, policy: Policy, tokens: Tokens) -> Self {
+        self.policy = policy;
+        self.tokens = Arc::new(tokens);
+        self.list_tools_once();
+        self
     }
 
     /// The exposed tool answering to `name` (its name or an alias).
@@ -262,7 +322,12 @@ impl LeadMagicServer {
 
 impl ServerHandler for LeadMagicServer {
     fn get_info(&self) -> ServerConfig {
-        ServerConfig::new(ServerCapabilities::builder().enable_tools().build())
+        let capabilities = ServerCapabilities::builder()
+            .enable_tools()
+            .enable_prompts()
+            .enable_resources()
+            .build();
+        ServerConfig::new(capabilities)
             .with_server_info(
                 Implementation::new("leadmagic-mcp", env!("CARGO_PKG_VERSION"))
                     .with_title("LeadMagic"),
@@ -286,7 +351,135 @@ impl ServerHandler for LeadMagicServer {
                     .collect()
             }
         };
-        Ok(ListToolsResult::with_all_items(tools))
+        Ok(ListToolsResult::with_all_items(tools)
+            .with_ttl_ms(CACHE_TTL_MS)
+            .with_cache_scope(scope_of(&context)))
+    }
+
+    async fn list_prompts(
+        &self,
+        _request: Option<PaginatedRequestParams>,
+        context: RequestContext<RoleServer>,
+    ) -> Result<ListPromptsResult, ErrorData> {
+        let prompts = crate::tools::PROMPTS
+            .iter()
+            .map(|p| {
+                let arguments = p
+                    .arguments
+                    .iter()
+                    .map(|a| {
+                        PromptArgument::new(a.name)
+                            .with_description(a.description)
+                            .with_required(a.required)
+                    })
+                    .collect();
+                Prompt::new(p.name, Some(p.description), Some(arguments)).with_title(p.title)
+            })
+            .collect();
+        Ok(ListPromptsResult::with_all_items(prompts)
+            .with_ttl_ms(CACHE_TTL_MS)
+            .with_cache_scope(scope_of(&context)))
+    }
+
+    async fn get_prompt(
+        &self,
+        request: GetPromptRequestParams,
+        _context: RequestContext<RoleServer>,
+    ) -> Result<GetPromptResponse, ErrorData> {
+        let Some(p) = crate::tools::PROMPTS.iter().find(|p| p.name == request.name) else {
+            return Err(ErrorData::invalid_params(
+                format!("unknown prompt: {}", request.name),
+                None,
+            ));
+        };
+        let given = request.arguments.unwrap_or_default();
+        let mut text = p.text.to_string();
+        for a in p.arguments {
+            let value = given.get(a.name).and_then(Value::as_str).map(str::trim);
+            let value = match value {
+                Some(v) if !v.is_empty() => v,
+                _ if a.required => {
+                    return Err(ErrorData::invalid_params(
+                        format!("prompt {} needs the argument {}", p.name, a.name),
+                        None,
+                    ));
+                }
+                _ => "not given",
+            };
+            // Arguments are the user's words: kept to one line, never able to add a step.
+            let value: String = value.chars().filter(|c| !c.is_control()).take(500).collect();
+            text = text.replace(&format!("{{{}}}", a.name), &value);
+        }
+        Ok(GetPromptResult::new(vec![PromptMessage::new_text(Role::User, text)])
+            .with_description(p.description)
+            .into())
+    }
+
+    async fn list_resources(
+        &self,
+        _request: Option<PaginatedRequestParams>,
+        context: RequestContext<RoleServer>,
+    ) -> Result<ListResourcesResult, ErrorData> {
+        let docs = Resource::new(crate::docs::DOCS_URI, "docs")
+            .with_title("LeadMagic tools: toolsets, costs, credits, paging, errors")
+            .with_mime_type("text/markdown");
+        Ok(ListResourcesResult::with_all_items(vec![docs])
+            .with_ttl_ms(CACHE_TTL_MS)
+            .with_cache_scope(scope_of(&context)))
+    }
+
+    async fn list_resource_templates(
+        &self,
+        _request: Option<PaginatedRequestParams>,
+        context: RequestContext<RoleServer>,
+    ) -> Result<ListResourceTemplatesResult, ErrorData> {
+        let template = ResourceTemplate::new(crate::docs::TOOL_URI_TEMPLATE, "tool")
+            .with_title("One tool in depth: arguments, rules, cost, hints")
+            .with_mime_type("text/markdown");
+        Ok(
+            ListResourceTemplatesResult::with_all_items(vec![template])
+                .with_ttl_ms(CACHE_TTL_MS)
+                .with_cache_scope(scope_of(&context)),
+        )
+    }
+
+    async fn read_resource(
+        &self,
+        request: ReadResourceRequestParams,
+        context: RequestContext<RoleServer>,
+    ) -> Result<ReadResourceResponse, ErrorData> {
+        let uri = request.uri.as_str();
+        let text = if uri == crate::docs::DOCS_URI {
+            let visible: Vec<&ToolDef> = self
+                .tools
+                .iter()
+                .map(|(d, _)| *d)
+                .filter(|d| self.visible_to(d, &context))
+                .collect();
+            crate::docs::overview(&visible)
+        } else if let Some(def) = uri
+            .strip_prefix(crate::docs::TOOL_URI_PREFIX)
+            .and_then(|name| self.exposed(name))
+            .map(|(d, _)| *d)
+            .filter(|d| self.visible_to(d, &context))
+        {
+            crate::docs::tool(def)
+        } else {
+            return Err(ErrorData::resource_not_found(
+                format!("no resource {uri}; read {} or {}", crate::docs::DOCS_URI, crate::docs::TOOL_URI_TEMPLATE),
+                Some(json!({ "uri": uri })),
+            ));
+        };
+        let contents = ResourceContents::TextResourceContents {
+            uri: uri.to_string(),
+            mime_type: Some("text/markdown".into()),
+            text,
+            meta: None,
+        };
+        Ok(ReadResourceResult::new(vec![contents])
+            .with_ttl_ms(CACHE_TTL_MS)
+            .with_cache_scope(scope_of(&context))
+            .into())
     }
 
     fn get_tool(&self, name: &str) -> Option<Tool> {
@@ -319,23 +512,242 @@ impl ServerHandler for LeadMagicServer {
                 Some(json!({ "tool": request.name })),
             ));
         };
-        let args = request.arguments.unwrap_or_default();
+        let mut args = request.arguments.clone().unwrap_or_default();
+        let token = args.remove(TOKEN_ARGUMENT);
         let caller_key = context
             .extensions
             .get::<http::request::Parts>()
             .and_then(|parts| parts.extensions.get::<CallerKey>())
             .map(|k| k.0.clone());
-        let outcome = match caller_key {
-            Some(key) => crate::call::call_as(&self.client, def, args, key).await,
-            None if self.caller_keys => crate::call::missing_caller_key(),
-            None => crate::call::call(&self.client, def, args).await,
+        if caller_key.is_none() && self.caller_keys {
+            return Ok(outcome_result(crate::call::missing_caller_key()).into());
+        }
+        // The go-ahead for a big spend, asked before anything is sent (bad arguments are
+        // refused first: they cost nothing and need no confirmation).
+        let caller = crate::call::Caller {
+            key: caller_key,
+            cancel: Some(context.ct.clone()),
+            progress: progress_reporter(&context),
         };
-        let result = if outcome.is_error {
-            CallToolResult::structured_error(outcome.structured)
-        } else {
-            CallToolResult::structured(outcome.structured)
-        };
-        Ok(result.into())
+        if crate::call::check(def, &args).is_ok() {
+            let worst = crate::call::worst_case(def, &args);
+            if let Some(refused) = crate::call::budget_refusal(&self.client, def, &args, &caller) {
+                return Ok(outcome_result(refused).into());
+            }
+            if self.policy.needs(def, worst) {
+                let key = caller.key.as_ref();
+                match self
+                    .confirmation(def, &args, worst, key, token, &request, &context)
+                    .await
+                {
+                    Confirmation::Given => {}
+                    Confirmation::Refused(outcome) => return Ok(outcome_result(outcome).into()),
+                    Confirmation::Ask(input) => return Ok(input.into()),
+                }
+            }
+        }
+        let outcome = crate::call::call_with(&self.client, def, args, &caller).await;
+        Ok(outcome_result(outcome).into())
+    }
+}
+
+fn outcome_result(outcome: crate::call::Outcome) -> CallToolResult {
+    if outcome.is_error {
+        CallToolResult::structured_error(outcome.structured)
+    } else {
+        CallToolResult::structured(outcome.structured)
+    }
+}
+
+/// Lists and documents depend on the caller when it narrows the selection or brings its own
+/// key; otherwise only on the configuration.
+fn scope_of(context: &RequestContext<RoleServer>) -> CacheScope {
+    let parts = context.extensions.get::<http::request::Parts>();
+    let per_caller = parts.is_some_and(|p| {
+        p.extensions.get::<CallerKey>().is_some()
+            || NARROWING_HEADERS.iter().any(|h| p.headers.contains_key(*h))
+    });
+    if per_caller {
+        CacheScope::Private
+    } else {
+        CacheScope::Public
+    }
+}
+
+/// Progress notifications for a call whose request carries a `progressToken` (stdio: the
+/// stateless HTTP transport answers with one JSON body and has no stream to send them on).
+fn progress_reporter(context: &RequestContext<RoleServer>) -> Option<crate::call::Progress> {
+    if context.extensions.get::<http::request::Parts>().is_some() {
+        return None;
+    }
+    let token = context.meta.get_progress_token()?;
+    let peer = context.peer.clone();
+    Some(Arc::new(move |done: u32, total: u32, step: &str| {
+        let param = ProgressNotificationParam::new(token.clone(), f64::from(done))
+            .with_total(f64::from(total))
+            .with_message(format!("step {step} done"));
+        let peer = peer.clone();
+        tokio::spawn(async move {
+            let _ = peer.notify_progress(param).await;
+        });
+    }))
+}
+
+/// What the confirmation step decided.
+enum Confirmation {
+    Given,
+    Refused(crate::call::Outcome),
+    /// 2026-07-28: ask the client to put the question to the user, then call again.
+    Ask(InputRequiredResult),
+}
+
+fn not_confirmed(message: &str) -> crate::call::Outcome {
+    crate::call::Outcome::error(ToolError::new(
+        Kind::NotConfirmed,
+        format!("Not run: {message}; nothing was sent to LeadMagic and nothing was counted."),
+        "Call again without confirmation_token to get a new one, and ask the user first.",
+    ))
+}
+
+/// What the call may cost and why it asks, e.g. "may cost up to 100 credits".
+fn stakes(def: &ToolDef, worst: f64) -> String {
+    let cost = if worst.is_finite() {
+        format!("may cost up to {} credits", crate::call::round(worst))
+    } else {
+        "has a cost LeadMagic does not state".into()
+    };
+    let why = if def.confirm {
+        " (a bulk submission)"
+    } else if def.annotations.destructive {
+        " (it deletes or overwrites data)"
+    } else {
+        ""
+    };
+    format!("{cost}{why}")
+}
+
+/// The question put to the user.
+fn question(def: &ToolDef, worst: f64) -> String {
+    format!("LeadMagic: run {}? It {}.", def.name, stakes(def, worst))
+}
+
+fn confirm_form(def: &ToolDef, worst: f64) -> ElicitRequestParams {
+    let schema = ElicitationSchema::builder()
+        .required_bool(CONFIRM_FIELD)
+        .description("Check to run the call and spend the credits.")
+        .build_unchecked();
+    ElicitRequestParams::FormElicitationParams {
+        meta: None,
+        message: question(def, worst),
+        requested_schema: schema,
+    }
+}
+
+/// An elicitation answer that says yes: accepted, with `confirm: true`.
+fn accepted(action: &ElicitationAction, content: Option<&Value>) -> bool {
+    *action == ElicitationAction::Accept
+        && content.and_then(|c| c.get(CONFIRM_FIELD)) == Some(&Value::Bool(true))
+}
+
+impl LeadMagicServer {
+    /// Whether the caller's header narrowing leaves this tool visible.
+    fn visible_to(&self, d: &ToolDef, context: &RequestContext<RoleServer>) -> bool {
+        caller_selection(context).is_none_or(|mine| self.selection.narrowed_by(&mine).includes(d))
+    }
+
+    /// Get the go-ahead for a call that needs it: a token from an earlier call, the answer to a
+    /// 2026-07-28 input request, an elicitation on a stdio session, or else a token to bring back.
+    #[allow(clippy::too_many_arguments)]
+    async fn confirmation(
+        &self,
+        def: &'static ToolDef,
+        args: &serde_json::Map<String, Value>,
+        worst: f64,
+        key: Option<&crate::config::ApiKey>,
+        token: Option<Value>,
+        request: &CallToolRequestParams,
+        context: &RequestContext<RoleServer>,
+    ) -> Confirmation {
+        if let Some(token) = token {
+            let Some(token) = token.as_str() else {
+                return Confirmation::Refused(not_confirmed("confirmation_token is not a string"));
+            };
+            return match self.tokens.redeem(token, def.name, args, key) {
+                Ok(()) => Confirmation::Given,
+                Err(refusal) => Confirmation::Refused(not_confirmed(refusal.message())),
+            };
+        }
+        // The second round of a 2026-07-28 input request: the state is our token.
+        if let Some(state) = &request.request_state {
+            let answer = request
+                .input_responses
+                .as_ref()
+                .and_then(|r| r.get(CONFIRM_FIELD))
+                .and_then(|v| serde_json::from_value::<rmcp::model::ElicitResult>(v.clone()).ok());
+            let Some(answer) = answer else {
+                return Confirmation::Refused(not_confirmed("the confirmation answer is missing"));
+            };
+            if !accepted(&answer.action, answer.content.as_ref()) {
+                return Confirmation::Refused(not_confirmed("the user declined"));
+            }
+            return match self.tokens.redeem(state, def.name, args, key) {
+                Ok(()) => Confirmation::Given,
+                Err(refusal) => Confirmation::Refused(not_confirmed(refusal.message())),
+            };
+        }
+        let elicits = context
+            .client_capabilities()
+            .is_some_and(|c| c.elicitation.as_ref().is_some_and(|e| e.form.is_some() || e.url.is_none()));
+        let modern = context
+            .protocol_version()
+            .is_some_and(|v| v >= ProtocolVersion::V_2026_07_28);
+        let over_http = context.extensions.get::<http::request::Parts>().is_some();
+        if elicits && modern {
+            let mut ask = std::collections::BTreeMap::new();
+            ask.insert(
+                CONFIRM_FIELD.to_string(),
+                InputRequest::Elicitation(ElicitRequest::new(confirm_form(def, worst))),
+            );
+            let state = self.tokens.issue(def.name, args, key);
+            return Confirmation::Ask(InputRequiredResult::new(Some(ask), Some(state)));
+        }
+        if elicits && !over_http {
+            // A session (stdio) on 2025-06-18 / 2025-11-25: ask now, through the client.
+            return match context.peer.create_elicitation(confirm_form(def, worst)).await {
+                Ok(answer) if accepted(&answer.action, answer.content.as_ref()) => Confirmation::Given,
+                Ok(_) => Confirmation::Refused(not_confirmed("the user declined")),
+                Err(e) => {
+                    tracing::debug!(error = %e, "elicitation failed; falling back to a token");
+                    Confirmation::Refused(self.confirmation_required(def, args, worst, key))
+                }
+            };
+        }
+        Confirmation::Refused(self.confirmation_required(def, args, worst, key))
+    }
+
+    /// The first half of the two-step flow: nothing sent, a token for the second call.
+    fn confirmation_required(
+        &self,
+        def: &'static ToolDef,
+        args: &serde_json::Map<String, Value>,
+        worst: f64,
+        key: Option<&crate::config::ApiKey>,
+    ) -> crate::call::Outcome {
+        let mut e = ToolError::new(
+            Kind::ConfirmationRequired,
+            format!(
+                "Not run yet: {} {}, so the user must agree first. Nothing was sent and nothing \
+                 was counted.",
+                def.name,
+                stakes(def, worst)
+            ),
+            "Ask the user. If they agree, call this tool again with the same arguments plus \
+             confirmation_token (valid once, for these arguments only, until it expires).",
+        );
+        e.would_cost = worst.is_finite().then(|| crate::call::round(worst));
+        e.confirmation_token = Some(self.tokens.issue(def.name, args, key));
+        e.expires_in_s = Some(self.tokens.ttl().as_secs());
+        crate::call::Outcome::error(e)
     }
 }
 

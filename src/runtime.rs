@@ -43,6 +43,8 @@ pub struct CallScope {
     /// A caller's own key (bring-your-own-key mode), used in place of the configured one.
     pub key: Option<crate::config::ApiKey>,
     pub payer: Payer,
+    /// Cancelled by the client: a request not sent yet is not sent.
+    pub cancel: Option<tokio_util::sync::CancellationToken>,
     /// The raw answer, kept whole for the tool result.
     captured: Mutex<Option<Captured>>,
 }
@@ -52,11 +54,13 @@ impl CallScope {
         tool: &'static crate::tools::ToolDef,
         key: Option<crate::config::ApiKey>,
         payer: Payer,
+        cancel: Option<tokio_util::sync::CancellationToken>,
     ) -> Arc<Self> {
         Arc::new(CallScope {
             tool,
             key,
             payer,
+            cancel,
             captured: Mutex::new(None),
         })
     }
@@ -104,6 +108,8 @@ pub enum Source {
     /// Nothing was sent: the payer's rate-limit window is used up for longer than the call may
     /// wait. The wait left is attached.
     HeldBack(std::time::Duration),
+    /// Nothing was sent: the client cancelled the call first.
+    Cancelled,
 }
 
 /// The raw upstream answer to one request, kept whole for the tool result: typed responses drop
@@ -223,7 +229,21 @@ impl ClientHooks<Runtime> for Client {
                 .saturating_sub(runtime.timeout);
         let mut attempt = 0;
         loop {
-            if let Err(wait) = runtime.limiter.acquire_by(payer, latest_start).await {
+            // Until the first attempt goes out, a cancelled call sends nothing; once sent, it
+            // completes and is counted (LeadMagic may already be charging for it).
+            let acquired = match scope.and_then(|s| s.cancel.as_ref()) {
+                Some(cancel) if attempt == 0 => tokio::select! {
+                    biased;
+                    _ = cancel.cancelled() => None,
+                    acquired = runtime.limiter.acquire_by(payer, latest_start) => Some(acquired),
+                },
+                _ => Some(runtime.limiter.acquire_by(payer, latest_start).await),
+            };
+            let Some(acquired) = acquired else {
+                tracing::debug!(operation = info.operation_id, "cancelled before sending");
+                return Ok(cancelled_response(scope));
+            };
+            if let Err(wait) = acquired {
                 // Waiting would cut the request's timeout short: send nothing, say how long.
                 tracing::info!(
                     operation = info.operation_id,
@@ -301,6 +321,25 @@ impl ClientHooks<Runtime> for Client {
             return Ok(rebuild(status, version, headers, Bytes::new()));
         }
     }
+}
+
+/// The answer for a request that was not sent because the client cancelled the call.
+fn cancelled_response(scope: Option<&CallScope>) -> reqwest::Response {
+    if let Some(scope) = scope {
+        scope.store(Captured {
+            status: 499,
+            headers: HeaderMap::new(),
+            body: Bytes::new(),
+            truncated: false,
+            source: Source::Cancelled,
+        });
+    }
+    rebuild(
+        reqwest::StatusCode::from_u16(499).unwrap_or(reqwest::StatusCode::BAD_REQUEST),
+        reqwest::Version::HTTP_11,
+        HeaderMap::new(),
+        Bytes::new(),
+    )
 }
 
 /// The answer for a request that was not sent because the rate-limit window is used up.

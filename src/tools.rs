@@ -54,6 +54,58 @@ pub struct ToolDef {
     /// Sandbox answer.
     pub sample_content_type: &'static str,
     pub sample_body: &'static str,
+    /// Ask before running it, whatever it costs (bulk submissions).
+    pub confirm: bool,
+    /// A composite tool's steps (empty for an API operation).
+    pub steps: &'static [Step],
+}
+
+/// One step of a composite tool: a tool of the table, with its arguments mapped.
+#[derive(Debug)]
+pub struct Step {
+    pub id: &'static str,
+    /// The tool it calls: its place in `TOOLS`.
+    pub tool: usize,
+    /// Each argument with its sources, in order of preference (the first with a value wins).
+    pub args: &'static [(&'static str, &'static [ArgFrom])],
+    /// A boolean argument of the composite that must be true for the step to run ("": always).
+    pub when: &'static str,
+    /// An array argument of the composite: the step runs once per element ("": once).
+    pub for_each: &'static str,
+}
+
+/// Where a step's argument comes from.
+#[derive(Debug)]
+pub enum ArgFrom {
+    /// The composite's argument of this name.
+    Input(&'static str),
+    /// The element of the `for_each` array this run is for.
+    Item,
+    /// A field of an earlier step's result (a JSON pointer); `host`: the host name of that URL.
+    Step {
+        step: usize,
+        pointer: &'static str,
+        host: bool,
+    },
+    /// A fixed value, as JSON text.
+    Literal(&'static str),
+}
+
+/// A prompt template (`prompts/get`): `{name}` marks an argument.
+#[derive(Debug)]
+pub struct PromptDef {
+    pub name: &'static str,
+    pub title: &'static str,
+    pub description: &'static str,
+    pub arguments: &'static [PromptArg],
+    pub text: &'static str,
+}
+
+#[derive(Debug)]
+pub struct PromptArg {
+    pub name: &'static str,
+    pub description: &'static str,
+    pub required: bool,
 }
 
 impl ToolDef {
@@ -170,7 +222,7 @@ mod table {
     include!(concat!(env!("OUT_DIR"), "/tools.rs"));
 }
 
-pub use table::{TOOLS, TOOLSETS, dispatch};
+pub use table::{PROMPTS, TOOLS, TOOLSETS, dispatch};
 
 /// Every tool by name and alias, and by client method: built once, looked up in O(1).
 struct Index {
@@ -189,7 +241,11 @@ fn index() -> &'static Index {
                     .map(move |n| (n, t))
             })
             .collect(),
-        by_method: TOOLS.iter().map(|t| (t.client_method, t)).collect(),
+        by_method: TOOLS
+            .iter()
+            .filter(|t| !t.client_method.is_empty())
+            .map(|t| (t.client_method, t))
+            .collect(),
     })
 }
 

@@ -47,7 +47,7 @@ async fn toolsets_tools_and_exclusions_select_the_listed_tools() {
     );
     let instructions = init["result"]["instructions"].as_str().unwrap();
     assert!(
-        instructions.contains("Toolsets enabled: credits, people"),
+        instructions.contains("Toolsets enabled: credits, workflows, people"),
         "{instructions}"
     );
     assert!(
@@ -108,7 +108,7 @@ async fn unknown_names_stop_the_server_listing_the_valid_ones() {
         (
             "--toolsets",
             "peeple",
-            "valid: default, all, credits, people",
+            "valid: default, all, credits, workflows, people",
         ),
         ("--tools", "no_such_tool", "valid: "),
         ("--exclude-tools", "no_such_tool", "valid: "),
@@ -264,7 +264,8 @@ async fn bulk_submissions_are_bounded_and_budgeted() {
             ("LEADMAGIC_API_KEY", CANARY_KEY),
             ("LEADMAGIC_BASE_URL", url.as_str()),
         ],
-        &["--toolsets", "bulk", "--max-credits", "1"],
+        // Bounds and budget only: confirmations have their own tests (tests/workflows.rs).
+        &["--toolsets", "bulk", "--max-credits", "1", "--no-confirm"],
     );
     server.initialize().await;
     let rows = |n: usize, pad: usize| -> Value {
