@@ -123,6 +123,10 @@ impl ToolDef {
         if c.amount == 0.0 {
             return "free".into();
         }
+        if !self.steps.is_empty() {
+            // The sum of every step's price: the most, not what each call costs.
+            return format!("up to {} per call", c.amount_phrase());
+        }
         format!("{} per {}", c.amount_phrase(), c.per)
     }
 
