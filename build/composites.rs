@@ -115,7 +115,14 @@ pub fn composites(doc: &Value, defs: &[ToolDef]) -> Result<Vec<ToolDef>, GenErro
         let mut steps: Vec<Step> = Vec::new();
         let raw_steps = c.get("steps").and_then(Value::as_array);
         for (j, s) in raw_steps.into_iter().flatten().enumerate() {
-            steps.push(step(name, &format!("{at}/steps/{j}"), s, &props, defs, &steps)?);
+            steps.push(step(
+                name,
+                &format!("{at}/steps/{j}"),
+                s,
+                &props,
+                defs,
+                &steps,
+            )?);
         }
         if steps.is_empty() {
             return Err(err(
@@ -257,8 +264,7 @@ fn step(
     }
     let for_each = text("for_each");
     if !for_each.is_empty()
-        && (kind(&for_each) != Some(json!("array"))
-            || input[&for_each].get("maxItems").is_none())
+        && (kind(&for_each) != Some(json!("array")) || input[&for_each].get("maxItems").is_none())
     {
         return Err(err(
             name,
@@ -268,9 +274,17 @@ fn step(
         ));
     }
     let mut args = Vec::new();
-    for (arg, v) in s.get("args").and_then(Value::as_object).into_iter().flatten() {
+    for (arg, v) in s
+        .get("args")
+        .and_then(Value::as_object)
+        .into_iter()
+        .flatten()
+    {
         let here = format!("{at}/args/{arg}");
-        if d.input_schema.pointer(&format!("/properties/{arg}")).is_none() {
+        if d.input_schema
+            .pointer(&format!("/properties/{arg}"))
+            .is_none()
+        {
             return Err(err(
                 name,
                 here,
@@ -298,7 +312,7 @@ fn step(
                 })?,
             };
             let costs = [&c.price_argument, &c.surcharge_argument];
-            if matches!(f, From::Step { .. }) && costs.iter().any(|a| *a == arg) {
+            if matches!(f, From::Step { .. }) && costs.contains(&arg) {
                 return Err(err(
                     name,
                     here.clone(),
@@ -325,7 +339,9 @@ fn is_reference(v: &Value) -> bool {
 
 fn reference(text: &str, input: &Map<String, Value>, earlier: &[Step]) -> Option<From> {
     if let Some(arg) = text.strip_prefix("$input.") {
-        return input.contains_key(arg).then(|| From::Input(arg.to_string()));
+        return input
+            .contains_key(arg)
+            .then(|| From::Input(arg.to_string()));
     }
     let rest = text.strip_prefix("$steps.")?;
     let (rest, host) = match rest.strip_suffix("|host") {
@@ -431,7 +447,9 @@ pub struct Prompt {
 pub fn prompts(doc: &Value, tools: &[ToolDef]) -> Result<Vec<Prompt>, GenError> {
     let at = "#/info/x-leadmagic-prompts";
     let mut out: Vec<Prompt> = Vec::new();
-    let list = doc.pointer("/info/x-leadmagic-prompts").and_then(Value::as_array);
+    let list = doc
+        .pointer("/info/x-leadmagic-prompts")
+        .and_then(Value::as_array);
     for (i, p) in list.into_iter().flatten().enumerate() {
         let here = format!("{at}/{i}");
         let text = |key: &str| p.get(key).and_then(Value::as_str).unwrap_or("").to_string();
@@ -445,7 +463,12 @@ pub fn prompts(doc: &Value, tools: &[ToolDef]) -> Result<Vec<Prompt>, GenError> 
             ));
         }
         let mut arguments = Vec::new();
-        for a in p.get("arguments").and_then(Value::as_array).into_iter().flatten() {
+        for a in p
+            .get("arguments")
+            .and_then(Value::as_array)
+            .into_iter()
+            .flatten()
+        {
             let field = |k: &str| a.get(k).and_then(Value::as_str).unwrap_or("").to_string();
             let required = a.get("required").and_then(Value::as_bool).unwrap_or(false);
             arguments.push((field("name"), field("description"), required));
@@ -454,12 +477,7 @@ pub fn prompts(doc: &Value, tools: &[ToolDef]) -> Result<Vec<Prompt>, GenError> 
         let mut rest = text("text");
         while let Some(open) = rest.find('{') {
             let close = rest[open..].find('}').map(|c| open + c).ok_or_else(|| {
-                GenError::new(
-                    Some(&name),
-                    here.clone(),
-                    "a `{` is not closed",
-                    "close it",
-                )
+                GenError::new(Some(&name), here.clone(), "a `{` is not closed", "close it")
             })?;
             let key = &rest[open + 1..close];
             body.push_str(&rest[..open]);
@@ -520,9 +538,10 @@ fn cost_words(cost: &Cost) -> String {
 pub fn prompts_tokens(prompts: &[Prompt]) -> TokenStream {
     let entries = prompts.iter().map(|p| {
         let (name, title, description, text) = (&p.name, &p.title, &p.description, &p.text);
-        let args = p.arguments.iter().map(|(n, d, r)| {
-            quote!(PromptArg { name: #n, description: #d, required: #r })
-        });
+        let args = p
+            .arguments
+            .iter()
+            .map(|(n, d, r)| quote!(PromptArg { name: #n, description: #d, required: #r }));
         quote! {
             PromptDef { name: #name, title: #title, description: #description,
                 arguments: &[#(#args),*], text: #text }

@@ -136,7 +136,10 @@ fn rewrite(doc: &Value, s: &Value, depth: usize, examples: bool) -> Value {
         obj.insert("items".into(), json!({}));
     }
     if let Some(ap) = obj.get("additionalProperties").cloned() {
-        obj.insert("additionalProperties".into(), rewrite(doc, &ap, depth + 1, examples));
+        obj.insert(
+            "additionalProperties".into(),
+            rewrite(doc, &ap, depth + 1, examples),
+        );
     }
     if let Some(Value::Array(branches)) = obj.get_mut("anyOf") {
         for b in branches.iter_mut() {

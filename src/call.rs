@@ -207,7 +207,10 @@ pub(crate) fn budget_refusal(
         return None;
     }
     let payer = caller.payer();
-    let over = runtime.budget().check(payer, worst_case(tool, args)).err()?;
+    let over = runtime
+        .budget()
+        .check(payer, worst_case(tool, args))
+        .err()?;
     Some(over_budget(tool, payer, over))
 }
 
@@ -233,7 +236,10 @@ fn over_budget(tool: &ToolDef, payer: Payer, over: limits::OverBudget) -> Outcom
 
 /// A tool's arguments against its schema; for a composite, also each step's arguments that
 /// come from the input alone, so bad input is refused before any step is sent.
-pub(crate) fn check(tool: &ToolDef, args: &Map<String, Value>) -> Result<(), crate::tools::ArgError> {
+pub(crate) fn check(
+    tool: &ToolDef,
+    args: &Map<String, Value>,
+) -> Result<(), crate::tools::ArgError> {
     crate::validate::check(tool, args)?;
     crate::composite::check(tool, args)
 }

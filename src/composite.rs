@@ -9,8 +9,8 @@ use crate::errors::{Kind, ToolError};
 use crate::generated::Client;
 use crate::tools::{ArgError, ArgFrom, Step, TOOLS, ToolDef};
 use futures_util::StreamExt;
-use progenitor_client::ClientInfo;
 use futures_util::stream::FuturesUnordered;
+use progenitor_client::ClientInfo;
 use serde_json::{Map, Value, json};
 
 /// The runs of a step for these arguments: none when its `when` argument is not true, one per
@@ -90,7 +90,11 @@ fn host_of(text: &str) -> Option<String> {
         .or_else(|_| url::Url::parse(&format!("https://{text}")))
         .ok()?;
     let host = url.host_str()?;
-    Some(host.strip_prefix("www.").unwrap_or(host).to_ascii_lowercase())
+    Some(
+        host.strip_prefix("www.")
+            .unwrap_or(host)
+            .to_ascii_lowercase(),
+    )
 }
 
 /// The most a composite can cost for these arguments: every run of every step at its tool's
@@ -337,7 +341,10 @@ async fn run_step(
     }
     .unwrap_or_else(|| json!({}));
     let used = credits.get("used").and_then(Value::as_f64).unwrap_or(0.0);
-    let reported = credits.get("reported").and_then(Value::as_bool).unwrap_or(true);
+    let reported = credits
+        .get("reported")
+        .and_then(Value::as_bool)
+        .unwrap_or(true);
     let mut step_credits = json!({ "used": used });
     for key in ["reported", "would_cost"] {
         if let Some(v) = credits.get(key) {
@@ -366,11 +373,7 @@ async fn run_step(
 
 /// The composite's result: every run's report in step order, a summary, and `_credits`.
 fn report(client: &Client, caller: &Caller, worst: f64, runs: Vec<Run>) -> Outcome {
-    let count = |status: &str| {
-        runs.iter()
-            .filter(|r| r.report["status"] == status)
-            .count()
-    };
+    let count = |status: &str| runs.iter().filter(|r| r.report["status"] == status).count();
     let (ok, failed, skipped) = (count("ok"), count("error"), count("skipped"));
     let used: f64 = runs.iter().map(|r| r.used.max(0.0)).sum();
     let reported = runs.iter().all(|r| r.reported);

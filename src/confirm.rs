@@ -340,7 +340,10 @@ mod tests {
         assert!(policy.needs(find("search_people"), 175.0));
         assert!(!policy.needs(find("search_people"), 25.0));
         assert!(policy.needs(find("submit_bulk_job"), 0.25), "bulk: always");
-        assert!(policy.needs(find("delete_budget"), 0.0), "destructive: always");
+        assert!(
+            policy.needs(find("delete_budget"), 0.0),
+            "destructive: always"
+        );
         assert!(policy.may_need(find("search_people")));
         assert!(!policy.may_need(find("find_work_email")));
         assert!(!policy.may_need(find("research_account")));

@@ -23,7 +23,11 @@ pub fn overview(tools: &[&ToolDef]) -> String {
     for set in TOOLSETS.iter() {
         let in_set: Vec<&&ToolDef> = tools.iter().filter(|t| t.toolset == set.name).collect();
         if in_set.is_empty() {
-            let _ = writeln!(out, "- {} (off; --toolsets {}): {}", set.name, set.name, set.description);
+            let _ = writeln!(
+                out,
+                "- {} (off; --toolsets {}): {}",
+                set.name, set.name, set.description
+            );
             continue;
         }
         let _ = writeln!(out, "- {}: {}", set.name, set.description);
@@ -49,7 +53,9 @@ pub fn overview(tools: &[&ToolDef]) -> String {
         .iter()
         .filter(|t| {
             let schema = crate::validate::input_schema(t);
-            PAGING.iter().any(|p| schema.pointer(&format!("/properties/{p}")).is_some())
+            PAGING
+                .iter()
+                .any(|p| schema.pointer(&format!("/properties/{p}")).is_some())
         })
         .map(|t| t.name)
         .collect();
@@ -155,7 +161,11 @@ mod tests {
         let tools: Vec<&crate::tools::ToolDef> = selection.tools().collect();
         let text = overview(&tools);
         for t in selection.tools() {
-            assert!(text.contains(&format!("  - {}: {}", t.name, t.cost())), "{}", t.name);
+            assert!(
+                text.contains(&format!("  - {}: {}", t.name, t.cost())),
+                "{}",
+                t.name
+            );
         }
         for (kind, _) in Kind::ALL {
             assert!(text.contains(&format!("- {}: ", kind.name())));
@@ -170,6 +180,9 @@ mod tests {
         let email = text.find("- email: find_work_email").unwrap();
         let validation = text.find("- validation: validate_work_email").unwrap();
         assert!(email < validation, "{text}");
-        assert!(text.contains("only with include_mobile, after email"), "{text}");
+        assert!(
+            text.contains("only with include_mobile, after email"),
+            "{text}"
+        );
     }
 }

@@ -28,19 +28,58 @@ pub enum Kind {
 impl Kind {
     /// Every kind, with what it means for the caller (the docs resource lists them).
     pub const ALL: [(Kind, &'static str); 13] = [
-        (Kind::InvalidArguments, "an argument is wrong (`field` names it); nothing was sent: fix it and call again"),
-        (Kind::Auth, "the API key is missing or refused; nothing more will work until it is fixed"),
-        (Kind::InsufficientCredits, "the account has too few credits; top up, or check with check_credit_balance"),
-        (Kind::NotFound, "LeadMagic has no such record; usually free; do not retry with guesses"),
-        (Kind::RateLimited, "too many requests; call again after `retry_after_s` seconds"),
-        (Kind::UpstreamUnavailable, "LeadMagic is failing; try again later"),
-        (Kind::Timeout, "no answer in time; the call may have been charged, check before repeating it"),
-        (Kind::OutcomeUnknown, "the request may have reached LeadMagic; check before repeating it"),
-        (Kind::InvalidResponse, "LeadMagic's answer could not be read; it may have been charged"),
-        (Kind::BudgetExceeded, "this server's --max-credits would be exceeded; nothing was sent"),
-        (Kind::ConfirmationRequired, "nothing was sent; ask the user, then call again with `confirmation_token`"),
-        (Kind::NotConfirmed, "the user declined, or the token was not valid for this call; nothing was sent"),
-        (Kind::Cancelled, "the client cancelled the call before anything was sent; nothing was counted"),
+        (
+            Kind::InvalidArguments,
+            "an argument is wrong (`field` names it); nothing was sent: fix it and call again",
+        ),
+        (
+            Kind::Auth,
+            "the API key is missing or refused; nothing more will work until it is fixed",
+        ),
+        (
+            Kind::InsufficientCredits,
+            "the account has too few credits; top up, or check with check_credit_balance",
+        ),
+        (
+            Kind::NotFound,
+            "LeadMagic has no such record; usually free; do not retry with guesses",
+        ),
+        (
+            Kind::RateLimited,
+            "too many requests; call again after `retry_after_s` seconds",
+        ),
+        (
+            Kind::UpstreamUnavailable,
+            "LeadMagic is failing; try again later",
+        ),
+        (
+            Kind::Timeout,
+            "no answer in time; the call may have been charged, check before repeating it",
+        ),
+        (
+            Kind::OutcomeUnknown,
+            "the request may have reached LeadMagic; check before repeating it",
+        ),
+        (
+            Kind::InvalidResponse,
+            "LeadMagic's answer could not be read; it may have been charged",
+        ),
+        (
+            Kind::BudgetExceeded,
+            "this server's --max-credits would be exceeded; nothing was sent",
+        ),
+        (
+            Kind::ConfirmationRequired,
+            "nothing was sent; ask the user, then call again with `confirmation_token`",
+        ),
+        (
+            Kind::NotConfirmed,
+            "the user declined, or the token was not valid for this call; nothing was sent",
+        ),
+        (
+            Kind::Cancelled,
+            "the client cancelled the call before anything was sent; nothing was counted",
+        ),
     ];
 
     /// The kind's wire name (`invalid_arguments`).

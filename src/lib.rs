@@ -13,11 +13,11 @@
 mod call;
 mod catalog;
 mod composite;
+mod config;
 #[cfg(feature = "server")]
 mod confirm;
 #[cfg(feature = "server")]
 mod docs;
-mod config;
 mod errors;
 #[cfg(feature = "server")]
 mod http;

@@ -449,6 +449,43 @@ fn tools_table(selection: &Selection) -> String {
         .join("\n")
 }
 
+/// The confirmation policy and its token secret: `LEADMAGIC_CONFIRM_SECRET` (environment or
+/// `.env` only; replicas behind one load balancer share it), else a random one per process.
+fn confirmation(cli: &Cli) -> Result<(server::ConfirmPolicy, server::ConfirmTokens), String> {
+    if cli.confirm_above.is_nan() || cli.confirm_above < 0.0 {
+        return Err("--confirm-above must be a number of credits, 0 or more".into());
+    }
+    let policy = server::ConfirmPolicy {
+        enabled: !cli.no_confirm,
+        above: cli.confirm_above,
+    };
+    let secret = std::env::var(server::CONFIRM_SECRET_VAR)
+        .ok()
+        .filter(|s| !s.is_empty());
+    if let Some(s) = &secret
+        && s.len() < 32
+    {
+        return Err(format!(
+            "{} is too short: use at least 32 random characters (e.g. openssl rand -hex 32)",
+            server::CONFIRM_SECRET_VAR
+        ));
+    }
+    let ttl = match std::env::var(server::CONFIRM_TTL_VAR) {
+        Ok(v) if !v.trim().is_empty() => match v.trim().parse::<u64>() {
+            Ok(s) if (1..=3600).contains(&s) => std::time::Duration::from_secs(s),
+            _ => {
+                return Err(format!(
+                    "{} must be a whole number of seconds from 1 to 3600",
+                    server::CONFIRM_TTL_VAR
+                ));
+            }
+        },
+        _ => server::DEFAULT_CONFIRM_TTL,
+    };
+    let tokens = server::ConfirmTokens::new(secret.as_deref().map(str::as_bytes), ttl);
+    Ok((policy, tokens))
+}
+
 #[cfg(test)]
 mod tests {
     use super::log_directives;
@@ -502,41 +539,4 @@ mod tests {
         assert!(quiet.would_enable("leadmagic_mcp::call", &Level::DEBUG));
         assert!(!quiet.would_enable("rustls", &Level::INFO));
     }
-}
-
-/// The confirmation policy and its token secret: `LEADMAGIC_CONFIRM_SECRET` (environment or
-/// `.env` only; replicas behind one load balancer share it), else a random one per process.
-fn confirmation(cli: &Cli) -> Result<(server::ConfirmPolicy, server::ConfirmTokens), String> {
-    if !(cli.confirm_above >= 0.0) {
-        return Err("--confirm-above must be a number of credits, 0 or more".into());
-    }
-    let policy = server::ConfirmPolicy {
-        enabled: !cli.no_confirm,
-        above: cli.confirm_above,
-    };
-    let secret = std::env::var(server::CONFIRM_SECRET_VAR)
-        .ok()
-        .filter(|s| !s.is_empty());
-    if let Some(s) = &secret
-        && s.len() < 32
-    {
-        return Err(format!(
-            "{} is too short: use at least 32 random characters (e.g. openssl rand -hex 32)",
-            server::CONFIRM_SECRET_VAR
-        ));
-    }
-    let ttl = match std::env::var(server::CONFIRM_TTL_VAR) {
-        Ok(v) if !v.trim().is_empty() => match v.trim().parse::<u64>() {
-            Ok(s) if (1..=3600).contains(&s) => std::time::Duration::from_secs(s),
-            _ => {
-                return Err(format!(
-                    "{} must be a whole number of seconds from 1 to 3600",
-                    server::CONFIRM_TTL_VAR
-                ));
-            }
-        },
-        _ => server::DEFAULT_CONFIRM_TTL,
-    };
-    let tokens = server::ConfirmTokens::new(secret.as_deref().map(str::as_bytes), ttl);
-    Ok((policy, tokens))
 }

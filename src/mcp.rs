@@ -10,9 +10,9 @@ use rmcp::model::{
     GetPromptResponse, GetPromptResult, Implementation, InputRequest, InputRequiredResult,
     JsonObject, ListPromptsResult, ListResourceTemplatesResult, ListResourcesResult,
     ListToolsResult, PaginatedRequestParams, ProgressNotificationParam, Prompt, PromptArgument,
-    PromptMessage, ProtocolVersion, Resource, ResourceTemplate, Role,
-    ReadResourceRequestParams, ReadResourceResponse, ReadResourceResult, ResourceContents,
-    ServerCapabilities, ServerConfig, Tool, ToolAnnotations,
+    PromptMessage, ProtocolVersion, ReadResourceRequestParams, ReadResourceResponse,
+    ReadResourceResult, Resource, ResourceContents, ResourceTemplate, Role, ServerCapabilities,
+    ServerConfig, Tool, ToolAnnotations,
 };
 use rmcp::model::{ClientJsonRpcMessage, ClientRequest, ServerJsonRpcMessage};
 use rmcp::service::RequestContext;
@@ -386,7 +386,10 @@ impl ServerHandler for LeadMagicServer {
         request: GetPromptRequestParams,
         _context: RequestContext<RoleServer>,
     ) -> Result<GetPromptResponse, ErrorData> {
-        let Some(p) = crate::tools::PROMPTS.iter().find(|p| p.name == request.name) else {
+        let Some(p) = crate::tools::PROMPTS
+            .iter()
+            .find(|p| p.name == request.name)
+        else {
             return Err(ErrorData::invalid_params(
                 format!("unknown prompt: {}", request.name),
                 None,
@@ -407,12 +410,18 @@ impl ServerHandler for LeadMagicServer {
                 _ => "not given",
             };
             // Arguments are the user's words: kept to one line, never able to add a step.
-            let value: String = value.chars().filter(|c| !c.is_control()).take(500).collect();
+            let value: String = value
+                .chars()
+                .filter(|c| !c.is_control())
+                .take(500)
+                .collect();
             text = text.replace(&format!("{{{}}}", a.name), &value);
         }
-        Ok(GetPromptResult::new(vec![PromptMessage::new_text(Role::User, text)])
-            .with_description(p.description)
-            .into())
+        Ok(
+            GetPromptResult::new(vec![PromptMessage::new_text(Role::User, text)])
+                .with_description(p.description)
+                .into(),
+        )
     }
 
     async fn list_resources(
@@ -436,11 +445,9 @@ impl ServerHandler for LeadMagicServer {
         let template = ResourceTemplate::new(crate::docs::TOOL_URI_TEMPLATE, "tool")
             .with_title("One tool in depth: arguments, rules, cost, hints")
             .with_mime_type("text/markdown");
-        Ok(
-            ListResourceTemplatesResult::with_all_items(vec![template])
-                .with_ttl_ms(CACHE_TTL_MS)
-                .with_cache_scope(scope_of(&context)),
-        )
+        Ok(ListResourceTemplatesResult::with_all_items(vec![template])
+            .with_ttl_ms(CACHE_TTL_MS)
+            .with_cache_scope(scope_of(&context)))
     }
 
     async fn read_resource(
@@ -466,7 +473,11 @@ impl ServerHandler for LeadMagicServer {
             crate::docs::tool(def)
         } else {
             return Err(ErrorData::resource_not_found(
-                format!("no resource {uri}; read {} or {}", crate::docs::DOCS_URI, crate::docs::TOOL_URI_TEMPLATE),
+                format!(
+                    "no resource {uri}; read {} or {}",
+                    crate::docs::DOCS_URI,
+                    crate::docs::TOOL_URI_TEMPLATE
+                ),
                 Some(json!({ "uri": uri })),
             ));
         };
@@ -695,9 +706,11 @@ impl LeadMagicServer {
                 Err(refusal) => Confirmation::Refused(not_confirmed(refusal.message())),
             };
         }
-        let elicits = context
-            .client_capabilities()
-            .is_some_and(|c| c.elicitation.as_ref().is_some_and(|e| e.form.is_some() || e.url.is_none()));
+        let elicits = context.client_capabilities().is_some_and(|c| {
+            c.elicitation
+                .as_ref()
+                .is_some_and(|e| e.form.is_some() || e.url.is_none())
+        });
         let modern = context
             .protocol_version()
             .is_some_and(|v| v >= ProtocolVersion::V_2026_07_28);
@@ -713,8 +726,14 @@ impl LeadMagicServer {
         }
         if elicits && !over_http {
             // A session (stdio) on 2025-06-18 / 2025-11-25: ask now, through the client.
-            return match context.peer.create_elicitation(confirm_form(def, worst)).await {
-                Ok(answer) if accepted(&answer.action, answer.content.as_ref()) => Confirmation::Given,
+            return match context
+                .peer
+                .create_elicitation(confirm_form(def, worst))
+                .await
+            {
+                Ok(answer) if accepted(&answer.action, answer.content.as_ref()) => {
+                    Confirmation::Given
+                }
                 Ok(_) => Confirmation::Refused(not_confirmed("the user declined")),
                 Err(e) => {
                     tracing::debug!(error = %e, "elicitation failed; falling back to a token");

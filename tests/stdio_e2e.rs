@@ -78,10 +78,8 @@ async fn every_tool_reaches_its_route_once_and_keeps_every_field() {
     env.push(("LEADMAGIC_LOG", "trace".into()));
     let env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (*k, v.as_str())).collect();
     // Every call goes straight through: confirmations have their own tests (tests/workflows.rs).
-    let mut server = McpProcess::spawn(
-        &env,
-        &["--log-bodies", "--toolsets", "all", "--no-confirm"],
-    );
+    let mut server =
+        McpProcess::spawn(&env, &["--log-bodies", "--toolsets", "all", "--no-confirm"]);
     let init = server.initialize().await;
     assert_eq!(init["result"]["serverInfo"]["name"], "leadmagic-mcp");
     assert!(init["result"]["capabilities"]["tools"].is_object());

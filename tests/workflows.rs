@@ -38,13 +38,20 @@ fn account_mock(mock: &Mock, delay: Duration) {
     mock.on(
         "POST",
         FUNDING,
-        Reply::json(404, &json!({"error": "resource_not_found", "message": "no data", "credits_consumed": 0})).delayed(delay),
+        Reply::json(
+            404,
+            &json!({"error": "resource_not_found", "message": "no data", "credits_consumed": 0}),
+        )
+        .delayed(delay),
     );
     mock.on(
         "POST",
         COMPETITORS,
-        Reply::json(200, &json!({"competitors": [{"name": "Rival"}], "credits_consumed": 5}))
-            .delayed(delay),
+        Reply::json(
+            200,
+            &json!({"competitors": [{"name": "Rival"}], "credits_consumed": 5}),
+        )
+        .delayed(delay),
     );
     mock.on(
         "POST",
@@ -102,7 +109,10 @@ async fn a_composite_runs_each_step_once_at_once_and_keeps_the_others_when_one_f
     assert_eq!(by_id("funding")["status"], "error");
     assert_eq!(by_id("funding")["error"]["kind"], "not_found");
     assert_eq!(by_id("funding")["credits"]["used"], 0.0);
-    assert_eq!(by_id("competitors")["result"]["competitors"][0]["name"], "Rival");
+    assert_eq!(
+        by_id("competitors")["result"]["competitors"][0]["name"],
+        "Rival"
+    );
     assert_eq!(by_id("competitors")["credits"]["used"], 5.0);
     assert_eq!(by_id("technographics")["credits"]["used"], 1.0);
     let s = &result["structuredContent"];
@@ -122,7 +132,9 @@ async fn a_composite_runs_each_step_once_at_once_and_keeps_the_others_when_one_f
         ("get_company_technographics", TECH),
     ] {
         let _ = path;
-        server.call(tool, json!({"company_domain": "example.org"})).await;
+        server
+            .call(tool, json!({"company_domain": "example.org"}))
+            .await;
     }
     eprintln!(
         "research_account: 1 call, 4 requests, {:?}; the four tools one by one: 4 calls, 4 \
@@ -141,8 +153,14 @@ async fn a_later_step_reads_an_earlier_result_and_is_skipped_without_it() {
         "POST",
         FINDER,
         vec![
-            Reply::json(200, &json!({"email": "jane.doe@example.org", "status": "valid", "credits_consumed": 1})),
-            Reply::json(200, &json!({"email": null, "status": "not_found", "credits_consumed": 0})),
+            Reply::json(
+                200,
+                &json!({"email": "jane.doe@example.org", "status": "valid", "credits_consumed": 1}),
+            ),
+            Reply::json(
+                200,
+                &json!({"email": null, "status": "not_found", "credits_consumed": 0}),
+            ),
         ],
     );
     mock.on(
@@ -153,7 +171,10 @@ async fn a_later_step_reads_an_earlier_result_and_is_skipped_without_it() {
     mock.on(
         "POST",
         MOBILE,
-        Reply::json(200, &json!({"mobile_number": "+15550100", "credits_consumed": 5})),
+        Reply::json(
+            200,
+            &json!({"mobile_number": "+15550100", "credits_consumed": 5}),
+        ),
     );
     let mut server = spawn(&mock, &[]);
     server.initialize().await;
@@ -168,21 +189,37 @@ async fn a_later_step_reads_an_earlier_result_and_is_skipped_without_it() {
         .filter(|q| q.path != FINDER)
         .map(|q| q.json())
         .collect();
-    assert!(sent.contains(&json!({"email": "jane.doe@example.org"})), "{sent:?}");
-    assert!(sent.contains(&json!({"work_email": "jane.doe@example.org"})), "{sent:?}");
+    assert!(
+        sent.contains(&json!({"email": "jane.doe@example.org"})),
+        "{sent:?}"
+    );
+    assert!(
+        sent.contains(&json!({"work_email": "jane.doe@example.org"})),
+        "{sent:?}"
+    );
     // No email found: the steps that needed it are skipped, unbilled, with the reason.
     let r = server.call("enrich_contact", args).await;
     let s = &r["result"]["structuredContent"];
-    assert_eq!(s["summary"], json!({"ok": 1, "error": 0, "skipped": 2}), "{r}");
+    assert_eq!(
+        s["summary"],
+        json!({"ok": 1, "error": 0, "skipped": 2}),
+        "{r}"
+    );
     let reasons: Vec<String> = steps(&r["result"])
         .iter()
         .filter_map(|s| s["reason"].as_str().map(str::to_owned))
         .collect();
-    assert!(reasons.iter().all(|r| r.contains("from step email")), "{reasons:?}");
+    assert!(
+        reasons.iter().all(|r| r.contains("from step email")),
+        "{reasons:?}"
+    );
     assert_eq!(mock.total(), 4, "3 requests, then 1");
     // Without include_mobile the mobile step does not run.
     let r = server
-        .call("enrich_contact", json!({"full_name": "Jane Doe", "company_name": "Example"}))
+        .call(
+            "enrich_contact",
+            json!({"full_name": "Jane Doe", "company_name": "Example"}),
+        )
         .await;
     let mobile = steps(&r["result"])
         .into_iter()
@@ -207,31 +244,57 @@ async fn the_budget_refuses_a_composite_whole_before_any_step_is_sent() {
     let r = server
         .call("research_account", json!({"company_domain": "example.org"}))
         .await;
-    assert_eq!(r["result"]["structuredContent"]["kind"], "budget_exceeded", "{r}");
+    assert_eq!(
+        r["result"]["structuredContent"]["kind"], "budget_exceeded",
+        "{r}"
+    );
     let titles: Vec<String> = (0..10).map(|i| format!("Title {i}")).collect();
     let r = server
-        .call("find_decision_makers", json!({"company_domain": "example.org", "titles": titles}))
+        .call(
+            "find_decision_makers",
+            json!({"company_domain": "example.org", "titles": titles}),
+        )
         .await;
     let s = &r["result"]["structuredContent"];
     assert_eq!(s["kind"], "budget_exceeded", "{r}");
-    assert!(s["message"].as_str().unwrap().contains("up to 21 credits"), "{s}");
+    assert!(
+        s["message"].as_str().unwrap().contains("up to 21 credits"),
+        "{s}"
+    );
     assert_eq!(mock.total(), 0, "nothing was sent");
     // Two titles: 1 + 2 x 2 = 5 credits fit.
     let r = server
-        .call("find_decision_makers", json!({"company_domain": "example.org", "titles": ["CEO", "CTO"]}))
+        .call(
+            "find_decision_makers",
+            json!({"company_domain": "example.org", "titles": ["CEO", "CTO"]}),
+        )
         .await;
     assert_eq!(r["result"]["isError"], false, "{r}");
     assert_eq!(mock.hits("POST", ROLE), 2);
     assert_eq!(mock.hits("POST", PROFILE), 1);
-    let bodies: Vec<Value> = mock.requests().iter().filter(|q| q.path == ROLE).map(|q| q.json()).collect();
+    let bodies: Vec<Value> = mock
+        .requests()
+        .iter()
+        .filter(|q| q.path == ROLE)
+        .map(|q| q.json())
+        .collect();
     for title in ["CEO", "CTO"] {
-        assert!(bodies.contains(&json!({"company_domain": "example.org", "job_title": title})), "{bodies:?}");
+        assert!(
+            bodies.contains(&json!({"company_domain": "example.org", "job_title": title})),
+            "{bodies:?}"
+        );
     }
     // Bad input is refused with the composite's field named, before anything is sent.
     let r = server
-        .call("find_decision_makers", json!({"company_domain": "example.org", "titles": ["CEO", " "]}))
+        .call(
+            "find_decision_makers",
+            json!({"company_domain": "example.org", "titles": ["CEO", " "]}),
+        )
         .await;
-    assert_eq!(r["result"]["structuredContent"]["field"], "titles[1]", "{r}");
+    assert_eq!(
+        r["result"]["structuredContent"]["field"], "titles[1]",
+        "{r}"
+    );
     assert_eq!(mock.total(), 3);
     server.finish().await;
 }
@@ -246,7 +309,10 @@ fn search_mock(mock: &Mock) {
     mock.on(
         "POST",
         SEARCH,
-        Reply::json(200, &json!({"people": [], "has_more": false, "credits_consumed": 0})),
+        Reply::json(
+            200,
+            &json!({"people": [], "has_more": false, "credits_consumed": 0}),
+        ),
     );
     mock.on(
         "POST",
@@ -274,22 +340,35 @@ async fn a_confirmation_token_runs_its_call_once_and_nothing_else() {
     // Other arguments, another tool, a forged token: refused, nothing sent.
     let other_args = json!({"company_domain": "example.org", "limit": 99});
     let refused = [
-        server.call("search_people", with(&other_args, &token)).await,
-        server.call("search_companies", with(&json!({"limit": 50}), &token)).await,
         server
-            .call("search_people", with(&big, &format!("{}0", &token[..token.len() - 1])))
+            .call("search_people", with(&other_args, &token))
+            .await,
+        server
+            .call("search_companies", with(&json!({"limit": 50}), &token))
+            .await,
+        server
+            .call(
+                "search_people",
+                with(&big, &format!("{}0", &token[..token.len() - 1])),
+            )
             .await,
         server.call("search_people", with(&big, "lmc1.1.2.3")).await,
     ];
     for r in &refused {
-        assert_eq!(r["result"]["structuredContent"]["kind"], "not_confirmed", "{r}");
+        assert_eq!(
+            r["result"]["structuredContent"]["kind"], "not_confirmed",
+            "{r}"
+        );
     }
     assert_eq!(mock.total(), 0);
     let second = server.call("search_people", with(&big, &token)).await;
     assert_eq!(second["result"]["isError"], false, "{second}");
     assert_eq!(mock.total(), 1, "sent once after confirmation");
     let replay = server.call("search_people", with(&big, &token)).await;
-    assert_eq!(replay["result"]["structuredContent"]["kind"], "not_confirmed");
+    assert_eq!(
+        replay["result"]["structuredContent"]["kind"],
+        "not_confirmed"
+    );
     assert!(
         replay["result"]["structuredContent"]["message"]
             .as_str()
@@ -299,7 +378,10 @@ async fn a_confirmation_token_runs_its_call_once_and_nothing_else() {
     assert_eq!(mock.total(), 1, "a replay sends nothing");
     // Below the threshold nothing asks; --no-confirm never asks.
     let small = server
-        .call("search_people", json!({"company_domain": "example.org", "limit": 5}))
+        .call(
+            "search_people",
+            json!({"company_domain": "example.org", "limit": 5}),
+        )
         .await;
     assert_eq!(small["result"]["isError"], false, "{small}");
     assert_eq!(mock.total(), 2);
@@ -365,18 +447,41 @@ async fn a_replica_with_the_same_secret_accepts_the_token_and_another_secret_doe
     .await;
     let client = http_client();
     let mut args = json!({"company_domain": "example.org", "limit": 100});
-    let (_, first) = post_mcp(&client, &a.mcp_url(), &http_call(1, "search_people", &args), &[]).await;
+    let (_, first) = post_mcp(
+        &client,
+        &a.mcp_url(),
+        &http_call(1, "search_people", &args),
+        &[],
+    )
+    .await;
     let token = token_of(&first);
     args["confirmation_token"] = json!(token);
-    let (_, refused) =
-        post_mcp(&client, &other.mcp_url(), &http_call(2, "search_people", &args), &[]).await;
-    assert_eq!(refused["result"]["structuredContent"]["kind"], "not_confirmed", "{refused}");
+    let (_, refused) = post_mcp(
+        &client,
+        &other.mcp_url(),
+        &http_call(2, "search_people", &args),
+        &[],
+    )
+    .await;
+    assert_eq!(
+        refused["result"]["structuredContent"]["kind"], "not_confirmed",
+        "{refused}"
+    );
     assert_eq!(mock.total(), 0);
-    let (_, ran) = post_mcp(&client, &b.mcp_url(), &http_call(3, "search_people", &args), &[]).await;
+    let (_, ran) = post_mcp(
+        &client,
+        &b.mcp_url(),
+        &http_call(3, "search_people", &args),
+        &[],
+    )
+    .await;
     assert_eq!(ran["result"]["isError"], false, "{ran}");
     assert_eq!(mock.total(), 1, "one request, from replica b");
     for server in [&a, &b, &other] {
-        assert!(!server.stderr.lock().unwrap().contains(secret), "the secret is never logged");
+        assert!(
+            !server.stderr.lock().unwrap().contains(secret),
+            "the secret is never logged"
+        );
     }
 }
 
@@ -386,7 +491,10 @@ async fn prompts_and_resources_answer_with_caching_hints() {
     let mut server = spawn(&mock, &[]);
     let init = server.initialize().await;
     let caps = &init["result"]["capabilities"];
-    assert!(caps["prompts"].is_object() && caps["resources"].is_object(), "{caps}");
+    assert!(
+        caps["prompts"].is_object() && caps["resources"].is_object(),
+        "{caps}"
+    );
     let prompts = server.request("prompts/list", json!({})).await;
     let names: Vec<&str> = prompts["result"]["prompts"]
         .as_array()
@@ -394,20 +502,49 @@ async fn prompts_and_resources_answer_with_caching_hints() {
         .iter()
         .filter_map(|p| p["name"].as_str())
         .collect();
-    assert_eq!(names, ["account_research", "contact_lookup", "find_decision_makers"]);
-    assert!(prompts["result"]["ttlMs"].as_u64().unwrap() > 0, "{prompts}");
+    assert_eq!(
+        names,
+        ["account_research", "contact_lookup", "find_decision_makers"]
+    );
+    assert!(
+        prompts["result"]["ttlMs"].as_u64().unwrap() > 0,
+        "{prompts}"
+    );
     let got = server
-        .request("prompts/get", json!({"name": "account_research", "arguments": {"company": "example.org"}}))
+        .request(
+            "prompts/get",
+            json!({"name": "account_research", "arguments": {"company": "example.org"}}),
+        )
         .await;
-    let text = got["result"]["messages"][0]["content"]["text"].as_str().unwrap();
-    assert!(text.contains("research_account") && text.contains("up to 11 credits"), "{text}");
-    assert!(text.contains("example.org") && !text.contains("{company}"), "{text}");
+    let text = got["result"]["messages"][0]["content"]["text"]
+        .as_str()
+        .unwrap();
+    assert!(
+        text.contains("research_account") && text.contains("up to 11 credits"),
+        "{text}"
+    );
+    assert!(
+        text.contains("example.org") && !text.contains("{company}"),
+        "{text}"
+    );
     let missing = server
-        .request("prompts/get", json!({"name": "contact_lookup", "arguments": {"name": "Jane"}}))
+        .request(
+            "prompts/get",
+            json!({"name": "contact_lookup", "arguments": {"name": "Jane"}}),
+        )
         .await;
-    assert!(missing["error"]["message"].as_str().unwrap().contains("company"), "{missing}");
+    assert!(
+        missing["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("company"),
+        "{missing}"
+    );
     let resources = server.request("resources/list", json!({})).await;
-    assert_eq!(resources["result"]["resources"][0]["uri"], "leadmagic://docs");
+    assert_eq!(
+        resources["result"]["resources"][0]["uri"],
+        "leadmagic://docs"
+    );
     assert_eq!(resources["result"]["cacheScope"], "public");
     let templates = server.request("resources/templates/list", json!({})).await;
     assert_eq!(
@@ -418,17 +555,29 @@ async fn prompts_and_resources_answer_with_caching_hints() {
         .request("resources/read", json!({"uri": "leadmagic://docs"}))
         .await;
     let text = docs["result"]["contents"][0]["text"].as_str().unwrap();
-    assert!(text.contains("research_account: up to 11 credits per call"), "{text}");
+    assert!(
+        text.contains("research_account: up to 11 credits per call"),
+        "{text}"
+    );
     assert!(text.contains("- confirmation_required: "), "{text}");
     assert!(docs["result"]["ttlMs"].as_u64().unwrap() > 0);
     let tool = server
-        .request("resources/read", json!({"uri": "leadmagic://tools/find_work_email"}))
+        .request(
+            "resources/read",
+            json!({"uri": "leadmagic://tools/find_work_email"}),
+        )
         .await;
     let text = tool["result"]["contents"][0]["text"].as_str().unwrap();
-    assert!(text.contains("POST /v1/people/email-finder") && text.contains("`domain`"), "{text}");
+    assert!(
+        text.contains("POST /v1/people/email-finder") && text.contains("`domain`"),
+        "{text}"
+    );
     // A tool that is not enabled has no document here.
     let off = server
-        .request("resources/read", json!({"uri": "leadmagic://tools/submit_bulk_job"}))
+        .request(
+            "resources/read",
+            json!({"uri": "leadmagic://tools/submit_bulk_job"}),
+        )
         .await;
     assert!(off["error"].is_object(), "{off}");
     assert_eq!(mock.total(), 0, "prompts and resources cost nothing");
@@ -442,9 +591,12 @@ async fn a_call_cancelled_before_it_is_sent_sends_nothing() {
     mock.on(
         "POST",
         VALIDATE,
-        Reply::json(200, &json!({"email_status": "valid", "credits_consumed": 0.25}))
-            .header("ratelimit-remaining", "0")
-            .header("ratelimit-reset", "5"),
+        Reply::json(
+            200,
+            &json!({"email_status": "valid", "credits_consumed": 0.25}),
+        )
+        .header("ratelimit-remaining", "0")
+        .header("ratelimit-reset", "5"),
     );
     let mut server = spawn(&mock, &[]);
     server.initialize().await;
@@ -462,7 +614,9 @@ async fn a_call_cancelled_before_it_is_sent_sends_nothing() {
     // protocol sends no answer to a cancelled request), and the server goes on serving.
     tokio::time::sleep(Duration::from_millis(6000)).await;
     assert_eq!(mock.total(), 1, "the cancelled call sent nothing");
-    let next = server.call("validate_work_email", json!({"email": "ann@example.org"})).await;
+    let next = server
+        .call("validate_work_email", json!({"email": "ann@example.org"}))
+        .await;
     assert_eq!(next["result"]["isError"], false, "{next}");
     assert_eq!(mock.total(), 2);
     let (lines, _) = server.finish().await;
@@ -471,4 +625,3 @@ async fn a_call_cancelled_before_it_is_sent_sends_nothing() {
         "no answer to the cancelled request"
     );
 }
-
