@@ -68,12 +68,11 @@ pub struct Caller {
     pub key: Option<ApiKey>,
     /// The client's cancellation: a request not sent yet is then not sent.
     pub cancel: Option<tokio_util::sync::CancellationToken>,
-    /// Told after each step of a composite: steps done, steps in all, the step's id.
+    /// Told after each step of a composite, and as a watched event stream's events arrive.
     pub progress: Option<Progress>,
 }
 
-/// A progress report: done, total, what just finished.
-pub type Progress = std::sync::Arc<dyn Fn(u32, u32, &str) + Send + Sync>;
+pub use crate::runtime::Progress;
 
 impl Caller {
     pub(crate) fn payer(&self) -> Payer {
@@ -263,7 +262,13 @@ pub(crate) async fn execute(
         }
         return cancelled();
     }
-    let scope = CallScope::new(tool, caller.key.clone(), payer, caller.cancel.clone());
+    let scope = CallScope::new(
+        tool,
+        caller.key.clone(),
+        payer,
+        caller.cancel.clone(),
+        caller.progress.clone(),
+    );
     let call_client = client.for_call(scope.clone());
     let result = crate::tools::dispatch(&call_client, tool, Args::new(args)).await;
     let captured = scope.take_captured();

@@ -237,7 +237,11 @@ pub async fn run(
         }
         completed += 1;
         if let Some(progress) = &caller.progress {
-            progress(completed, total_runs as u32, steps[i].id);
+            progress(
+                completed,
+                total_runs as u32,
+                &format!("step {} done", steps[i].id),
+            );
         }
         finished.push(run);
     }
@@ -334,7 +338,12 @@ async fn run_step(
         };
         return (run, share);
     }
-    let mut outcome = call::execute(client, tool, mapped, caller, share).await;
+    // The composite reports progress per step; a step does not report its own.
+    let step_caller = Caller {
+        progress: None,
+        ..caller.clone()
+    };
+    let mut outcome = call::execute(client, tool, mapped, &step_caller, share).await;
     let credits = match &mut outcome.structured {
         Value::Object(map) => map.remove("_credits"),
         _ => None,

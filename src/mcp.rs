@@ -593,10 +593,12 @@ fn progress_reporter(context: &RequestContext<RoleServer>) -> Option<crate::call
     }
     let token = context.meta.get_progress_token()?;
     let peer = context.peer.clone();
-    Some(Arc::new(move |done: u32, total: u32, step: &str| {
-        let param = ProgressNotificationParam::new(token.clone(), f64::from(done))
-            .with_total(f64::from(total))
-            .with_message(format!("step {step} done"));
+    Some(Arc::new(move |done: u32, total: u32, message: &str| {
+        let mut param = ProgressNotificationParam::new(token.clone(), f64::from(done))
+            .with_message(message.to_string());
+        if total > 0 {
+            param = param.with_total(f64::from(total));
+        }
         let peer = peer.clone();
         tokio::spawn(async move {
             let _ = peer.notify_progress(param).await;

@@ -35,9 +35,11 @@ pub struct Runtime {
     call: Option<Arc<CallScope>>,
 }
 
+/// A progress report: done so far, the total (0 when not known), what just happened.
+pub type Progress = Arc<dyn Fn(u32, u32, &str) + Send + Sync>;
+
 /// One tool call, as the requests it makes see it: created once where the call enters, carried
 /// by a per-call clone of the client (no task-locals, no second tool lookup).
-#[derive(Debug)]
 pub struct CallScope {
     pub tool: &'static crate::tools::ToolDef,
     /// A caller's own key (bring-your-own-key mode), used in place of the configured one.
@@ -45,8 +47,20 @@ pub struct CallScope {
     pub payer: Payer,
     /// Cancelled by the client: a request not sent yet is not sent.
     pub cancel: Option<tokio_util::sync::CancellationToken>,
+    /// Told as the events of a watched stream arrive.
+    pub progress: Option<Progress>,
     /// The raw answer, kept whole for the tool result.
     captured: Mutex<Option<Captured>>,
+}
+
+impl std::fmt::Debug for CallScope {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // Never the key: only what the call is and who pays.
+        f.debug_struct("CallScope")
+            .field("tool", &self.tool.name)
+            .field("payer", &self.payer)
+            .finish_non_exhaustive()
+    }
 }
 
 impl CallScope {
@@ -55,12 +69,14 @@ impl CallScope {
         key: Option<crate::config::ApiKey>,
         payer: Payer,
         cancel: Option<tokio_util::sync::CancellationToken>,
+        progress: Option<Progress>,
     ) -> Arc<Self> {
         Arc::new(CallScope {
             tool,
             key,
             payer,
             cancel,
+            progress,
             captured: Mutex::new(None),
         })
     }
@@ -294,16 +310,18 @@ impl ClientHooks<Runtime> for Client {
                 wait_before_retry(info, &mut attempt, wait, status.as_str()).await;
                 continue;
             }
-            let (body, truncated) = match read_bounded(response, runtime.max_body_bytes).await {
-                Ok(read) => read,
-                Err(e) => match decide(retry::classify(&e), None) {
-                    Decision::RetryAfter(wait) => {
-                        wait_before_retry(info, &mut attempt, wait, "body").await;
-                        continue;
-                    }
-                    Decision::Stop => return Err(e),
-                },
-            };
+            let progress = scope.and_then(|s| s.progress.as_ref());
+            let (body, truncated) =
+                match read_bounded(response, runtime.max_body_bytes, progress).await {
+                    Ok(read) => read,
+                    Err(e) => match decide(retry::classify(&e), None) {
+                        Decision::RetryAfter(wait) => {
+                            wait_before_retry(info, &mut attempt, wait, "body").await;
+                            continue;
+                        }
+                        Decision::Stop => return Err(e),
+                    },
+                };
             if runtime.log_bodies {
                 tracing::debug!(operation = info.operation_id, status = status.as_u16(), body = %crate::redact::mask(&String::from_utf8_lossy(&body)), "response body");
             }
@@ -405,10 +423,12 @@ fn jitter() -> f64 {
 pub const EVENT_STREAM_WINDOW: std::time::Duration = std::time::Duration::from_secs(5);
 
 /// Read at most `cap` bytes of the body; the rest is not buffered. An event stream is read for
-/// `EVENT_STREAM_WINDOW` at most. The flag says the body was cut.
+/// `EVENT_STREAM_WINDOW` at most, telling `progress` as its events arrive. The flag says the
+/// body was cut.
 async fn read_bounded(
     mut response: reqwest::Response,
     cap: usize,
+    progress: Option<&Progress>,
 ) -> reqwest::Result<(Bytes, bool)> {
     let streaming = response
         .headers()
@@ -440,6 +460,12 @@ async fn read_bounded(
             return Ok((buf.freeze(), true));
         }
         buf.extend_from_slice(&chunk);
+        if streaming && let Some(progress) = progress {
+            let events = buf.windows(2).filter(|w| w == b"\n\n").count() as u32;
+            if events > 0 && chunk.windows(2).any(|w| w == b"\n\n") {
+                progress(events, 0, &format!("{events} events so far"));
+            }
+        }
     }
 }
 
@@ -523,7 +549,7 @@ mod tests {
         )
         .await;
         let response = reqwest::get(&url).await.unwrap();
-        let (body, cut) = read_bounded(response, 1 << 20).await.unwrap();
+        let (body, cut) = read_bounded(response, 1 << 20, None).await.unwrap();
         assert_eq!(&body[..], b"data: one\n\n");
         assert!(cut, "the window ended the read");
     }
@@ -536,7 +562,7 @@ mod tests {
         )
         .await;
         let response = reqwest::get(&url).await.unwrap();
-        let (body, cut) = read_bounded(response, 4).await.unwrap();
+        let (body, cut) = read_bounded(response, 4, None).await.unwrap();
         assert_eq!(&body[..], b"0123");
         assert!(cut);
     }

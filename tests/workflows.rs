@@ -625,3 +625,79 @@ async fn a_call_cancelled_before_it_is_sent_sends_nothing() {
         "no answer to the cancelled request"
     );
 }
+
+/// Send a call with a progress token; read until its answer and `expected` progress
+/// notifications have arrived (notifications are sent as work finishes, so the last ones may
+/// follow the answer).
+async fn call_with_progress(
+    server: &mut McpProcess,
+    id: u64,
+    tool: &str,
+    args: Value,
+    expected: usize,
+) -> (Vec<Value>, Value) {
+    server
+        .send(&json!({"jsonrpc": "2.0", "id": id, "method": "tools/call",
+            "params": {"name": tool, "arguments": args, "_meta": {"progressToken": format!("p{id}")}}}))
+        .await;
+    let mut progress = Vec::new();
+    let mut answer = None;
+    while answer.is_none() || progress.len() < expected {
+        let msg = server.recv().await;
+        if msg["method"] == "notifications/progress" {
+            assert_eq!(msg["params"]["progressToken"], format!("p{id}"));
+            progress.push(msg["params"].clone());
+        } else if msg["id"] == id {
+            answer = Some(msg);
+        }
+    }
+    (progress, answer.unwrap_or_default())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn composites_and_a_watched_bulk_job_report_progress() {
+    let mock = Mock::start(CANARY_KEY).await;
+    account_mock(&mock, Duration::ZERO);
+    let job = "0b9a3c4e-1f2d-4e5f-8a9b-0c1d2e3f4a5b";
+    let watch = leadmagic_mcp::server::find_tool("stream_bulk_job_events").unwrap();
+    let param = watch.path_params().next().unwrap();
+    let path = watch.path.replace(&format!("{{{param}}}"), job);
+    mock.on(
+        watch.method,
+        &path,
+        Reply::raw(
+            200,
+            "text/event-stream",
+            b"event: job.progress\ndata: {\"done\": 1}\n\nevent: job.completed\ndata: {}\n\n"
+                .to_vec(),
+        ),
+    );
+    let mut server = spawn(&mock, &["--toolsets", "default,bulk"]);
+    server.initialize().await;
+    let args = json!({"company_domain": "example.org"});
+    let (progress, answer) = call_with_progress(&mut server, 50, "research_account", args, 4).await;
+    assert_eq!(
+        answer["result"]["structuredContent"]["summary"]["ok"], 3,
+        "{answer}"
+    );
+    let mut done: Vec<f64> = progress
+        .iter()
+        .filter_map(|p| p["progress"].as_f64())
+        .collect();
+    done.sort_by(f64::total_cmp);
+    assert_eq!(done, [1.0, 2.0, 3.0, 4.0], "one per step: {progress:?}");
+    assert!(progress.iter().all(|p| p["total"] == 4.0));
+    assert!(
+        progress.iter().any(|p| p["message"] == "step funding done"),
+        "{progress:?}"
+    );
+    let (events, answer) =
+        call_with_progress(&mut server, 51, watch.name, json!({ param: job }), 1).await;
+    assert_eq!(answer["result"]["isError"], false, "{answer}");
+    assert_eq!(events[0]["message"], "2 events so far", "{events:?}");
+    assert!(
+        events[0].get("total").is_none(),
+        "a watch has no known total"
+    );
+    server.finish().await;
+}
