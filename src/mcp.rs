@@ -186,13 +186,14 @@ pub fn mcp_tool(t: &'static ToolDef, profile: Profile) -> Tool {
 }
 
 /// A tool that may ask for confirmation takes the token back as an argument.
-fn with_token_argument(mut tool: Tool) -> Tool {
+fn with_token_argument(mut tool: Tool, profile: Profile) -> Tool {
     let mut schema = tool.input_schema.as_ref().clone();
+    let mut argument = json!({"type": "string"});
+    if profile == Profile::Full {
+        argument["description"] = json!("From confirmation_required, once the user agreed.");
+    }
     if let Some(Value::Object(props)) = schema.get_mut("properties") {
-        props.insert(
-            TOKEN_ARGUMENT.into(),
-            json!({"type": "string", "description": "Only to run a call that returned confirmation_required, once the user agreed."}),
-        );
+        props.insert(TOKEN_ARGUMENT.into(), argument);
     }
     tool.input_schema = Arc::new(schema);
     tool
@@ -221,15 +222,7 @@ impl LeadMagicServer {
         let tools: Vec<(&'static ToolDef, Tool)> = self
             .selection
             .tools()
-            .map(|t| {
-                let tool = mcp_tool(t, self.profile);
-                let tool = if self.policy.may_need(t) {
-                    with_token_argument(tool)
-                } else {
-                    tool
-                };
-                (t, tool)
-            })
+            .map(|t| (t, listed_tool(t, self.profile, &self.policy)))
             .collect();
         self.listed = Arc::new(tools.iter().map(|(_, t)| t.clone()).collect());
         self.by_name = Arc::new(
@@ -780,9 +773,25 @@ pub fn protocol_versions() -> Vec<String> {
         .collect()
 }
 
-/// `tools/list` as JSON, for the CLI and tests (same objects the server sends).
+/// A tool as `tools/list` shows it under a confirmation policy: one that may ask takes the
+/// token back as an argument.
+fn listed_tool(t: &'static ToolDef, profile: Profile, policy: &Policy) -> Tool {
+    let tool = mcp_tool(t, profile);
+    if policy.may_need(t) {
+        with_token_argument(tool, profile)
+    } else {
+        tool
+    }
+}
+
+/// `tools/list` as JSON, for the CLI and tests: the objects a server with the default
+/// confirmation policy sends.
 pub fn tools_json(selection: &Selection, profile: Profile) -> Value {
-    let tools: Vec<Tool> = selection.tools().map(|t| mcp_tool(t, profile)).collect();
+    let policy = Policy::default();
+    let tools: Vec<Tool> = selection
+        .tools()
+        .map(|t| listed_tool(t, profile, &policy))
+        .collect();
     json!({ "tools": tools })
 }
 

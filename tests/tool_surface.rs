@@ -9,10 +9,11 @@ use serde_json::{Value, json};
 
 /// What clients send to the model (name, title, description, input schema), in tokens:
 /// at most this in total for the default toolsets...
-/// (5,000 before the three composite tools: their ~620 tokens each stand for 3 or 4 calls.)
-const DEFAULT_SET_TOKENS: f64 = 5_050.0;
-/// ...and at most this per tool on average over every tool (130 before the composites).
-const ALL_TOOLS_TOKENS_PER_TOOL: f64 = 133.0;
+/// (5,000 before the three composite tools, whose ~620 tokens stand for 3 or 4 calls each, and
+/// the `confirmation_token` argument of the tools that may ask first, ~26 tokens on each.)
+const DEFAULT_SET_TOKENS: f64 = 5_200.0;
+/// ...and at most this per tool on average over every tool (130 before the same two).
+const ALL_TOOLS_TOKENS_PER_TOOL: f64 = 138.0;
 /// Regression guards on the whole `tools/list` entry (with output schema and annotations; the
 /// compact profile without), per tool on average over every tool: 184 and 119 when set.
 const FULL_LIST_TOKENS_PER_TOOL: f64 = 195.0;
