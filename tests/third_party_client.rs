@@ -25,26 +25,33 @@ fn python() -> Option<String> {
     py
 }
 
-/// Run the client; returns the result line it printed.
-async fn run(py: &str, args: &[&str]) -> Value {
+/// Run a client script; returns the JSON line it printed last, and its stdout.
+async fn python_json(py: &str, script: &str, args: &[&str]) -> (Value, String) {
     let out = tokio::process::Command::new(py)
-        .arg(SCRIPT)
+        .arg(script)
         .args(args)
         .output()
         .await
         .unwrap();
-    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(
         out.status.success(),
         "python client failed:\n{stdout}\n{stderr}"
     );
+    assert!(!stdout.contains(CANARY_KEY) && !stderr.contains(CANARY_KEY));
+    let last = serde_json::from_str(stdout.lines().last().unwrap()).unwrap();
+    (last, stdout)
+}
+
+/// Run the tool-call client; returns the result line it printed.
+async fn run(py: &str, args: &[&str]) -> Value {
+    let (result, stdout) = python_json(py, SCRIPT, args).await;
     assert!(
         stdout.contains(&format!("tools: {}", Selection::default().tools().count())),
         "{stdout}"
     );
-    assert!(!stdout.contains(CANARY_KEY) && !stderr.contains(CANARY_KEY));
-    serde_json::from_str(stdout.lines().last().unwrap()).unwrap()
+    result
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -155,20 +162,7 @@ fn workflow_mock(mock: &Mock) {
 }
 
 async fn run_workflows(py: &str, args: &[&str]) -> Value {
-    let out = tokio::process::Command::new(py)
-        .arg(WORKFLOWS)
-        .args(args)
-        .output()
-        .await
-        .unwrap();
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(
-        out.status.success(),
-        "python client failed:\n{stdout}\n{stderr}"
-    );
-    assert!(!stdout.contains(CANARY_KEY) && !stderr.contains(CANARY_KEY));
-    serde_json::from_str(stdout.lines().last().unwrap()).unwrap()
+    python_json(py, WORKFLOWS, args).await.0
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
