@@ -7,6 +7,8 @@ use leadmagic_mcp::server::{self, HttpOptions, Selection};
 use std::io::Write;
 use std::process::ExitCode;
 
+mod setup;
+
 #[derive(Parser)]
 #[command(
     name = "leadmagic-mcp",
@@ -98,6 +100,24 @@ enum Command {
         /// Print the MCP `tools/list` result as JSON.
         #[arg(long)]
         json: bool,
+    },
+    /// Print this server's entry for an MCP client's configuration (its own format, this
+    /// binary's absolute path, the settings given with it), or merge it into the client's file.
+    Config {
+        /// The client.
+        #[arg(value_enum)]
+        client: setup::Target,
+        /// Merge the entry into the client's configuration file (a backup first, other servers
+        /// kept).
+        #[arg(long)]
+        write: bool,
+        /// Also write LEADMAGIC_API_KEY (from the environment or .env) into the file, in plain
+        /// text. Without it no key is written.
+        #[arg(long)]
+        with_key: bool,
+        /// The server's name in the client.
+        #[arg(long, default_value = "leadmagic")]
+        name: String,
     },
     /// Call one tool and print its result as JSON.
     Call {
@@ -305,6 +325,12 @@ async fn run(cli: Cli, command: Command) -> ExitCode {
         return fail(e);
     }
     match command {
+        Command::Config {
+            client,
+            write,
+            with_key,
+            name,
+        } => configure(&cli, client, write, with_key, name),
         Command::Tools { json } => {
             if json {
                 let text =
@@ -447,6 +473,107 @@ fn tools_table(selection: &Selection) -> String {
         })
         .collect::<Vec<_>>()
         .join("\n")
+}
+
+/// The settings of this command line that the client should start the server with.
+fn server_args(cli: &Cli) -> Vec<String> {
+    let mut args = Vec::new();
+    let mut list = |flag: &str, items: &[String]| {
+        let items = named(items);
+        if !items.is_empty() {
+            args.push(flag.to_string());
+            args.push(items.join(","));
+        }
+    };
+    list("--toolsets", &cli.toolsets);
+    list("--tools", &cli.tools);
+    list("--exclude-tools", &cli.exclude_tools);
+    for (on, flag) in [
+        (cli.sandbox, "--sandbox"),
+        (cli.read_only, "--read-only"),
+        (cli.compact, "--compact"),
+        (cli.no_confirm, "--no-confirm"),
+    ] {
+        if on {
+            args.push(flag.into());
+        }
+    }
+    if let Some(max) = cli.max_credits {
+        args.extend(["--max-credits".into(), max.to_string()]);
+    }
+    if cli.confirm_above != server::DEFAULT_CONFIRM_ABOVE {
+        args.extend(["--confirm-above".into(), cli.confirm_above.to_string()]);
+    }
+    args
+}
+
+/// `config CLIENT`: print the entry, or merge it into the client's file.
+fn configure(
+    cli: &Cli,
+    client: setup::Target,
+    write: bool,
+    with_key: bool,
+    name: String,
+) -> ExitCode {
+    let command = match std::env::current_exe().and_then(|p| p.canonicalize()) {
+        Ok(p) => p.display().to_string(),
+        Err(e) => return fail(format!("cannot find this binary's path: {e}")),
+    };
+    let key = if with_key {
+        match std::env::var("LEADMAGIC_API_KEY")
+            .ok()
+            .filter(|k| !k.trim().is_empty())
+        {
+            Some(k) => Some(k),
+            None => return fail("--with-key: LEADMAGIC_API_KEY is not set (environment or .env)"),
+        }
+    } else {
+        None
+    };
+    let entry = setup::Entry {
+        name,
+        command,
+        args: server_args(cli),
+        key,
+    };
+    let home = std::env::var_os("HOME")
+        .or_else(|| std::env::var_os("USERPROFILE"))
+        .map(std::path::PathBuf::from)
+        .unwrap_or_default();
+    let cwd = std::env::current_dir().unwrap_or_default();
+    let path = client.path(&home, &cwd);
+    let note = client.key_note(entry.key.is_some());
+    if !write {
+        eprintln!(
+            "leadmagic-mcp: for {} (add it with --write)",
+            path.display()
+        );
+        if let Some(note) = note {
+            eprintln!("leadmagic-mcp: {note}");
+        }
+        // The snippet may hold the key the user asked for: it is theirs, printed to them.
+        return match std::io::stdout().write_all(setup::snippet(client, &entry).as_bytes()) {
+            Ok(()) => ExitCode::SUCCESS,
+            Err(_) => ExitCode::from(1),
+        };
+    }
+    match setup::write(client, &path, &entry) {
+        Ok(backup) => {
+            let kept = backup.map(|b| format!("; the old file is {}", b.display()));
+            eprintln!(
+                "leadmagic-mcp: {} now starts `{}` as \"{}\"{}",
+                path.display(),
+                entry.command,
+                entry.name,
+                kept.unwrap_or_default()
+            );
+            if let Some(note) = note {
+                eprintln!("leadmagic-mcp: {note}");
+            }
+            ExitCode::SUCCESS
+        }
+        Err(e) => fail(e),
+    }
 }
 
 /// The confirmation policy and its token secret: `LEADMAGIC_CONFIRM_SECRET` (environment or

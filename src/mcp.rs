@@ -5,14 +5,14 @@ use crate::errors::{Kind, ToolError};
 use crate::generated::Client;
 use crate::tools::{Selection, ToolDef};
 use rmcp::model::{
-    CacheScope, CallToolRequestParams, CallToolResponse, CallToolResult, ElicitRequest,
-    ElicitRequestParams, ElicitationAction, ElicitationSchema, GetPromptRequestParams,
-    GetPromptResponse, GetPromptResult, Implementation, InputRequest, InputRequiredResult,
-    JsonObject, ListPromptsResult, ListResourceTemplatesResult, ListResourcesResult,
-    ListToolsResult, PaginatedRequestParams, ProgressNotificationParam, Prompt, PromptArgument,
-    PromptMessage, ProtocolVersion, ReadResourceRequestParams, ReadResourceResponse,
-    ReadResourceResult, Resource, ResourceContents, ResourceTemplate, Role, ServerCapabilities,
-    ServerConfig, Tool, ToolAnnotations,
+    CacheScope, CallToolRequestParams, CallToolResponse, CallToolResult, DiscoverResult,
+    ElicitRequest, ElicitRequestParams, ElicitationAction, ElicitationSchema,
+    GetPromptRequestParams, GetPromptResponse, GetPromptResult, Implementation, InputRequest,
+    InputRequiredResult, JsonObject, ListPromptsResult, ListResourceTemplatesResult,
+    ListResourcesResult, ListToolsResult, PaginatedRequestParams, ProgressNotificationParam,
+    Prompt, PromptArgument, PromptMessage, ProtocolVersion, ReadResourceRequestParams,
+    ReadResourceResponse, ReadResourceResult, Resource, ResourceContents, ResourceTemplate, Role,
+    ServerCapabilities, ServerConfig, Tool, ToolAnnotations,
 };
 use rmcp::model::{ClientJsonRpcMessage, ClientRequest, ServerJsonRpcMessage};
 use rmcp::service::RequestContext;
@@ -326,6 +326,19 @@ impl ServerHandler for LeadMagicServer {
                     .with_title("LeadMagic"),
             )
             .with_instructions(self.instructions.as_ref())
+    }
+
+    /// 2026-07-28 discovery: what `initialize` used to say, with a caching hint (it depends on
+    /// the configuration only, as the lists do).
+    async fn discover(
+        &self,
+        context: RequestContext<RoleServer>,
+    ) -> Result<DiscoverResult, ErrorData> {
+        Ok(
+            DiscoverResult::from_server_info(protocol_version_list(), self.get_info())
+                .with_ttl_ms(CACHE_TTL_MS)
+                .with_cache_scope(scope_of(&context)),
+        )
     }
 
     async fn list_tools(
@@ -763,6 +776,10 @@ impl LeadMagicServer {
         e.expires_in_s = Some(self.tokens.ttl().as_secs());
         crate::call::Outcome::error(e)
     }
+}
+
+fn protocol_version_list() -> Vec<ProtocolVersion> {
+    ProtocolVersion::KNOWN_VERSIONS.to_vec()
 }
 
 /// Protocol revisions this server speaks (for the HTTP `MCP-Protocol-Version` check).
