@@ -10,6 +10,9 @@ pub const BASE_URL_VAR: &str = "LEADMAGIC_BASE_URL";
 pub const TIMEOUT_VAR: &str = "LEADMAGIC_TIMEOUT_SECS";
 pub const CONNECT_TIMEOUT_VAR: &str = "LEADMAGIC_CONNECT_TIMEOUT_SECS";
 pub const RATE_LIMIT_VAR: &str = "LEADMAGIC_RATE_LIMIT";
+/// PEM file of extra root certificates (a corporate TLS-inspecting proxy's), trusted on top of
+/// the compiled-in roots.
+pub const CA_FILE_VAR: &str = "LEADMAGIC_CA_FILE";
 pub const DEFAULT_BASE_URL: &str = "https://api.leadmagic.io";
 /// Requests per minute. LeadMagic's lowest published per-endpoint limit is 100/min (jobs finder,
 /// profile search on older plans); 300/min stays under most and is plenty for an agent.
@@ -109,6 +112,8 @@ pub struct Config {
     pub log_bodies: bool,
     /// Keys come from each caller (HTTP bring-your-own-key mode); no server key is used.
     pub caller_keys: bool,
+    /// Extra root certificates (PEM), trusted besides the compiled-in ones; never instead.
+    pub ca_file: Option<std::path::PathBuf>,
 }
 
 impl Config {
@@ -131,6 +136,7 @@ impl Config {
             max_credits: None,
             log_bodies: false,
             caller_keys: false,
+            ca_file: None,
         }
     }
 
@@ -185,6 +191,7 @@ impl Config {
         if let Some(t) = get(CONNECT_TIMEOUT_VAR) {
             config.connect_timeout = seconds(CONNECT_TIMEOUT_VAR, &t)?;
         }
+        config.ca_file = get(CA_FILE_VAR).map(std::path::PathBuf::from);
         if let Some(r) = get(RATE_LIMIT_VAR) {
             config.rate_limit_per_minute = parse_rate_limit(&r).ok_or_else(|| {
                 ConfigError::Setting(format!(

@@ -427,7 +427,8 @@ pub fn from_transport(error: &progenitor_client::Error, billed: bool) -> ToolErr
         Some(Outcome::Tls) => ToolError::new(
             Kind::UpstreamUnavailable,
             "Could not set up a secure connection to LeadMagic (nothing was sent).",
-            "Check LEADMAGIC_BASE_URL, and whether a proxy intercepts TLS on this network.",
+            "Check LEADMAGIC_BASE_URL; if a proxy on this network inspects TLS, give its root \
+             certificate in LEADMAGIC_CA_FILE.",
         ),
         Some(_) if billed => ToolError::new(
             Kind::OutcomeUnknown,

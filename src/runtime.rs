@@ -146,9 +146,12 @@ pub fn client(config: &Config) -> Result<Client, ConfigError> {
     // ring keeps the build free of C toolchains and of aws-lc. Mozilla's roots are compiled in:
     // loading the system store instead reads and parses ~150 files at every start.
     let provider = Arc::new(rustls::crypto::ring::default_provider());
-    let roots = rustls::RootCertStore {
+    let mut roots = rustls::RootCertStore {
         roots: webpki_roots::TLS_SERVER_ROOTS.to_vec(),
     };
+    if let Some(path) = &config.ca_file {
+        add_roots(&mut roots, path)?;
+    }
     let tls = rustls::ClientConfig::builder_with_provider(provider)
         .with_safe_default_protocol_versions()
         .map_err(|e| ConfigError::Client(e.to_string()))?
@@ -187,6 +190,28 @@ pub fn client(config: &Config) -> Result<Client, ConfigError> {
         call: None,
     };
     Ok(Client::new_with_client(&config.base_url, http, runtime))
+}
+
+/// Trust the certificates of a PEM file as well as the compiled-in roots (a corporate proxy
+/// that inspects TLS presents its own); certificate checks stay on.
+fn add_roots(roots: &mut rustls::RootCertStore, path: &std::path::Path) -> Result<(), ConfigError> {
+    use rustls::pki_types::{CertificateDer, pem::PemObject};
+    let var = crate::config::CA_FILE_VAR;
+    let bad = |why: String| ConfigError::Setting(format!("{var}={}: {why}", path.display()));
+    let pem = std::fs::read(path).map_err(|e| bad(format!("cannot read it ({e})")))?;
+    let mut added = 0;
+    for cert in CertificateDer::pem_slice_iter(&pem) {
+        let cert = cert.map_err(|e| bad(format!("not a PEM certificate file ({e})")))?;
+        roots
+            .add(cert)
+            .map_err(|e| bad(format!("a certificate cannot be a root ({e})")))?;
+        added += 1;
+    }
+    if added == 0 {
+        return Err(bad("holds no certificate".into()));
+    }
+    tracing::debug!(certificates = added, "extra roots trusted");
+    Ok(())
 }
 
 impl ClientHooks<Runtime> for Client {

@@ -46,6 +46,8 @@ fn cargo_install_from_the_clone_gives_a_working_binary() {
         .output()
         .unwrap();
     let entry: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
-    let command = entry["mcpServers"]["leadmagic"]["command"].as_str().unwrap();
+    let command = entry["mcpServers"]["leadmagic"]["command"]
+        .as_str()
+        .unwrap();
     assert_eq!(Path::new(command), installed.canonicalize().unwrap());
 }

@@ -1,0 +1,212 @@
+//! Corporate networks: the server reaches LeadMagic through an HTTPS proxy (`HTTPS_PROXY`,
+//! honoured by reqwest; `NO_PROXY` exempts hosts), and trusts a TLS-inspecting proxy's root from
+//! `LEADMAGIC_CA_FILE` on top of the compiled-in roots. Loopback only: a CONNECT proxy and a TLS
+//! mock whose certificate is signed, at test time, by a root that only the CA file holds.
+
+mod common;
+
+use common::{CANARY_KEY, temp_dir};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
+use tokio::net::{TcpListener, TcpStream};
+
+/// A root and a `localhost` certificate it signed.
+fn certificates() -> (
+    String,
+    rustls::pki_types::CertificateDer<'static>,
+    rustls::pki_types::PrivateKeyDer<'static>,
+) {
+    use rcgen::{BasicConstraints, CertificateParams, CertifiedIssuer, IsCa, KeyPair};
+    let mut ca_params = CertificateParams::new(Vec::<String>::new()).unwrap();
+    ca_params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+    let ca = CertifiedIssuer::self_signed(ca_params, KeyPair::generate().unwrap()).unwrap();
+    let leaf_key = KeyPair::generate().unwrap();
+    let leaf = CertificateParams::new(vec!["localhost".to_string()])
+        .unwrap()
+        .signed_by(&leaf_key, &ca)
+        .unwrap();
+    let key = rustls::pki_types::PrivateKeyDer::try_from(leaf_key.serialize_der()).unwrap();
+    (ca.pem(), leaf.der().clone(), key)
+}
+
+/// A TLS server answering every HTTP request with a small JSON body; counts the requests.
+async fn tls_mock(
+    cert: rustls::pki_types::CertificateDer<'static>,
+    key: rustls::pki_types::PrivateKeyDer<'static>,
+) -> (u16, Arc<AtomicUsize>) {
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    let config = rustls::ServerConfig::builder()
+        .with_no_client_auth()
+        .with_single_cert(vec![cert], key)
+        .unwrap();
+    let acceptor = tokio_rustls::TlsAcceptor::from(Arc::new(config));
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let requests = Arc::new(AtomicUsize::new(0));
+    let count = requests.clone();
+    tokio::spawn(async move {
+        while let Ok((socket, _)) = listener.accept().await {
+            let acceptor = acceptor.clone();
+            let count = count.clone();
+            tokio::spawn(async move {
+                let Ok(tls) = acceptor.accept(socket).await else {
+                    return;
+                };
+                let mut tls = BufReader::new(tls);
+                let mut length = 0usize;
+                loop {
+                    let mut line = String::new();
+                    if tls.read_line(&mut line).await.unwrap_or(0) == 0 {
+                        return;
+                    }
+                    if let Some(v) = line.to_ascii_lowercase().strip_prefix("content-length:") {
+                        length = v.trim().parse().unwrap_or(0);
+                    }
+                    if line == "\r\n" {
+                        break;
+                    }
+                }
+                let mut body = vec![0; length];
+                let _ = tls.read_exact(&mut body).await;
+                count.fetch_add(1, Ordering::SeqCst);
+                let reply = r#"{"email":"jane@example.org","email_status":"valid","credits_consumed":0.25}"#;
+                let _ = tls
+                    .write_all(
+                        format!(
+                            "HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{reply}",
+                            reply.len()
+                        )
+                        .as_bytes(),
+                    )
+                    .await;
+                let _ = tls.shutdown().await;
+            });
+        }
+    });
+    (port, requests)
+}
+
+/// An HTTP CONNECT proxy: tunnels to whatever it is asked for; records the targets.
+async fn connect_proxy() -> (u16, Arc<std::sync::Mutex<Vec<String>>>) {
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let targets = Arc::new(std::sync::Mutex::new(Vec::new()));
+    let seen = targets.clone();
+    tokio::spawn(async move {
+        while let Ok((socket, _)) = listener.accept().await {
+            let seen = seen.clone();
+            tokio::spawn(async move {
+                let mut client = BufReader::new(socket);
+                let mut first = String::new();
+                client.read_line(&mut first).await.unwrap();
+                loop {
+                    let mut line = String::new();
+                    if client.read_line(&mut line).await.unwrap_or(0) == 0 || line == "\r\n" {
+                        break;
+                    }
+                }
+                let target = first.split_whitespace().nth(1).unwrap_or("").to_string();
+                seen.lock().unwrap().push(first.trim().to_string());
+                let target = target.replacen("localhost", "127.0.0.1", 1);
+                let Ok(mut upstream) = TcpStream::connect(&target).await else {
+                    return;
+                };
+                let mut client = client.into_inner();
+                client
+                    .write_all(b"HTTP/1.1 200 Connection Established\r\n\r\n")
+                    .await
+                    .unwrap();
+                let _ = tokio::io::copy_bidirectional(&mut client, &mut upstream).await;
+            });
+        }
+    });
+    (port, targets)
+}
+
+fn call(env: &[(&str, &str)]) -> (bool, String, String) {
+    let dir = temp_dir();
+    let mut cmd = std::process::Command::new(common::binary());
+    cmd.args([
+        "call",
+        "validate_work_email",
+        "--args",
+        r#"{"email":"jane@example.org"}"#,
+    ])
+    .env_clear()
+    .current_dir(dir.path())
+    .env("LEADMAGIC_API_KEY", CANARY_KEY);
+    for (k, v) in env {
+        cmd.env(k, v);
+    }
+    let out = cmd.output().unwrap();
+    (
+        out.status.success(),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn calls_go_through_the_proxy_and_trust_the_root_of_the_ca_file_only() {
+    let (ca_pem, cert, key) = certificates();
+    let (mock_port, requests) = tls_mock(cert, key).await;
+    let (proxy_port, targets) = connect_proxy().await;
+    let dir = temp_dir();
+    let ca_file = dir.path().join("corporate-root.pem");
+    std::fs::write(&ca_file, &ca_pem).unwrap();
+    let base = format!("https://localhost:{mock_port}");
+    let proxy = format!("http://127.0.0.1:{proxy_port}");
+    let ca = ca_file.to_str().unwrap();
+
+    // Through the proxy, trusting the extra root: the call reaches the mock once.
+    let run = |extra: Vec<(&'static str, String)>| {
+        let mut env: Vec<(&str, String)> = vec![("LEADMAGIC_BASE_URL", base.clone())];
+        env.extend(extra);
+        let env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (*k, v.as_str())).collect();
+        call(&env)
+    };
+    let (ok, out, err) = tokio::task::block_in_place(|| {
+        run(vec![
+            ("HTTPS_PROXY", proxy.clone()),
+            ("LEADMAGIC_CA_FILE", ca.to_string()),
+        ])
+    });
+    assert!(ok, "{out}\n{err}");
+    assert!(out.contains("\"email_status\":\"valid\""), "{out}");
+    assert_eq!(requests.load(Ordering::SeqCst), 1);
+    assert_eq!(
+        targets.lock().unwrap().as_slice(),
+        [format!("CONNECT localhost:{mock_port} HTTP/1.1")],
+        "one tunnel, to LeadMagic's host (the key travels inside it)"
+    );
+
+    // NO_PROXY exempts the host: straight to the mock, no new tunnel.
+    let (ok, out, _) = tokio::task::block_in_place(|| {
+        run(vec![
+            ("HTTPS_PROXY", proxy.clone()),
+            ("NO_PROXY", "localhost".into()),
+            ("LEADMAGIC_CA_FILE", ca.to_string()),
+        ])
+    });
+    assert!(ok, "{out}");
+    assert_eq!(requests.load(Ordering::SeqCst), 2);
+    assert_eq!(targets.lock().unwrap().len(), 1);
+
+    // Without the CA file the certificate is not trusted: a TLS error, nothing sent.
+    let (ok, out, err) = tokio::task::block_in_place(|| run(vec![("HTTPS_PROXY", proxy.clone())]));
+    assert!(!ok);
+    let result: serde_json::Value = serde_json::from_str(out.trim()).expect("a tool error");
+    let message = result["message"].as_str().unwrap_or_default();
+    assert!(message.contains("nothing was sent"), "{result}\n{err}");
+    assert_eq!(requests.load(Ordering::SeqCst), 2, "no request got through");
+    for text in [&out, &err] {
+        assert!(!text.contains(CANARY_KEY));
+    }
+
+    // A CA file that is not one stops the server at start, naming the setting.
+    std::fs::write(&ca_file, "not a certificate").unwrap();
+    let (ok, _, err) =
+        tokio::task::block_in_place(|| run(vec![("LEADMAGIC_CA_FILE", ca.to_string())]));
+    assert!(!ok && err.contains("LEADMAGIC_CA_FILE"), "{err}");
+}
