@@ -464,6 +464,13 @@ async fn whole_message(
     let mut id = serde_json::Value::Null;
     let mut meta_version = None;
     if parts.method == axum::http::Method::POST && is_json {
+        // 2026-07-28 removed `initialize`: a request made on that revision gets rmcp's answer
+        // for a removed method (404, -32601), not our check of the old handshake's params.
+        if header_version.is_some_and(is_stateless_revision) && names_method(&bytes, "initialize") {
+            return next
+                .run(Request::from_parts(parts, Body::from(bytes)))
+                .await;
+        }
         let message = match screen(&bytes) {
             Ok(m) => m,
             Err(rejection) => return jsonrpc_error(StatusCode::BAD_REQUEST, &rejection),
@@ -474,6 +481,21 @@ async fn whole_message(
             return jsonrpc_error(StatusCode::BAD_REQUEST, &rejection);
         }
     }
+    // A header and `_meta` that name different revisions disagree (-32020, rmcp's answer),
+    // whether or not either is one this server speaks.
+    if let (Some(header), Some(meta)) = (header_version, meta_version.as_deref())
+        && header != meta
+    {
+        let rejection = crate::jsonrpc::Rejection::new(
+            id,
+            crate::jsonrpc::HEADER_MISMATCH,
+            format!(
+                "MCP-Protocol-Version header ({header}) does not match request _meta \
+                 protocolVersion ({meta})"
+            ),
+        );
+        return jsonrpc_error(StatusCode::BAD_REQUEST, &rejection);
+    }
     for requested in header_version.into_iter().chain(meta_version.as_deref()) {
         if !shared.versions.iter().any(|k| k == requested) {
             let rejection = crate::jsonrpc::unsupported_version(id, requested, &shared.versions);
@@ -482,6 +504,21 @@ async fn whole_message(
     }
     next.run(Request::from_parts(parts, Body::from(bytes)))
         .await
+}
+
+/// A revision without `initialize` (2026-07-28 and later; revisions are dates).
+fn is_stateless_revision(version: &str) -> bool {
+    version.len() == 10 && version >= "2026-07-28"
+}
+
+/// Whether a JSON-RPC body is a call of `method` (read without building the whole value).
+fn names_method(body: &[u8], method: &str) -> bool {
+    #[derive(serde::Deserialize)]
+    struct Method<'a> {
+        #[serde(borrow)]
+        method: Option<std::borrow::Cow<'a, str>>,
+    }
+    serde_json::from_slice::<Method>(body).is_ok_and(|m| m.method.as_deref() == Some(method))
 }
 
 /// The last line for HTTP: a response body holding any part of a key in use is scrubbed

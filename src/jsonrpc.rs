@@ -8,6 +8,8 @@ use serde_json::{Map, Value, json};
 pub const PARSE_ERROR: i64 = -32700;
 pub const INVALID_REQUEST: i64 = -32600;
 pub const INVALID_PARAMS: i64 = -32602;
+/// The `MCP-Protocol-Version` header and the request's `_meta` name different revisions.
+pub const HEADER_MISMATCH: i64 = -32020;
 /// MCP 2026-07-28: the requested protocol version is not one this server speaks.
 pub const UNSUPPORTED_PROTOCOL_VERSION: i64 = -32022;
 

@@ -771,6 +771,7 @@ impl LeadMagicServer {
             "Ask the user. If they agree, call this tool again with the same arguments plus \
              confirmation_token (valid once, for these arguments only, until it expires).",
         );
+        tracing::info!(tool = def.name, "confirmation required: nothing sent");
         e.would_cost = worst.is_finite().then(|| crate::call::round(worst));
         e.confirmation_token = Some(self.tokens.issue(def.name, args, key));
         e.expires_in_s = Some(self.tokens.ttl().as_secs());
