@@ -738,3 +738,79 @@ async fn each_callers_key_has_its_own_budget_total_and_pause() {
     );
     assert_eq!(mock.total(), 5, "the held-back call sent nothing");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn revision_2026_07_28_headers_are_checked_and_initialize_is_gone() {
+    let server = HttpServer::start(&[], &["--sandbox"]).await;
+    let client = http_client();
+    let mcp = server.mcp_url();
+    let meta = |version: &str| {
+        json!({"io.modelcontextprotocol/protocolVersion": version,
+            "io.modelcontextprotocol/clientInfo": {"name": "t", "version": "0"},
+            "io.modelcontextprotocol/clientCapabilities": {}})
+    };
+    let discover = |version: &str| json!({"jsonrpc": "2.0", "id": 7, "method": "server/discover", "params": {"_meta": meta(version)}});
+    let headers = [
+        ("mcp-protocol-version", "2026-07-28"),
+        ("mcp-method", "server/discover"),
+    ];
+    // Discovery answers with the capabilities, the instructions and a caching hint.
+    let (status, found) = post_mcp(&client, &mcp, &discover("2026-07-28"), &headers).await;
+    assert_eq!(status, 200, "{found}");
+    let result = &found["result"];
+    assert!(
+        result["capabilities"]["tools"].is_object()
+            && result["capabilities"]["prompts"].is_object()
+    );
+    assert!(
+        result["instructions"]
+            .as_str()
+            .unwrap()
+            .contains("Toolsets enabled")
+    );
+    assert_eq!(result["ttlMs"], 3_600_000);
+    assert_eq!(result["cacheScope"], "public");
+    // Header and _meta disagree: -32020, whether or not the _meta version is one spoken here.
+    for other in ["2025-11-25", "v999.0.0"] {
+        let (status, body) = post_mcp(&client, &mcp, &discover(other), &headers).await;
+        assert_eq!(status, 400, "{body}");
+        assert_eq!(body["error"]["code"], -32020, "{other}: {body}");
+    }
+    // Mcp-Method must name the body's method.
+    let (status, body) = post_mcp(
+        &client,
+        &mcp,
+        &discover("2026-07-28"),
+        &[
+            ("mcp-protocol-version", "2026-07-28"),
+            ("mcp-method", "tools/list"),
+        ],
+    )
+    .await;
+    assert_eq!(status, 400, "{body}");
+    // initialize was removed in 2026-07-28: 404 and method-not-found, not a params error.
+    let init = json!({"jsonrpc": "2.0", "id": 8, "method": "initialize", "params": {"_meta": meta("2026-07-28")}});
+    let (status, body) = post_mcp(
+        &client,
+        &mcp,
+        &init,
+        &[
+            ("mcp-protocol-version", "2026-07-28"),
+            ("mcp-method", "initialize"),
+        ],
+    )
+    .await;
+    assert_eq!(status, 404, "{body}");
+    assert_eq!(body["error"]["code"], -32601, "{body}");
+    // The 2025 handshake still works.
+    let old = json!({"jsonrpc": "2.0", "id": 9, "method": "initialize", "params": {"protocolVersion": "2025-11-25", "capabilities": {}, "clientInfo": {"name": "t", "version": "0"}}});
+    let (status, body) = post_mcp(
+        &client,
+        &mcp,
+        &old,
+        &[("mcp-protocol-version", "2025-11-25")],
+    )
+    .await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["result"]["protocolVersion"], "2025-11-25");
+}
