@@ -119,6 +119,13 @@ enum Command {
         #[arg(long, default_value = "leadmagic")]
         name: String,
     },
+    /// Check a running `serve --http` (for a container's health check): exit 0 when its
+    /// /healthz answers ok.
+    Health {
+        /// The health endpoint.
+        #[arg(long, default_value = "http://127.0.0.1:8787/healthz")]
+        url: String,
+    },
     /// Call one tool and print its result as JSON.
     Call {
         /// Tool name, as listed by `leadmagic-mcp tools`.
@@ -331,6 +338,7 @@ async fn run(cli: Cli, command: Command) -> ExitCode {
             with_key,
             name,
         } => configure(&cli, client, write, with_key, name),
+        Command::Health { url } => health(&url).await,
         Command::Tools { json } => {
             if json {
                 let text =
@@ -473,6 +481,33 @@ fn tools_table(selection: &Selection) -> String {
         })
         .collect::<Vec<_>>()
         .join("\n")
+}
+
+/// `health`: one GET of /healthz on a plain-HTTP address (a container checking itself: no
+/// curl in the image). `Host: localhost`, which the default allow-list and the manifests accept.
+async fn health(url: &str) -> ExitCode {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let Some(rest) = url.strip_prefix("http://") else {
+        return fail("health: the URL must be http://HOST:PORT/PATH");
+    };
+    let (authority, path) = rest.split_once('/').unwrap_or((rest, ""));
+    let check = async {
+        let mut stream = tokio::net::TcpStream::connect(authority).await.ok()?;
+        let request =
+            format!("GET /{path} HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n");
+        stream.write_all(request.as_bytes()).await.ok()?;
+        let mut answer = Vec::new();
+        stream.take(4096).read_to_end(&mut answer).await.ok()?;
+        let text = String::from_utf8_lossy(&answer);
+        Some(text.starts_with("HTTP/1.1 200") && text.contains("\"status\":\"ok\""))
+    };
+    match tokio::time::timeout(std::time::Duration::from_secs(5), check).await {
+        Ok(Some(true)) => ExitCode::SUCCESS,
+        _ => {
+            eprintln!("leadmagic-mcp: {url} is not healthy");
+            ExitCode::from(1)
+        }
+    }
 }
 
 /// The settings of this command line that the client should start the server with.
