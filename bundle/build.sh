@@ -74,4 +74,14 @@ else
 fi
 "${RUN[@]}" validate "$STAGE/manifest.json"
 "${RUN[@]}" pack "$STAGE" "$OUT/leadmagic-mcp.mcpb"
-echo "bundle: $OUT/leadmagic-mcp.mcpb"
+# The registry entry of this bundle: server.json with the file's SHA-256 filled in.
+python3 - "$OUT/leadmagic-mcp.mcpb" server.json > "$OUT/server.json" <<'PY'
+import hashlib, json, sys
+entry = json.load(open(sys.argv[2]))
+digest = hashlib.sha256(open(sys.argv[1], "rb").read()).hexdigest()
+for package in entry["packages"]:
+    if package["registryType"] == "mcpb":
+        package["fileSha256"] = digest
+print(json.dumps(entry, indent=2))
+PY
+echo "bundle: $OUT/leadmagic-mcp.mcpb (registry entry: $OUT/server.json)"
