@@ -7,20 +7,7 @@ use serde_json::json;
 use std::process::{Command, Stdio};
 
 fn run(args: &[&str], env: &[(&str, &str)], dir: &std::path::Path) -> (bool, String, String) {
-    let mut cmd = Command::new(common::binary());
-    cmd.args(args)
-        .env_clear()
-        .current_dir(dir)
-        .stdin(Stdio::null());
-    for (k, v) in env {
-        cmd.env(k, v);
-    }
-    let out = cmd.output().unwrap();
-    (
-        out.status.success(),
-        String::from_utf8_lossy(&out.stdout).into_owned(),
-        String::from_utf8_lossy(&out.stderr).into_owned(),
-    )
+    common::run_binary(dir, args, env)
 }
 
 /// Started by hand in a terminal, the stdio server says once, on stderr, what it is waiting for

@@ -7,7 +7,6 @@ mod common;
 use common::{CANARY_KEY, temp_dir};
 use serde_json::{Value, json};
 use std::path::Path;
-use std::process::Command;
 
 /// Client, its file under HOME (`~`) or the working directory (`.`), and where servers live.
 const CLIENTS: [(&str, &str, &str); 7] = [
@@ -29,20 +28,9 @@ const CLIENTS: [(&str, &str, &str); 7] = [
 ];
 
 fn run(home: &Path, cwd: &Path, args: &[&str], env: &[(&str, &str)]) -> (bool, String, String) {
-    let mut cmd = Command::new(common::binary());
-    cmd.args(args)
-        .env_clear()
-        .env("HOME", home)
-        .current_dir(cwd);
-    for (k, v) in env {
-        cmd.env(k, v);
-    }
-    let out = cmd.output().unwrap();
-    (
-        out.status.success(),
-        String::from_utf8_lossy(&out.stdout).into_owned(),
-        String::from_utf8_lossy(&out.stderr).into_owned(),
-    )
+    let home = home.to_str().unwrap();
+    let env: Vec<(&str, &str)> = env.iter().copied().chain([("HOME", home)]).collect();
+    common::run_binary(cwd, args, &env)
 }
 
 /// The file as JSON (TOML is read into the same shape).

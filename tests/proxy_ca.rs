@@ -126,25 +126,18 @@ async fn connect_proxy() -> (u16, Arc<std::sync::Mutex<Vec<String>>>) {
 
 fn call(env: &[(&str, &str)]) -> (bool, String, String) {
     let dir = temp_dir();
-    let mut cmd = std::process::Command::new(common::binary());
-    cmd.args([
+    let args = [
         "call",
         "validate_work_email",
         "--args",
         r#"{"email":"jane@example.org"}"#,
-    ])
-    .env_clear()
-    .current_dir(dir.path())
-    .env("LEADMAGIC_API_KEY", CANARY_KEY);
-    for (k, v) in env {
-        cmd.env(k, v);
-    }
-    let out = cmd.output().unwrap();
-    (
-        out.status.success(),
-        String::from_utf8_lossy(&out.stdout).into_owned(),
-        String::from_utf8_lossy(&out.stderr).into_owned(),
-    )
+    ];
+    let env: Vec<(&str, &str)> = env
+        .iter()
+        .copied()
+        .chain([("LEADMAGIC_API_KEY", CANARY_KEY)])
+        .collect();
+    common::run_binary(dir.path(), &args, &env)
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

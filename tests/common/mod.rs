@@ -469,6 +469,29 @@ impl McpProcess {
 }
 
 /// A fresh directory for one test, removed when dropped (also when the test fails).
+/// Run the binary to its end in `dir` with only `env`: (success, stdout, stderr).
+#[allow(dead_code)] // not every test binary runs the command line
+pub fn run_binary(
+    dir: &std::path::Path,
+    args: &[&str],
+    env: &[(&str, &str)],
+) -> (bool, String, String) {
+    let mut cmd = std::process::Command::new(binary());
+    cmd.args(args)
+        .env_clear()
+        .current_dir(dir)
+        .stdin(Stdio::null());
+    for (k, v) in env {
+        cmd.env(k, v);
+    }
+    let out = cmd.output().unwrap();
+    (
+        out.status.success(),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
 pub fn temp_dir() -> tempfile::TempDir {
     tempfile::Builder::new()
         .prefix("leadmagic-mcp-test-")
