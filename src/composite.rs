@@ -160,6 +160,8 @@ fn input_field(step: &Step, field: &str, index: Option<usize>) -> String {
 /// What one step run produced, for the report.
 struct Run {
     step: usize,
+    /// Its place among the runs of a `for_each` step (0 otherwise).
+    item_index: usize,
     report: Value,
     /// The result, when it succeeded.
     result: Option<Value>,
@@ -199,9 +201,9 @@ pub async fn run(
                     results: &results,
                 };
                 let mut calls = Vec::new();
-                for item in runs(step, &args) {
+                for (k, item) in runs(step, &args).into_iter().enumerate() {
                     match resolve(step, &args, item, &known) {
-                        Ok(mapped) => calls.push((item.cloned(), mapped)),
+                        Ok(mapped) => calls.push((k, item.cloned(), mapped)),
                         Err(_) => break,
                     }
                 }
@@ -217,9 +219,17 @@ pub async fn run(
                     continue;
                 }
                 left[i] = all;
-                for (item, mapped) in calls {
+                for (k, item, mapped) in calls {
                     let waited_for = depends_on_steps(step, &mapped);
-                    pending.push(run_step(client, caller, steps, i, item, mapped, waited_for));
+                    pending.push(run_step(
+                        client,
+                        caller,
+                        steps,
+                        (i, k),
+                        item,
+                        mapped,
+                        waited_for,
+                    ));
                 }
             }
         }
@@ -251,7 +261,7 @@ pub async fn run(
     if !runtime.is_sandbox() && reserved > 1e-9 {
         runtime.budget().settle(payer, reserved, 0.0);
     }
-    finished.sort_by_key(|r| r.step);
+    finished.sort_by_key(|r| (r.step, r.item_index));
     report(client, caller, worst, finished)
 }
 
@@ -278,6 +288,7 @@ fn not_run(i: usize, step: &Step) -> Run {
     };
     Run {
         step: i,
+        item_index: 0,
         report: json!({
             "id": step.id,
             "tool": TOOLS[step.tool].name,
@@ -297,7 +308,7 @@ async fn run_step(
     client: &Client,
     caller: &Caller,
     steps: &'static [Step],
-    i: usize,
+    (i, item_index): (usize, usize),
     item: Option<Value>,
     mapped: Map<String, Value>,
     waited_for: Vec<(&'static str, usize)>,
@@ -331,6 +342,7 @@ async fn run_step(
         report["credits"] = json!({"used": 0});
         let run = Run {
             step: i,
+            item_index,
             report,
             result: None,
             used: 0.0,
@@ -372,6 +384,7 @@ async fn run_step(
     };
     let run = Run {
         step: i,
+        item_index,
         report,
         result,
         used,

@@ -270,6 +270,16 @@ async fn the_budget_refuses_a_composite_whole_before_any_step_is_sent() {
         )
         .await;
     assert_eq!(r["result"]["isError"], false, "{r}");
+    let items: Vec<Value> = steps(&r["result"])
+        .into_iter()
+        .filter(|s| s["id"] == "people")
+        .map(|s| s["item"].clone())
+        .collect();
+    assert_eq!(
+        items,
+        [json!("CEO"), json!("CTO")],
+        "runs reported in the order given"
+    );
     assert_eq!(mock.hits("POST", ROLE), 2);
     assert_eq!(mock.hits("POST", PROFILE), 1);
     let bodies: Vec<Value> = mock
