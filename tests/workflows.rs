@@ -349,6 +349,9 @@ async fn a_confirmation_token_runs_its_call_once_and_nothing_else() {
     };
     // Other arguments, another tool, a forged token: refused, nothing sent.
     let other_args = json!({"company_domain": "example.org", "limit": 99});
+    // The tag's last hex digit changed (to another digit, whatever it was).
+    let last = if token.ends_with('0') { "1" } else { "0" };
+    let forged = format!("{}{last}", &token[..token.len() - 1]);
     let refused = [
         server
             .call("search_people", with(&other_args, &token))
