@@ -176,7 +176,13 @@ async fn three_replicas_behind_nginx_share_the_work_and_survive_a_sigterm() {
         let (py, mcp) = (py.clone(), mcp.clone());
         tokio::spawn(async move { python(&py, &[&mcp, "load", "30", "4"]).await })
     };
-    tokio::time::sleep(Duration::from_millis(700)).await;
+    // SIGTERM once the replica is answering this load.
+    for _ in 0..200 {
+        if served(&replicas[1], "validate_work_email") > shares[1] {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(25)).await;
+    }
     let pid = replicas[1].child.id().unwrap();
     let _ = std::process::Command::new("kill")
         .args(["-TERM", &pid.to_string()])
