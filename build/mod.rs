@@ -153,7 +153,25 @@ pub fn generate(doc: &Value) -> Result<Generated, GenError> {
         .with_inner_type(quote::quote!(crate::runtime::Runtime))
         .with_hooks(progenitor::HooksMode::Expected);
     let mut generator = progenitor::Generator::new(&settings);
-    let client_tokens = generator.generate_tokens(&spec).map_err(|e| {
+    // The pre-flight check catches every construct known to panic progenitor or typify; a new
+    // one still becomes an error naming the document, not a crash of the build.
+    let generated = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        generator.generate_tokens(&spec)
+    }))
+    .map_err(|panic| {
+        let why = panic
+            .downcast_ref::<String>()
+            .map(String::as_str)
+            .or_else(|| panic.downcast_ref::<&str>().copied())
+            .unwrap_or("no message");
+        GenError::new(
+            None,
+            "#/paths",
+            format!("progenitor could not handle the document ({why})"),
+            "report the document to the leadmagic-mcp maintainers: the pre-flight check missed a construct",
+        )
+    })?;
+    let client_tokens = generated.map_err(|e| {
         GenError::new(
             None,
             "#/paths",

@@ -121,6 +121,21 @@ pub fn check(doc: &Value) -> Result<Vec<Operation>, GenError> {
             "provide an OpenAPI 3.0 or 3.1 document",
         ));
     }
+    // A schema that is only a reference to itself (or a ring of them) names no schema at all;
+    // progenitor would recurse on it until the stack overflows.
+    let components = doc
+        .pointer("/components/schemas")
+        .and_then(Value::as_object);
+    for (name, schema) in components.into_iter().flatten() {
+        if deref(doc, schema).is_none() {
+            return Err(GenError::new(
+                None,
+                format!("#/components/schemas/{}", escape_pointer(name)),
+                format!("schema `{name}` is a chain of references that never reaches a schema"),
+                "point the reference at a schema, or remove the chain",
+            ));
+        }
+    }
     let paths = doc.get("paths").and_then(Value::as_object).ok_or_else(|| {
         GenError::new(
             None,
@@ -519,7 +534,38 @@ fn check_schema(
                 "fix the reference",
             )
         })?;
+        if deref(doc, target).is_none() {
+            return Err(GenError::new(
+                op,
+                pointer,
+                format!("`$ref: {r}` starts a chain of references that never reaches a schema"),
+                "point the reference at a schema",
+            ));
+        }
         return check_schema(doc, target, op, r, depth + 1);
+    }
+    // A `type` JSON Schema does not define (e.g. Swagger 2's `file`) would reach a `todo!` in
+    // progenitor; so would a type that is not a name or a list of names.
+    if let Some(t) = obj.get("type") {
+        let names: Vec<&Value> = match t {
+            Value::Array(items) => items.iter().collect(),
+            other => vec![other],
+        };
+        let known = [
+            "string", "number", "integer", "boolean", "array", "object", "null",
+        ];
+        if let Some(bad) = names
+            .iter()
+            .find(|n| !n.as_str().is_some_and(|n| known.contains(&n)))
+        {
+            return Err(GenError::new(
+                op,
+                format!("{pointer}/type"),
+                format!("`type: {bad}` is not a JSON Schema type"),
+                "use one of string, number, integer, boolean, array, object, null (a file upload is \
+                 `type: string, format: binary`)",
+            ));
+        }
     }
     for kw in UNSUPPORTED_KEYWORDS {
         if obj.contains_key(kw) {

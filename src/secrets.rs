@@ -410,3 +410,89 @@ mod tests {
         assert_eq!(scrub_with(&secrets, "x abc12 y"), format!("x {REDACTED} y"));
     }
 }
+
+#[cfg(test)]
+mod properties {
+    use super::*;
+    use proptest::prelude::*;
+
+    const STANDARD: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    const URL_SAFE: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+
+    fn b64(data: &[u8], alphabet: &[u8; 64]) -> String {
+        let mut out = String::new();
+        for group in data.chunks(3) {
+            let mut g = [0u8; 3];
+            g[..group.len()].copy_from_slice(group);
+            let n = (u32::from(g[0]) << 16) | (u32::from(g[1]) << 8) | u32::from(g[2]);
+            for k in 0..=group.len() {
+                out.push(char::from(alphabet[((n >> (18 - 6 * k)) & 63) as usize]));
+            }
+        }
+        out
+    }
+
+    /// How the key is hidden in the text.
+    #[derive(Debug, Clone)]
+    enum Form {
+        Whole,
+        Slice(usize, usize),
+        Base64 { lead: usize, url: bool },
+        Percent,
+        Json,
+    }
+
+    fn form() -> impl Strategy<Value = Form> {
+        prop_oneof![
+            Just(Form::Whole),
+            (0usize..40, 8usize..48).prop_map(|(s, l)| Form::Slice(s, l)),
+            (0usize..3, any::<bool>()).prop_map(|(lead, url)| Form::Base64 { lead, url }),
+            Just(Form::Percent),
+            Just(Form::Json),
+        ]
+    }
+
+    proptest! {
+        // CI runs the default 256 cases; `PROPTEST_CASES=100000 cargo test --lib
+        // secrets::properties` is the long run (SECURITY.md).
+        #[test]
+        fn no_trace_of_a_key_survives_the_filter(
+            key in "[A-Za-z0-9_+/=.-]{8,48}",
+            before in "\\PC{0,30}",
+            after in "\\PC{0,30}",
+            form in form(),
+        ) {
+            let hidden = match &form {
+                Form::Whole => key.clone(),
+                Form::Slice(start, len) => {
+                    let start = start % (key.len() - 7);
+                    let end = (start + len).min(key.len()).max(start + 8);
+                    key[start..end].to_string()
+                }
+                Form::Base64 { lead, url } => {
+                    let data = format!("{}{key}", &"abc"[..*lead]);
+                    b64(data.as_bytes(), if *url { URL_SAFE } else { STANDARD })
+                }
+                Form::Percent => percent_encode(&key, false),
+                Form::Json => serde_json::to_string(&key).unwrap(),
+            };
+            let text = format!("{before}{hidden}{after}");
+            let secrets = [Arc::new(Secret::new(&key))];
+            let clean = scrub_with(&secrets, &text);
+            for w in key.as_bytes().windows(MIN_SLICE) {
+                let w = std::str::from_utf8(w).unwrap();
+                prop_assert!(!clean.contains(w), "slice {w:?} left in {clean:?}");
+            }
+            if let Form::Base64 { lead, url } = form {
+                // The encoded characters that depend on the key's bytes alone.
+                let alphabet = if url { URL_SAFE } else { STANDARD };
+                let full = b64(format!("{}{key}", &"abc"[..lead]).as_bytes(), alphabet);
+                let inner = &full[4.min(full.len())..full.len().saturating_sub(4).max(4.min(full.len()))];
+                for w in inner.as_bytes().windows(MIN_SLICE + 4) {
+                    let w = std::str::from_utf8(w).unwrap();
+                    prop_assert!(!clean.contains(w), "base64 {w:?} left in {clean:?}");
+                }
+            }
+        }
+    }
+}
