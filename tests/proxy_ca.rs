@@ -7,85 +7,9 @@ mod common;
 
 use common::{CANARY_KEY, temp_dir};
 use std::sync::Arc;
-use std::sync::atomic::{AtomicUsize, Ordering};
-use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
+use std::sync::atomic::Ordering;
+use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
 use tokio::net::{TcpListener, TcpStream};
-
-/// A root and a `localhost` certificate it signed.
-fn certificates() -> (
-    String,
-    rustls::pki_types::CertificateDer<'static>,
-    rustls::pki_types::PrivateKeyDer<'static>,
-) {
-    use rcgen::{BasicConstraints, CertificateParams, CertifiedIssuer, IsCa, KeyPair};
-    let mut ca_params = CertificateParams::new(Vec::<String>::new()).unwrap();
-    ca_params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
-    let ca = CertifiedIssuer::self_signed(ca_params, KeyPair::generate().unwrap()).unwrap();
-    let leaf_key = KeyPair::generate().unwrap();
-    let leaf = CertificateParams::new(vec!["localhost".to_string()])
-        .unwrap()
-        .signed_by(&leaf_key, &ca)
-        .unwrap();
-    let key = rustls::pki_types::PrivateKeyDer::try_from(leaf_key.serialize_der()).unwrap();
-    (ca.pem(), leaf.der().clone(), key)
-}
-
-/// A TLS server answering every HTTP request with a small JSON body; counts the requests.
-async fn tls_mock(
-    cert: rustls::pki_types::CertificateDer<'static>,
-    key: rustls::pki_types::PrivateKeyDer<'static>,
-) -> (u16, Arc<AtomicUsize>) {
-    let _ = rustls::crypto::ring::default_provider().install_default();
-    let config = rustls::ServerConfig::builder()
-        .with_no_client_auth()
-        .with_single_cert(vec![cert], key)
-        .unwrap();
-    let acceptor = tokio_rustls::TlsAcceptor::from(Arc::new(config));
-    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let port = listener.local_addr().unwrap().port();
-    let requests = Arc::new(AtomicUsize::new(0));
-    let count = requests.clone();
-    tokio::spawn(async move {
-        while let Ok((socket, _)) = listener.accept().await {
-            let acceptor = acceptor.clone();
-            let count = count.clone();
-            tokio::spawn(async move {
-                let Ok(tls) = acceptor.accept(socket).await else {
-                    return;
-                };
-                let mut tls = BufReader::new(tls);
-                let mut length = 0usize;
-                loop {
-                    let mut line = String::new();
-                    if tls.read_line(&mut line).await.unwrap_or(0) == 0 {
-                        return;
-                    }
-                    if let Some(v) = line.to_ascii_lowercase().strip_prefix("content-length:") {
-                        length = v.trim().parse().unwrap_or(0);
-                    }
-                    if line == "\r\n" {
-                        break;
-                    }
-                }
-                let mut body = vec![0; length];
-                let _ = tls.read_exact(&mut body).await;
-                count.fetch_add(1, Ordering::SeqCst);
-                let reply = r#"{"email":"jane@example.org","email_status":"valid","credits_consumed":0.25}"#;
-                let _ = tls
-                    .write_all(
-                        format!(
-                            "HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{reply}",
-                            reply.len()
-                        )
-                        .as_bytes(),
-                    )
-                    .await;
-                let _ = tls.shutdown().await;
-            });
-        }
-    });
-    (port, requests)
-}
 
 /// An HTTP CONNECT proxy: tunnels to whatever it is asked for; records the targets.
 async fn connect_proxy() -> (u16, Arc<std::sync::Mutex<Vec<String>>>) {
@@ -142,8 +66,15 @@ fn call(env: &[(&str, &str)]) -> (bool, String, String) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn calls_go_through_the_proxy_and_trust_the_root_of_the_ca_file_only() {
-    let (ca_pem, cert, key) = certificates();
-    let (mock_port, requests) = tls_mock(cert, key).await;
+    let root = common::tls::Root::new();
+    let ca_pem = root.pem();
+    let body = r#"{"email":"jane@example.org","email_status":"valid","credits_consumed":0.25}"#;
+    let (mock_port, requests) = common::tls::serve(
+        root.leaf("localhost", false),
+        common::tls::Behaviour::Answer,
+        body,
+    )
+    .await;
     let (proxy_port, targets) = connect_proxy().await;
     let dir = temp_dir();
     let ca_file = dir.path().join("corporate-root.pem");

@@ -17,6 +17,9 @@ use tokio::net::TcpListener;
 #[path = "../../build/sample.rs"]
 pub mod sample;
 
+#[allow(dead_code)] // only the TLS tests use it
+pub mod tls;
+
 pub const CANARY_KEY: &str = "lm_CANARY_7f3a9c1e5b2d4f6a8c0e1b3d5f7a9c2e";
 
 /// A test that cannot run here says so where `cargo test` shows it: straight to the process's
