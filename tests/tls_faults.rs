@@ -45,14 +45,23 @@ fn calls(port: u16, ca: &std::path::Path) -> Vec<Value> {
     .collect()
 }
 
+/// Fault, certificate name, expired, behaviour, what the message says, requests read.
+type Row = (
+    &'static str,
+    &'static str,
+    bool,
+    Behaviour,
+    [&'static str; 2],
+    usize,
+);
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn tls_faults_are_classified_with_exact_request_counts() {
     let root = Root::new();
     let dir = temp_dir();
     let ca = dir.path().join("root.pem");
     std::fs::write(&ca, root.pem()).unwrap();
-    // (fault, certificate name, expired, behaviour, expected message part, requests read)
-    let table: [(&str, &str, bool, Behaviour, [&str; 2], usize); 4] = [
+    let table: [Row; 4] = [
         (
             "handshake fails",
             "localhost",

@@ -115,7 +115,7 @@ pub async fn serve(
                     let _ = tls.write_all(&body.as_bytes()[..body.len().min(10)]).await;
                     let _ = tls.flush().await;
                     // A reset, not a clean close: no close_notify, linger 0.
-                    let _ = tls.get_ref().0.set_linger(Some(std::time::Duration::ZERO));
+                    let _ = tls.get_ref().0.set_zero_linger();
                     return;
                 }
                 let reply = format!(
