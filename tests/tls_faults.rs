@@ -102,7 +102,7 @@ async fn tls_faults_are_classified_with_exact_request_counts() {
         let (port, read) = common::tls::serve(root.leaf(name, expired), behaviour, BODY).await;
         let results = tokio::task::block_in_place(|| calls(port, &ca));
         let billed = &results[0];
-        assert_eq!(billed["kind"].is_string(), true, "{fault}: {billed}");
+        assert!(billed["kind"].is_string(), "{fault}: {billed}");
         let message = billed["message"].as_str().unwrap();
         for part in expect {
             assert!(message.contains(part), "{fault}: {message}");
