@@ -262,6 +262,10 @@ pub(crate) async fn execute(
         }
         return cancelled();
     }
+    // A null argument is one not given (validation reads it so): it is left out of the request,
+    // where a typed body would refuse it for a list or a number.
+    let mut args = args;
+    args.retain(|_, v| !v.is_null());
     let scope = CallScope::new(
         tool,
         caller.key.clone(),
