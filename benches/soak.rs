@@ -1,6 +1,6 @@
 //! A soak: stdio and HTTP servers under concurrent clients for a bounded time, mixing calls that
-//! succeed, that LeadMagic answers with an error (not found, a 500 on a billed call), free calls
-//! and invalid arguments. It reports calls/s, errors by kind, p50/p99 latency and each server's
+//! succeed, that LeadMagic answers with an error (not found, a 500 on a billed call), that lose
+//! their connection after the request was read, free calls and invalid arguments. It reports calls/s, errors by kind, p50/p99 latency and each server's
 //! RSS at the start, middle and end, and fails (exit 1) on an unexplained result, on any billed
 //! call reaching the mock other than exactly once, or on RSS growing more than 10 % over the
 //! second half. Nothing here is timed against a target.
@@ -25,7 +25,7 @@ struct Case {
     route: Option<&'static str>,
 }
 
-const CASES: [Case; 5] = [
+const CASES: [Case; 6] = [
     Case {
         tool: "validate_work_email",
         args: |n| json!({"email": format!("p{n}@example.org")}),
@@ -44,6 +44,13 @@ const CASES: [Case; 5] = [
         // A 500 on a billed call: reported as possibly charged, never sent again.
         expect: Some("outcome_unknown"),
         route: Some("/v1/companies/company-search"),
+    },
+    Case {
+        tool: "find_people_by_role",
+        args: |_| json!({"company_domain": "example.org", "job_title": "CTO"}),
+        // The connection drops after the request was read: possibly charged, never sent again.
+        expect: Some("outcome_unknown"),
+        route: Some("/v1/people/role-finder"),
     },
     Case {
         tool: "check_credit_balance",
@@ -145,6 +152,8 @@ async fn soak() -> i32 {
         "/v1/credits",
         Reply::json(200, &json!({"credits": 1000})),
     );
+    // The connection drops after the request was read.
+    mock.on("POST", "/v1/people/role-finder", Reply::dropped());
     let url = mock.url();
     let env = [
         ("LEADMAGIC_API_KEY", CANARY_KEY),
