@@ -308,7 +308,7 @@ mod tests {
 
     const KEY: &str = "lm_TESTKEY_9d8c7b6a5f4e3d2c1b0a9f8e7d6c5b4a";
 
-    fn b64(data: &[u8], alphabet: &[u8; 64]) -> String {
+    pub(super) fn b64(data: &[u8], alphabet: &[u8; 64]) -> String {
         // Reference encoder for the tests (with padding).
         let mut out = String::new();
         for group in data.chunks(3) {
@@ -416,21 +416,7 @@ mod properties {
     use super::*;
     use proptest::prelude::*;
 
-    const STANDARD: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-    const URL_SAFE: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
-
-    fn b64(data: &[u8], alphabet: &[u8; 64]) -> String {
-        let mut out = String::new();
-        for group in data.chunks(3) {
-            let mut g = [0u8; 3];
-            g[..group.len()].copy_from_slice(group);
-            let n = (u32::from(g[0]) << 16) | (u32::from(g[1]) << 8) | u32::from(g[2]);
-            for k in 0..=group.len() {
-                out.push(char::from(alphabet[((n >> (18 - 6 * k)) & 63) as usize]));
-            }
-        }
-        out
-    }
+    use super::tests::b64;
 
     /// How the key is hidden in the text.
     #[derive(Debug, Clone)]
