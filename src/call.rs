@@ -198,7 +198,7 @@ async fn attempt_with(
 pub(crate) fn budget_refusal(
     client: &Client,
     tool: &ToolDef,
-    args: &Map<String, Value>,
+    worst: f64,
     caller: &Caller,
 ) -> Option<Outcome> {
     let runtime = client.inner();
@@ -206,10 +206,7 @@ pub(crate) fn budget_refusal(
         return None;
     }
     let payer = caller.payer();
-    let over = runtime
-        .budget()
-        .check(payer, worst_case(tool, args))
-        .err()?;
+    let over = runtime.budget().check(payer, worst).err()?;
     Some(over_budget(tool, payer, over))
 }
 

@@ -200,14 +200,15 @@ pub async fn run(
                     done: &done,
                     results: &results,
                 };
+                let items = runs(step, &args);
+                let all = items.len();
                 let mut calls = Vec::new();
-                for (k, item) in runs(step, &args).into_iter().enumerate() {
+                for (k, item) in items.into_iter().enumerate() {
                     match resolve(step, &args, item, &known) {
                         Ok(mapped) => calls.push((k, item.cloned(), mapped)),
                         Err(_) => break,
                     }
                 }
-                let all = runs(step, &args).len();
                 if calls.len() < all {
                     continue; // still waiting for an earlier step
                 }

@@ -241,9 +241,12 @@ impl LeadMagicServer {
 
     /// Ask before big spends as `policy` says, with tokens under `tokens`' secret.
     pub fn with_confirmation(mut self, policy: Policy, tokens: Tokens) -> Self {
-        self.policy = policy;
         self.tokens = Arc::new(tokens);
-        self.list_tools_once();
+        // The listing depends on the policy: built again only when it is not the one `new` used.
+        if policy != self.policy {
+            self.policy = policy;
+            self.list_tools_once();
+        }
         self
     }
 
@@ -505,16 +508,12 @@ impl ServerHandler for LeadMagicServer {
 
     async fn call_tool(
         &self,
-        request: CallToolRequestParams,
+        mut request: CallToolRequestParams,
         context: RequestContext<RoleServer>,
     ) -> Result<CallToolResponse, ErrorData> {
-        let narrowed_out = |d: &ToolDef| {
-            caller_selection(&context)
-                .is_some_and(|mine| !self.selection.narrowed_by(&mine).includes(d))
-        };
-        let Some((def, _)) = self
+        let Some(&(def, _)) = self
             .exposed(request.name.as_ref())
-            .filter(|(d, _)| !narrowed_out(d))
+            .filter(|(d, _)| self.visible_to(d, &context))
         else {
             // An unknown tool is a protocol error (the model cannot fix it by changing arguments).
             // rmcp's warning for it is capped (main.rs); this is the one log line, at debug.
@@ -529,7 +528,7 @@ impl ServerHandler for LeadMagicServer {
                 Some(json!({ "tool": request.name })),
             ));
         };
-        let mut args = request.arguments.clone().unwrap_or_default();
+        let mut args = request.arguments.take().unwrap_or_default();
         let token = args.remove(TOKEN_ARGUMENT);
         let caller_key = context
             .extensions
@@ -539,19 +538,23 @@ impl ServerHandler for LeadMagicServer {
         if caller_key.is_none() && self.caller_keys {
             return Ok(outcome_result(crate::call::missing_caller_key()).into());
         }
-        // The go-ahead for a big spend, asked before anything is sent (bad arguments are
-        // refused first: they cost nothing and need no confirmation).
         let caller = crate::call::Caller {
             key: caller_key,
             cancel: Some(context.ct.clone()),
             progress: progress_reporter(&context),
         };
-        if crate::call::check(def, &args).is_ok() {
+        // The go-ahead for a big spend, asked before anything is sent. Only tools that may ask
+        // pay for this look (the call validates again); bad arguments are refused by the call
+        // itself (they cost nothing and need no confirmation), and so is a call the budget
+        // refuses, before anyone is asked about it.
+        if self.policy.may_need(def) && crate::call::check(def, &args).is_ok() {
             let worst = crate::call::worst_case(def, &args);
-            if let Some(refused) = crate::call::budget_refusal(&self.client, def, &args, &caller) {
-                return Ok(outcome_result(refused).into());
-            }
             if self.policy.needs(def, worst) {
+                if let Some(refused) =
+                    crate::call::budget_refusal(&self.client, def, worst, &caller)
+                {
+                    return Ok(outcome_result(refused).into());
+                }
                 let key = caller.key.as_ref();
                 match self
                     .confirmation(def, &args, worst, key, token, &request, &context)

@@ -122,6 +122,11 @@ async fn a_composite_runs_each_step_once_at_once_and_keeps_the_others_when_one_f
     for path in [PROFILE, FUNDING, COMPETITORS, TECH] {
         assert_eq!(mock.hits("POST", path), 1, "{path}: one request");
     }
+    // At once: every step's request arrived before the first answer could have been sent
+    // (each answer waits 150 ms), so no step waited for another.
+    let arrivals: Vec<Instant> = mock.requests().iter().map(|r| r.at).collect();
+    let spread = *arrivals.iter().max().unwrap() - *arrivals.iter().min().unwrap();
+    assert!(spread < delay, "the four requests arrived {spread:?} apart");
     // The same four steps one by one, for the closing note's comparison (not asserted: no
     // timing in tests).
     let started = Instant::now();

@@ -49,6 +49,8 @@ pub struct Recorded {
     /// Lower-case names.
     pub headers: Vec<(String, String)>,
     pub body: Vec<u8>,
+    /// When the whole request had arrived.
+    pub at: std::time::Instant,
 }
 
 impl Recorded {
@@ -213,6 +215,7 @@ async fn serve_connection(
             None => (target.clone(), String::new()),
         };
         let rec = Recorded {
+            at: std::time::Instant::now(),
             method: method.clone(),
             path: path.clone(),
             query,
