@@ -157,19 +157,31 @@ pub async fn serve(server: LeadMagicServer, options: HttpOptions) -> Result<(), 
 /// hyper's HTTP/1 server with the limits axum::serve does not expose: at most
 /// `max_connections` open (one permit per connection, taken before `accept`), and hyper's
 /// header-read timeout, which runs whenever a connection waits for a request head, idle
-/// keep-alive time included.
+/// keep-alive time included. On shutdown: the listen queue is served, then the listener closed,
+/// and every open connection finishes what it was sent (see `serve_connection`).
 async fn accept_loop(
     listener: tokio::net::TcpListener,
     app: Router,
     options: &HttpOptions,
     shutdown: impl Future<Output = ()>,
 ) {
-    let connections = Arc::new(Semaphore::new(options.max_connections.max(1)));
-    let graceful = hyper_util::server::graceful::GracefulShutdown::new();
+    let max_connections = options.max_connections.clamp(1, Semaphore::MAX_PERMITS);
+    let connections = Arc::new(Semaphore::new(max_connections));
+    let stopping = tokio_util::sync::CancellationToken::new();
     let mut http = hyper::server::conn::http1::Builder::new();
     http.timer(hyper_util::rt::TokioTimer::new())
         .header_read_timeout(options.header_timeout)
         .keep_alive(true);
+    let serve = |stream: tokio::net::TcpStream, permit| {
+        let _ = stream.set_nodelay(true);
+        tokio::spawn(serve_connection(
+            http.clone(),
+            stream,
+            app.clone(),
+            stopping.clone(),
+            permit,
+        ));
+    };
     tokio::pin!(shutdown);
     loop {
         let permit = tokio::select! {
@@ -189,21 +201,197 @@ async fn accept_loop(
             },
             () = &mut shutdown => break,
         };
-        let _ = stream.set_nodelay(true);
-        let service = hyper_util::service::TowerToHyperService::new(app.clone());
-        let connection =
-            graceful.watch(http.serve_connection(hyper_util::rt::TokioIo::new(stream), service));
-        tokio::spawn(async move {
-            let _ = connection.await;
-            drop(permit);
-        });
+        serve(stream, permit);
     }
-    drop(listener);
-    if tokio::time::timeout(SHUTDOWN_GRACE, graceful.shutdown())
+    let deadline = tokio::time::Instant::now() + SHUTDOWN_GRACE;
+    // First, so that idle keep-alive connections close and give their permits to the queue.
+    stopping.cancel();
+    drain_listen_queue(listener, &connections, deadline, serve).await;
+    // Every connection holds a permit until it ends: all of them back means all closed.
+    let all = u32::try_from(max_connections).unwrap_or(u32::MAX);
+    if tokio::time::timeout_at(deadline, connections.acquire_many(all))
         .await
         .is_err()
     {
         tracing::warn!("shutdown: requests still running after the grace period were dropped");
+    }
+}
+
+/// One connection, until it ends. When the server stops, hyper's graceful shutdown lets a
+/// request in progress finish and closes an idle keep-alive connection, but it also closes a
+/// connection it has not read a byte from yet, and that may be a request already on its way (a
+/// load balancer opens a connection per request and cannot retry a POST it sent;
+/// `tests/replicas.rs` lost calls that way). So a connection that has sent nothing yet is given
+/// until its first bytes, or hyper's header-read timeout, before the shutdown reaches it.
+async fn serve_connection(
+    http: hyper::server::conn::http1::Builder,
+    stream: tokio::net::TcpStream,
+    app: Router,
+    stopping: tokio_util::sync::CancellationToken,
+    permit: tokio::sync::OwnedSemaphorePermit,
+) {
+    let (first_bytes, arrived) = tokio::sync::oneshot::channel();
+    let io = hyper_util::rt::TokioIo::new(ConnectionStream {
+        stream,
+        signal: Some(first_bytes),
+        linger: None,
+        lingered: 0,
+    });
+    let service = hyper_util::service::TowerToHyperService::new(app);
+    let connection = http.serve_connection(io, service);
+    tokio::pin!(connection);
+    tokio::select! {
+        _ = connection.as_mut() => return drop(permit),
+        () = stopping.cancelled() => {}
+    }
+    // Closed without a byte, the sender is dropped: nothing to wait for either way.
+    tokio::select! {
+        _ = connection.as_mut() => return drop(permit),
+        _ = arrived => {}
+    }
+    connection.as_mut().graceful_shutdown();
+    let _ = connection.await;
+    drop(permit);
+}
+
+/// A server connection's TCP stream, with two additions. It says when its first bytes have been
+/// read (see `serve_connection`). And its close lingers: after hyper's FIN it reads and drops
+/// what the client still sends, until the client closes too or `LINGER` passes. Closing a socket
+/// with unread bytes resets the connection, and a reset can destroy the answer in the client's
+/// buffer before it is read: a client that sent a body over the size cap would see a broken pipe
+/// instead of the 413 that says why (`secure_defaults_host_origin_size_and_health` in
+/// `tests/http.rs` saw one in some 40 runs).
+struct ConnectionStream {
+    stream: tokio::net::TcpStream,
+    signal: Option<tokio::sync::oneshot::Sender<()>>,
+    linger: Option<std::pin::Pin<Box<tokio::time::Sleep>>>,
+    lingered: usize,
+}
+
+/// At most this long, and this many bytes read and dropped, between our FIN and the close.
+const LINGER: Duration = Duration::from_secs(2);
+const LINGER_BYTES: usize = 16 << 20;
+
+impl tokio::io::AsyncRead for ConnectionStream {
+    fn poll_read(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+        buf: &mut tokio::io::ReadBuf<'_>,
+    ) -> std::task::Poll<std::io::Result<()>> {
+        let before = buf.filled().len();
+        let read = std::pin::Pin::new(&mut self.stream).poll_read(cx, buf);
+        if buf.filled().len() > before
+            && let Some(signal) = self.signal.take()
+        {
+            let _ = signal.send(());
+        }
+        read
+    }
+}
+
+impl tokio::io::AsyncWrite for ConnectionStream {
+    fn poll_write(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+        data: &[u8],
+    ) -> std::task::Poll<std::io::Result<usize>> {
+        std::pin::Pin::new(&mut self.stream).poll_write(cx, data)
+    }
+
+    fn poll_write_vectored(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+        data: &[std::io::IoSlice<'_>],
+    ) -> std::task::Poll<std::io::Result<usize>> {
+        std::pin::Pin::new(&mut self.stream).poll_write_vectored(cx, data)
+    }
+
+    fn is_write_vectored(&self) -> bool {
+        self.stream.is_write_vectored()
+    }
+
+    fn poll_flush(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<std::io::Result<()>> {
+        std::pin::Pin::new(&mut self.stream).poll_flush(cx)
+    }
+
+    fn poll_shutdown(
+        self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<std::io::Result<()>> {
+        use std::task::Poll;
+        use tokio::io::AsyncRead as _;
+        let this = self.get_mut();
+        let linger = match &mut this.linger {
+            Some(linger) => linger,
+            None => {
+                std::task::ready!(std::pin::Pin::new(&mut this.stream).poll_shutdown(cx))?;
+                this.linger.insert(Box::pin(tokio::time::sleep(LINGER)))
+            }
+        };
+        let mut scratch = [0u8; 8192];
+        loop {
+            if linger.as_mut().poll(cx).is_ready() || this.lingered > LINGER_BYTES {
+                return Poll::Ready(Ok(()));
+            }
+            let mut buf = tokio::io::ReadBuf::new(&mut scratch);
+            match std::pin::Pin::new(&mut this.stream).poll_read(cx, &mut buf) {
+                Poll::Pending => return Poll::Pending,
+                Poll::Ready(Ok(())) if !buf.filled().is_empty() => {
+                    this.lingered += buf.filled().len();
+                }
+                // The client closed too (or the connection failed): nothing left to protect.
+                Poll::Ready(_) => return Poll::Ready(Ok(())),
+            }
+        }
+    }
+}
+
+/// Serve every connection already in the listen queue, then close the listener. The kernel
+/// completes handshakes before `accept`, so a client (a load balancer) may have sent its request
+/// on one of them; closing the listener would reset it, and a POST that was sent is one a load
+/// balancer does not retry. Connections that arrive after the listener is closed are refused,
+/// which a load balancer does retry elsewhere.
+async fn drain_listen_queue(
+    listener: tokio::net::TcpListener,
+    connections: &Arc<Semaphore>,
+    deadline: tokio::time::Instant,
+    mut serve: impl FnMut(tokio::net::TcpStream, tokio::sync::OwnedSemaphorePermit),
+) {
+    // tokio accepts only once its reactor has seen the socket readable; the std listener asks
+    // the kernel directly, so nothing queued is missed. It is non-blocking already.
+    let Ok(listener) = listener.into_std() else {
+        return;
+    };
+    let mut drained = 0usize;
+    loop {
+        let Ok(Ok(permit)) =
+            tokio::time::timeout_at(deadline, connections.clone().acquire_owned()).await
+        else {
+            break;
+        };
+        let stream = match listener.accept() {
+            Ok((stream, _)) => stream,
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+            Err(_) => break, // WouldBlock: the queue is empty
+        };
+        // An accepted socket does not inherit the listener's non-blocking mode; tokio needs it.
+        let stream = stream
+            .set_nonblocking(true)
+            .and_then(|()| tokio::net::TcpStream::from_std(stream));
+        match stream {
+            Ok(stream) => {
+                drained += 1;
+                serve(stream, permit);
+            }
+            Err(e) => tracing::warn!(error = %e, "shutdown: a queued connection was dropped"),
+        }
+    }
+    drop(listener);
+    if drained > 0 {
+        tracing::info!(connections = drained, "shutdown: served the listen queue");
     }
 }
 

@@ -379,6 +379,119 @@ async fn sigterm_shuts_down_cleanly() {
     assert!(exit.success(), "graceful exit on SIGTERM: {exit:?}");
 }
 
+/// SIGTERM while three requests are on their way: one in progress (LeadMagic is slow to answer),
+/// one on a connection the server has accepted but not read a byte from yet, and one in the
+/// listen queue (both connection slots are taken). hyper's graceful shutdown alone closes the
+/// second unread, and closing the listener resets the third; a load balancer retries neither (it
+/// sent a POST). All three are answered, each reached LeadMagic once, and the server exits.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sigterm_answers_requests_already_sent_on_accepted_and_queued_connections() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let mock = Mock::start(CANARY_KEY).await;
+    mock.on(
+        "POST",
+        "/v1/people/email-validation",
+        Reply::json(
+            200,
+            &json!({"email_status": "valid", "credits_consumed": 0.25}),
+        )
+        .delayed(std::time::Duration::from_millis(500)),
+    );
+    let url = mock.url();
+    let mut server = HttpServer::start(
+        &[
+            ("LEADMAGIC_API_KEY", CANARY_KEY),
+            ("LEADMAGIC_BASE_URL", &url),
+            ("LEADMAGIC_LOG", "info"),
+        ],
+        &["--max-connections", "2"],
+    )
+    .await;
+    let addr = addr_of(&server);
+    let request = |id: u64| {
+        let body = call(
+            id,
+            "validate_work_email",
+            json!({"email": format!("p{id}@example.org")}),
+        )
+        .to_string();
+        format!(
+            "POST /mcp HTTP/1.1\r\nHost: localhost\r\n{MCP_HEADERS}Content-Length: {}\r\n\r\n{body}",
+            body.len()
+        )
+    };
+    let mut in_progress = tokio::net::TcpStream::connect(&addr).await.unwrap();
+    in_progress.write_all(request(1).as_bytes()).await.unwrap();
+    wait_for("the first request to reach the mock", || mock.total() == 1).await;
+    let mut unread = tokio::net::TcpStream::connect(&addr).await.unwrap();
+    // Time for the server to accept it (it has the second slot); nothing to wait on from outside.
+    tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    // No slot left: the kernel completes this handshake, the server does not accept it.
+    let mut queued = tokio::net::TcpStream::connect(&addr).await.unwrap();
+    queued.write_all(request(3).as_bytes()).await.unwrap();
+
+    let pid = server.child.id().unwrap();
+    let _ = std::process::Command::new("kill")
+        .args(["-TERM", &pid.to_string()])
+        .status();
+    wait_for("the server to log its shutdown", || {
+        server.stderr.lock().unwrap().contains("shutting down")
+    })
+    .await;
+    // Give hyper's shutdown time to close the unread connection, if it were going to.
+    tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    // A reset here is the bug itself (the connection was closed unread): read the answer anyway.
+    let _ = unread.write_all(request(2).as_bytes()).await;
+
+    for (name, mut socket, id) in [
+        ("in progress", in_progress, 1),
+        ("accepted, unread", unread, 2),
+        ("queued", queued, 3),
+    ] {
+        let mut out = Vec::new();
+        let _ = tokio::time::timeout(
+            std::time::Duration::from_secs(10),
+            socket.read_to_end(&mut out),
+        )
+        .await;
+        let response = String::from_utf8_lossy(&out);
+        assert_eq!(status_of(&response), 200, "{name}: {response:?}");
+        let reply = json_of(&response);
+        assert_eq!(reply["id"], id, "{name}: {reply}");
+        assert_eq!(reply["result"]["isError"], false, "{name}: {reply}");
+        // Answered while stopping: the server says the connection ends with it.
+        assert!(
+            response.to_ascii_lowercase().contains("connection: close"),
+            "{name}: {response}"
+        );
+    }
+    assert_eq!(mock.hits("POST", "/v1/people/email-validation"), 3);
+    let exit = tokio::time::timeout(std::time::Duration::from_secs(10), server.child.wait())
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(exit.success(), "graceful exit on SIGTERM: {exit:?}");
+    assert!(
+        server
+            .stderr
+            .lock()
+            .unwrap()
+            .contains("served the listen queue"),
+        "the queued connection came from the listen queue"
+    );
+}
+
+/// Poll `done` every 10 ms for up to 2 s.
+async fn wait_for(what: &str, done: impl Fn() -> bool) {
+    for _ in 0..200 {
+        if done() {
+            return;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+    }
+    panic!("timed out waiting for {what}");
+}
+
 /// The server's address (`127.0.0.1:PORT`) and one raw HTTP exchange on a fresh connection:
 /// what the server wrote until it closed the connection or 5 s passed.
 fn addr_of(server: &HttpServer) -> String {

@@ -53,3 +53,88 @@ fn readme_tool_table_matches_the_tools() {
     }
     expectorate::assert_contents(path, &expected);
 }
+
+/// SECURITY.md maps each promise to the code that keeps it and the test that proves it; a
+/// rename must not leave the map pointing at nothing. Every `module::item` there names an item
+/// defined in `src/module.rs`, every `Type::method` a method next to that type, and every
+/// `tests/file.rs::name` a test in that file.
+#[test]
+fn security_md_names_code_and_tests_that_exist() {
+    let root = env!("CARGO_MANIFEST_DIR");
+    let read = |path: &str| std::fs::read_to_string(format!("{root}/{path}")).ok();
+    let security = read("SECURITY.md").unwrap();
+    let src_files: Vec<(String, String)> = std::fs::read_dir(format!("{root}/src"))
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|x| x == "rs"))
+        .map(|p| {
+            let text = std::fs::read_to_string(&p).unwrap();
+            (p.file_name().unwrap().to_string_lossy().into_owned(), text)
+        })
+        .collect();
+    // `keyword name` followed by something that cannot continue an identifier.
+    let defines = |text: &str, name: &str| {
+        [
+            "fn", "struct", "enum", "const", "static", "mod", "type", "trait",
+        ]
+        .iter()
+        .any(|kw| {
+            text.match_indices(&format!("{kw} {name}")).any(|(i, m)| {
+                let before = text[..i].chars().last();
+                let after = text[i + m.len()..].chars().next();
+                !before.is_some_and(|c| c.is_alphanumeric() || c == '_')
+                    && !after.is_some_and(|c| c.is_alphanumeric() || c == '_')
+            })
+        })
+    };
+    // Paths that are another crate's, quoted for what they do.
+    let foreign = ["redirect"];
+    let mut checked = 0;
+    let mut stale = Vec::new();
+    for span in security.split('`').skip(1).step_by(2) {
+        let Some((head, rest)) = span.split_once("::") else {
+            continue;
+        };
+        let is_path = head
+            .chars()
+            .all(|c| c.is_alphanumeric() || "_/.".contains(c))
+            && !head.is_empty();
+        if foreign.contains(&head) || !is_path {
+            continue;
+        }
+        let names: Vec<&str> = rest
+            .trim_start_matches('{')
+            .trim_end_matches('}')
+            .split(',')
+            .map(|n| n.trim().split("::").next().unwrap().trim_end_matches("()"))
+            .collect();
+        let files: Vec<String> = if head.ends_with(".rs") {
+            let path = if head.contains('/') {
+                head.to_string()
+            } else {
+                format!("src/{head}")
+            };
+            read(&path).into_iter().collect()
+        } else if head.starts_with(char::is_uppercase) {
+            // A type: its methods are in the file that defines it.
+            src_files
+                .iter()
+                .filter(|(_, text)| defines(text, head))
+                .map(|(_, text)| text.clone())
+                .collect()
+        } else {
+            read(&format!("src/{head}.rs")).into_iter().collect()
+        };
+        for name in names {
+            checked += 1;
+            if !files.iter().any(|text| defines(text, name)) {
+                stale.push(format!("{head}::{name}"));
+            }
+        }
+    }
+    assert!(
+        stale.is_empty(),
+        "SECURITY.md names what is not there: {stale:?}"
+    );
+    assert!(checked > 60, "the references were found ({checked})");
+}

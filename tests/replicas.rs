@@ -99,7 +99,9 @@ async fn three_replicas_behind_nginx_share_the_work_and_survive_a_sigterm() {
         replicas.push(HttpServer::start(&env, &[]).await);
     }
     // nginx on loopback, in a directory of its own; it never retries a POST a replica received
-    // (its default for non-idempotent requests), only one no replica took.
+    // (its default for non-idempotent requests), only one no replica took. One process (no
+    // master): killing it on drop, a failed assertion included, leaves no worker behind holding
+    // the port and the test's output pipe.
     let dir = temp_dir();
     let port = free_port();
     let upstreams: String = replicas
@@ -113,7 +115,7 @@ async fn three_replicas_behind_nginx_share_the_work_and_survive_a_sigterm() {
         .collect();
     let d = dir.path().display();
     let conf = format!(
-        "worker_processes 1; daemon off; pid {d}/nginx.pid; error_log {d}/error.log info;\n\
+        "master_process off; daemon off; pid {d}/nginx.pid; error_log {d}/error.log info;\n\
          events {{ worker_connections 512; }}\n\
          http {{ access_log {d}/access.log; client_body_temp_path {d}/body; proxy_temp_path {d}/proxy;\n\
            fastcgi_temp_path {d}/fcgi; uwsgi_temp_path {d}/uwsgi; scgi_temp_path {d}/scgi;\n\
@@ -188,7 +190,19 @@ async fn three_replicas_behind_nginx_share_the_work_and_survive_a_sigterm() {
         .args(["-TERM", &pid.to_string()])
         .status();
     let r = load.await.unwrap();
-    assert_eq!(r["errors"], json!([]), "no call lost: {r}");
+    // nginx's account of any call it could not deliver (what it saw from the replica).
+    let upstream_errors: Vec<String> = std::fs::read_to_string(dir.path().join("error.log"))
+        .unwrap_or_default()
+        .lines()
+        .filter(|l| l.contains("[error]"))
+        .map(str::to_string)
+        .collect();
+    assert_eq!(
+        r["errors"],
+        json!([]),
+        "no call lost: {r}\nnginx errors:\n{}",
+        upstream_errors.join("\n")
+    );
     assert_eq!(r["ok"], 120, "{r}");
     let sent = mock.hits("POST", "/v1/people/email-validation") - before;
     assert_eq!(sent, 120, "each call reached LeadMagic exactly once");

@@ -72,7 +72,7 @@ fn steps(result: &Value) -> Vec<Value> {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_composite_runs_each_step_once_at_once_and_keeps_the_others_when_one_fails() {
     let mock = Mock::start(CANARY_KEY).await;
-    let delay = Duration::from_millis(150);
+    let delay = Duration::from_millis(300);
     account_mock(&mock, delay);
     let mut server = spawn(&mock, &[]);
     server.initialize().await;
@@ -123,7 +123,7 @@ async fn a_composite_runs_each_step_once_at_once_and_keeps_the_others_when_one_f
         assert_eq!(mock.hits("POST", path), 1, "{path}: one request");
     }
     // At once: every step's request arrived before the first answer could have been sent
-    // (each answer waits 150 ms), so no step waited for another.
+    // (each answer waits 300 ms), so no step waited for another.
     let arrivals: Vec<Instant> = mock.requests().iter().map(|r| r.at).collect();
     let spread = *arrivals.iter().max().unwrap() - *arrivals.iter().min().unwrap();
     assert!(spread < delay, "the four requests arrived {spread:?} apart");
