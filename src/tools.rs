@@ -226,10 +226,10 @@ mod table {
     include!(concat!(env!("OUT_DIR"), "/tools.rs"));
 }
 
-pub use table::{TOOLS, TOOLSETS, dispatch};
 /// The prompts are served by the MCP server only.
 #[cfg(feature = "server")]
 pub use table::PROMPTS;
+pub use table::{TOOLS, TOOLSETS, dispatch};
 
 /// Every tool by name and alias, and by client method: built once, looked up in O(1).
 struct Index {

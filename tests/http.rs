@@ -248,14 +248,7 @@ async fn non_loopback_bind_without_token_is_refused() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn per_request_keys_stay_with_their_caller() {
     let mock = Mock::start("").await; // accepts any key, records which one came
-    mock.on(
-        "POST",
-        "/v1/people/email-validation",
-        Reply::json(
-            200,
-            &json!({"email_status": "valid", "credits_consumed": 0.25}),
-        ),
-    );
+    mock.on("POST", "/v1/people/email-validation", Reply::valid_email());
     let url = mock.url();
     // A server key is set too: in this mode it must never be used. Trace logs with bodies, so
     // the scan for keys below has logs to scan.
@@ -391,11 +384,7 @@ async fn sigterm_answers_requests_already_sent_on_accepted_and_queued_connection
     mock.on(
         "POST",
         "/v1/people/email-validation",
-        Reply::json(
-            200,
-            &json!({"email_status": "valid", "credits_consumed": 0.25}),
-        )
-        .delayed(std::time::Duration::from_millis(500)),
+        Reply::valid_email().delayed(std::time::Duration::from_millis(500)),
     );
     let url = mock.url();
     let mut server = HttpServer::start(
@@ -786,10 +775,7 @@ async fn slow_uploads_do_not_hold_concurrency_slots() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn each_callers_key_has_its_own_budget_total_and_pause() {
     let mock = Mock::start("").await;
-    let ok = Reply::json(
-        200,
-        &json!({"email_status": "valid", "credits_consumed": 0.25}),
-    );
+    let ok = Reply::valid_email();
     mock.on("POST", "/v1/people/email-validation", ok.clone());
     let url = mock.url();
     let server = HttpServer::start(

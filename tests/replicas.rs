@@ -74,11 +74,7 @@ async fn three_replicas_behind_nginx_share_the_work_and_survive_a_sigterm() {
     mock.on(
         "POST",
         "/v1/people/email-validation",
-        Reply::json(
-            200,
-            &json!({"email_status": "valid", "credits_consumed": 0.25}),
-        )
-        .delayed(Duration::from_millis(40)),
+        Reply::valid_email().delayed(Duration::from_millis(40)),
     );
     mock.on(
         "POST",

@@ -604,12 +604,9 @@ async fn a_call_cancelled_before_it_is_sent_sends_nothing() {
     mock.on(
         "POST",
         VALIDATE,
-        Reply::json(
-            200,
-            &json!({"email_status": "valid", "credits_consumed": 0.25}),
-        )
-        .header("ratelimit-remaining", "0")
-        .header("ratelimit-reset", "5"),
+        Reply::valid_email()
+            .header("ratelimit-remaining", "0")
+            .header("ratelimit-reset", "5"),
     );
     let mut server = spawn(&mock, &[]);
     server.initialize().await;

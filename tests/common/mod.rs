@@ -77,6 +77,14 @@ pub struct Reply {
 }
 
 impl Reply {
+    /// LeadMagic's answer to an email validation: valid, a quarter of a credit.
+    pub fn valid_email() -> Self {
+        Reply::json(
+            200,
+            &serde_json::json!({"email_status": "valid", "credits_consumed": 0.25}),
+        )
+    }
+
     pub fn json(status: u16, body: &Value) -> Self {
         Reply::raw(status, "application/json", body.to_string().into_bytes())
     }
