@@ -165,8 +165,11 @@ async fn accept_loop(
     options: &HttpOptions,
     shutdown: impl Future<Output = ()>,
 ) {
-    let max_connections = options.max_connections.clamp(1, Semaphore::MAX_PERMITS);
-    let connections = Arc::new(Semaphore::new(max_connections));
+    // At most u32::MAX, so that the shutdown can wait for all permits at once.
+    let max_connections = u32::try_from(options.max_connections.max(1))
+        .unwrap_or(u32::MAX)
+        .min(u32::try_from(Semaphore::MAX_PERMITS).unwrap_or(u32::MAX));
+    let connections = Arc::new(Semaphore::new(max_connections as usize));
     let stopping = tokio_util::sync::CancellationToken::new();
     let mut http = hyper::server::conn::http1::Builder::new();
     http.timer(hyper_util::rt::TokioTimer::new())
@@ -208,8 +211,7 @@ async fn accept_loop(
     stopping.cancel();
     drain_listen_queue(listener, &connections, deadline, serve).await;
     // Every connection holds a permit until it ends: all of them back means all closed.
-    let all = u32::try_from(max_connections).unwrap_or(u32::MAX);
-    if tokio::time::timeout_at(deadline, connections.acquire_many(all))
+    if tokio::time::timeout_at(deadline, connections.acquire_many(max_connections))
         .await
         .is_err()
     {
