@@ -37,11 +37,15 @@ fn the_kubernetes_manifests_probe_limit_and_keep_secrets_in_a_secret() {
         "stateless: several replicas"
     );
     assert!(spec["securityContext"]["runAsNonRoot"] == true);
-    assert!(
-        spec["terminationGracePeriodSeconds"].as_u64().unwrap() > 30,
-        "longer than the server's 30 s drain"
-    );
     let c = &spec["containers"][0];
+    let pause = c["lifecycle"]["preStop"]["sleep"]["seconds"]
+        .as_u64()
+        .expect("a preStop pause while the Service forgets the pod");
+    assert!(pause >= 1, "{pause}");
+    assert!(
+        spec["terminationGracePeriodSeconds"].as_u64().unwrap() > pause + 30,
+        "longer than the preStop pause and the server's 30 s drain"
+    );
     let args: Vec<&str> = c["args"]
         .as_array()
         .unwrap()
