@@ -655,7 +655,8 @@ async fn whole_message(
     let mut meta_version = None;
     if parts.method == axum::http::Method::POST && is_json {
         // 2026-07-28 removed `initialize`: a request made on that revision gets rmcp's answer
-        // for a removed method (404, -32601), not our check of the old handshake's params.
+        // for a removed method (404, -32601), not our check of the old handshake's params
+        // (`screen` makes that check, so this look at the method has to come before it).
         if header_version.is_some_and(is_stateless_revision) && names_method(&bytes, "initialize") {
             return next
                 .run(Request::from_parts(parts, Body::from(bytes)))
